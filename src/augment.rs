@@ -1,0 +1,1 @@
+//! Part `augment` (to be written).

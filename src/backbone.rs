@@ -1,0 +1,1 @@
+//! Part `backbone` (to be written).

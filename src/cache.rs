@@ -1,0 +1,1 @@
+//! Part `cache` (to be written).

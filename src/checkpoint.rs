@@ -1,0 +1,1 @@
+//! Part `checkpoint` (to be written).

@@ -1,0 +1,1 @@
+//! Part `dataset` (to be written).

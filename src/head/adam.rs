@@ -1,0 +1,1 @@
+//! Head part `adam` (to be written).

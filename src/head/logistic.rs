@@ -1,0 +1,1 @@
+//! Head part `logistic` (to be written).

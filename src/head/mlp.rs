@@ -1,0 +1,1 @@
+//! Head part `mlp` (to be written).

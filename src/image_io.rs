@@ -1,0 +1,1 @@
+//! Part `image_io` (to be written).

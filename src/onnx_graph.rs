@@ -1,0 +1,1 @@
+//! Part `onnx_graph` (to be written).

@@ -1,0 +1,1 @@
+//! Part `ort_lib` (to be written).

@@ -1,0 +1,1 @@
+//! Part `plot` (to be written).

@@ -1,0 +1,1 @@
+//! Part `preprocess` (to be written).
