@@ -15,8 +15,8 @@ fetch-ort *ARGS:
 ci: fetch-ort
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
-    cargo test --release
+    cargo test
 
 # Run the tests.
 test: fetch-ort
-    cargo test --release
+    cargo test
