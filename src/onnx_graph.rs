@@ -129,9 +129,19 @@ fn parse(path: &Path) -> Result<ModelProto, OnnxGraphError> {
         });
     }
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let first = std::io::BufRead::fill_buf(&mut reader)
+        .ok()
+        .and_then(|b| b.first().copied());
     ModelProto::parse_from_reader(&mut reader).map_err(|e| {
         let reason = e.to_string();
         let lower = reason.to_ascii_lowercase();
+        // Every ONNX writer serialises field 1 (ir_version, varint) first: tag byte 0x08.
+        if first != Some(0x08) {
+            return OnnxGraphError::NotOnnx {
+                path: path.to_owned(),
+                reason: "it does not start like an ONNX protobuf".into(),
+            };
+        }
         if ["eof", "end of file", "truncated"]
             .iter()
             .any(|k| lower.contains(k))
@@ -414,13 +424,7 @@ mod tests {
         let p = dir.path().join("x.onnx");
         std::fs::write(&p, "hello, I am a text file\n").unwrap();
         let err = read(&p).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                OnnxGraphError::NotOnnx { .. } | OnnxGraphError::Truncated { .. }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, OnnxGraphError::NotOnnx { .. }), "{err}");
         std::fs::write(&p, "").unwrap();
         assert!(matches!(read(&p), Err(OnnxGraphError::Empty { .. })));
         let missing = dir.path().join("missing.onnx");

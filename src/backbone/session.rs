@@ -193,9 +193,9 @@ pub(super) fn synthesize(path: &Path, io: &Io) -> Result<Sidecar, BackboneError>
 /// The one-line warning printed when the sidecar was synthesised.
 pub(super) fn synthesized_warning(path: &Path, s: &Sidecar) -> String {
     format!(
-        "warning: no sidecar {}: assuming {:?} RGB input {}×{} (resize shorter side to {}), ImageNet mean/std, output `{}` with {} features; write the sidecar to be sure (see models/README.md)",
+        "warning: no sidecar {}: assuming {} RGB input {}×{} (resize shorter side to {}), ImageNet mean/std, output `{}` with {} features; write the sidecar to be sure (see models/README.md)",
         Sidecar::path_for(path).display(),
-        s.layout,
+        format!("{:?}", s.layout).to_uppercase(),
         s.input_size,
         s.input_size,
         s.resize_shorter,
