@@ -159,9 +159,15 @@ fn draw_bars<DB: DrawingBackend>(
         .draw_series(LineSeries::new(axis, BLACK.stroke_width(1)))
         .map_err(de)?;
     if text {
-        let st = style(font)
-            .transform(FontTransform::Rotate90)
-            .pos(Pos::new(HPos::Left, VPos::Center));
+        let longest_px = longest * font * 6 / 10;
+        let slot_px = (root.dim_in_pixel().0.saturating_sub(120)) / labels.len().max(1) as u32;
+        let st = if longest_px + 4 > slot_px {
+            style(font)
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center))
+        } else {
+            style(font).pos(Pos::new(HPos::Center, VPos::Top))
+        };
         for (i, label) in labels.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             root.draw(&Text::new(label.as_str(), (x, y + 6), st.clone()))
