@@ -82,7 +82,9 @@ mod tests {
     use crate::cache::{CachedImage, SplitPlan, CACHE_SCHEMA};
     use crate::shard::FeatureDtype;
 
-    pub(crate) fn spec() -> CacheSpec {
+    type Change = Box<dyn Fn(&mut CacheSpec)>;
+
+    fn spec() -> CacheSpec {
         CacheSpec {
             schema_version: CACHE_SCHEMA,
             backbone_hash: "abc".into(),
@@ -113,7 +115,7 @@ mod tests {
     fn names_each_differing_field() {
         let base = spec();
         assert_eq!(first_difference(&base, &base), None);
-        let cases: Vec<(&str, Box<dyn Fn(&mut CacheSpec)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "backbone_hash",
                 Box::new(|s| s.backbone_hash = "def".into()),
