@@ -405,6 +405,7 @@ pub fn write_synthetic(
                 dim,
                 FeatureDtype::F32,
                 &data,
+                &[],
             )?;
             shards.push(ShardEntry {
                 file: id.file_name(),

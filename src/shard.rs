@@ -75,6 +75,7 @@ pub fn write(
     dim: usize,
     dtype: FeatureDtype,
     data: &ShardData,
+    extra_meta: &[(&str, String)],
 ) -> Result<(), ShardError> {
     let rows = data.labels.len();
     let err = |reason: String| ShardError::Write {
@@ -109,26 +110,46 @@ pub fn write(
         ("index", view(Dtype::U32, vec![rows], &ibytes)?),
         ("labels", view(Dtype::U32, vec![rows], &lbytes)?),
     ];
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("cache_key".to_string(), key.to_string()),
         ("split".to_string(), id.split.to_string()),
         ("pass".to_string(), id.pass.to_string()),
         ("chunk".to_string(), id.chunk.to_string()),
+        ("rows".to_string(), rows.to_string()),
     ]);
+    meta.extend(extra_meta.iter().map(|(k, v)| (k.to_string(), v.clone())));
     safetensors::serialize_to_file(tensors, Some(meta), path).map_err(|e| err(e.to_string()))
+}
+
+/// Reads a shard's `__metadata__` from its header alone (not its tensors).
+pub fn read_meta(path: &Path) -> Result<HashMap<String, String>, ShardError> {
+    use std::io::Read;
+    let io = |source| ShardError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(io)?;
+    let n = u64::from_le_bytes(n);
+    if n > 100_000_000 {
+        return Err(corrupt(path, format!("header of {n} bytes")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(io)?;
+    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| corrupt(path, e))?;
+    let meta = json
+        .get("__metadata__")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
+    Ok(meta)
 }
 
 /// Reads the cache key stored in a shard's metadata without decoding its tensors.
 pub fn read_key(path: &Path) -> Result<String, ShardError> {
-    let bytes = read_bytes(path)?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
-    meta.metadata()
-        .as_ref()
-        .and_then(|m| m.get("cache_key").cloned())
-        .ok_or_else(|| ShardError::Corrupt {
-            path: path.to_owned(),
-            reason: "no cache_key in __metadata__".into(),
-        })
+    read_meta(path)?
+        .remove("cache_key")
+        .ok_or_else(|| corrupt(path, "no cache_key in __metadata__"))
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ShardError> {
@@ -224,12 +245,13 @@ mod tests {
         };
         for dtype in [FeatureDtype::F32, FeatureDtype::F16] {
             let p = dir.path().join(id.file_name());
-            write(&p, "k1", id, 2, dtype, &sample()).unwrap();
+            write(&p, "k1", id, 2, dtype, &sample(), &[]).unwrap();
             let back = read(&p, "k1", 2).unwrap();
             assert_eq!(back.features, sample().features); // values exact in f16 too
             assert_eq!(back.labels, sample().labels);
             assert_eq!(back.index, sample().index);
             assert_eq!(read_key(&p).unwrap(), "k1");
+            assert_eq!(read_meta(&p).unwrap()["rows"], "3");
         }
     }
 
@@ -242,7 +264,7 @@ mod tests {
             chunk: 3,
         };
         let p = dir.path().join(id.file_name());
-        write(&p, "k1", id, 2, FeatureDtype::F32, &sample()).unwrap();
+        write(&p, "k1", id, 2, FeatureDtype::F32, &sample(), &[]).unwrap();
         assert!(matches!(
             read(&p, "k2", 2),
             Err(ShardError::WrongKey { .. })
@@ -268,7 +290,7 @@ mod tests {
         let mut d = sample();
         d.labels.pop();
         let p = dir.path().join(id.file_name());
-        assert!(write(&p, "k", id, 2, FeatureDtype::F32, &d).is_err());
+        assert!(write(&p, "k", id, 2, FeatureDtype::F32, &d, &[]).is_err());
         assert!(!p.exists());
     }
 }
