@@ -28,6 +28,7 @@ pub mod checkpoint;
 pub mod dataset;
 pub mod head;
 pub mod image_io;
+pub mod metrics;
 pub mod onnx_graph;
 pub mod ort_lib;
 pub mod plot;
