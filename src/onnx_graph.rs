@@ -1,1 +1,446 @@
-//! Part `onnx_graph` (to be written).
+//! Reading an ONNX file's metadata and weights inventory (ONNX protobuf schema, `onnx-protobuf`).
+//!
+//! Parameter counts come from the dims of the graph's initializers, so external-data initializers
+//! count too. Floating-point initializers are parameters; integer ones (shapes, indices) are
+//! constants and are not counted. Layers group each parameter with the first node consuming it.
+
+use onnx_protobuf::{Message, ModelProto, TensorProto, ValueInfoProto};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The fix printed when a model file cannot be read as ONNX.
+pub const MODEL_HINT: &str = "make it with `just vgg16-conv` (offline VGG-16), `just export-onnx` \
+or another script in scripts/ (see models/README.md)";
+
+/// Why a model file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxGraphError {
+    #[error("model file {path} does not exist; {MODEL_HINT}")]
+    Missing { path: PathBuf },
+    #[error("cannot read model file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("model file {path} is empty (0 bytes); {MODEL_HINT}")]
+    Empty { path: PathBuf },
+    #[error("model file {path} is truncated ({bytes} bytes, protobuf ended early: {reason}); re-copy or regenerate it: {MODEL_HINT}")]
+    Truncated {
+        path: PathBuf,
+        bytes: u64,
+        reason: String,
+    },
+    #[error("{path} is not an ONNX model ({reason}); {MODEL_HINT}")]
+    NotOnnx { path: PathBuf, reason: String },
+}
+
+/// One tensor dimension as declared in the graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(i64),
+    /// Named (`batch`) or unnamed (`?`) dynamic dimension.
+    Symbolic(String),
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(v) => write!(f, "{v}"),
+            Dim::Symbolic(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// A graph input or output.
+#[derive(Debug, Clone, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub elem_type: String,
+    pub dims: Vec<Dim>,
+}
+
+/// One initializer: name, shape, element count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Initializer {
+    pub name: String,
+    pub elem_type: String,
+    pub dims: Vec<i64>,
+    pub count: u64,
+    /// Stored outside the `.onnx` file (ONNX external data).
+    pub external: bool,
+    /// Floating point, hence counted as a parameter.
+    pub is_parameter: bool,
+}
+
+/// A node owning parameters, e.g. `Conv` with its weight and bias.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layer {
+    pub name: String,
+    pub op_type: String,
+    pub weights: Vec<Initializer>,
+    pub count: u64,
+}
+
+/// Everything `info` and `params` print about a model file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    pub path: PathBuf,
+    pub file_bytes: u64,
+    pub ir_version: i64,
+    /// `(domain, version)`; the default domain is `ai.onnx`.
+    pub opsets: Vec<(String, i64)>,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    pub node_count: usize,
+    /// Parameter-owning layers in graph order.
+    pub layers: Vec<Layer>,
+    /// Op type → number of nodes without parameters (`Relu` → 15).
+    pub other_ops: BTreeMap<String, usize>,
+    /// Non-float initializers (shape constants etc.), not counted as parameters.
+    pub constants: usize,
+    pub parameter_count: u64,
+}
+
+/// Parses the whole ONNX file (protobuf) and summarises it.
+pub fn read(path: &Path) -> Result<ModelSummary, OnnxGraphError> {
+    let model = parse(path)?;
+    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    summarise(path, file_bytes, &model)
+}
+
+fn parse(path: &Path) -> Result<ModelProto, OnnxGraphError> {
+    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => OnnxGraphError::Missing {
+            path: path.to_owned(),
+        },
+        _ => OnnxGraphError::Io {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if bytes == 0 {
+        return Err(OnnxGraphError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    ModelProto::parse_from_reader(&mut reader).map_err(|e| {
+        let reason = e.to_string();
+        let lower = reason.to_ascii_lowercase();
+        if ["eof", "end of file", "truncated"]
+            .iter()
+            .any(|k| lower.contains(k))
+        {
+            OnnxGraphError::Truncated {
+                path: path.to_owned(),
+                bytes,
+                reason,
+            }
+        } else {
+            OnnxGraphError::NotOnnx {
+                path: path.to_owned(),
+                reason: format!("protobuf parse failed: {reason}"),
+            }
+        }
+    })
+}
+
+fn summarise(
+    path: &Path,
+    file_bytes: u64,
+    model: &ModelProto,
+) -> Result<ModelSummary, OnnxGraphError> {
+    let not_onnx = |reason: &str| OnnxGraphError::NotOnnx {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    };
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| not_onnx("no graph in the file"))?;
+    if model.ir_version <= 0 || graph.node.is_empty() || graph.output.is_empty() {
+        return Err(not_onnx("no IR version, nodes or outputs"));
+    }
+    if model.opset_import.is_empty() {
+        return Err(not_onnx("no opset import; the file may be truncated"));
+    }
+    let inits: Vec<Initializer> = graph.initializer.iter().map(initializer).collect();
+    let init_names: HashMap<&str, usize> = inits
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    let (layers, other_ops) = group_layers(&graph.node, &inits, &init_names);
+    let inputs = graph
+        .input
+        .iter()
+        .filter(|v| !init_names.contains_key(v.name.as_str()))
+        .map(tensor_info)
+        .collect();
+    Ok(ModelSummary {
+        path: path.to_owned(),
+        file_bytes,
+        ir_version: model.ir_version,
+        opsets: model
+            .opset_import
+            .iter()
+            .map(|o| (domain_name(&o.domain), o.version))
+            .collect(),
+        producer_name: model.producer_name.clone(),
+        producer_version: model.producer_version.clone(),
+        inputs,
+        outputs: graph.output.iter().map(tensor_info).collect(),
+        node_count: graph.node.len(),
+        constants: inits.iter().filter(|t| !t.is_parameter).count(),
+        parameter_count: inits
+            .iter()
+            .filter(|t| t.is_parameter)
+            .map(|t| t.count)
+            .sum(),
+        layers,
+        other_ops,
+    })
+}
+
+/// Assigns each parameter to the first node that reads it; parameters no node reads form a
+/// final `(unused)` layer so that the layers always add up to the total.
+fn group_layers(
+    nodes: &[onnx_protobuf::NodeProto],
+    inits: &[Initializer],
+    index: &HashMap<&str, usize>,
+) -> (Vec<Layer>, BTreeMap<String, usize>) {
+    let mut taken = vec![false; inits.len()];
+    let mut layers = Vec::new();
+    let mut other_ops = BTreeMap::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let mut weights = Vec::new();
+        for input in &node.input {
+            if let Some(&i) = index.get(input.as_str()) {
+                if !taken[i] && inits[i].is_parameter {
+                    taken[i] = true;
+                    weights.push(inits[i].clone());
+                }
+            }
+        }
+        if weights.is_empty() {
+            *other_ops.entry(node.op_type.clone()).or_insert(0) += 1;
+            continue;
+        }
+        let name = if node.name.is_empty() {
+            format!("{}_{n}", node.op_type)
+        } else {
+            node.name.clone()
+        };
+        layers.push(make_layer(name, node.op_type.clone(), weights));
+    }
+    let unused: Vec<Initializer> = inits
+        .iter()
+        .zip(&taken)
+        .filter(|(t, &done)| t.is_parameter && !done)
+        .map(|(t, _)| t.clone())
+        .collect();
+    if !unused.is_empty() {
+        layers.push(make_layer("(unused)".into(), "-".into(), unused));
+    }
+    (layers, other_ops)
+}
+
+fn make_layer(name: String, op_type: String, weights: Vec<Initializer>) -> Layer {
+    let count = weights.iter().map(|w| w.count).sum();
+    Layer {
+        name,
+        op_type,
+        weights,
+        count,
+    }
+}
+
+fn initializer(t: &TensorProto) -> Initializer {
+    let count = t.dims.iter().map(|&d| d.max(0) as u64).product();
+    Initializer {
+        name: t.name.clone(),
+        elem_type: elem_type_name(t.data_type),
+        dims: t.dims.clone(),
+        count,
+        external: t.data_location.value() == 1 || !t.external_data.is_empty(),
+        is_parameter: matches!(t.data_type, 1 | 10 | 11 | 16),
+    }
+}
+
+fn tensor_info(v: &ValueInfoProto) -> TensorInfo {
+    use onnx_protobuf::tensor_shape_proto::dimension::Value as D;
+    use onnx_protobuf::type_proto::Value as T;
+    let (elem_type, dims) = match v.type_.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(T::TensorType(t)) => {
+            let dims = t
+                .shape
+                .as_ref()
+                .map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(D::DimValue(x)) => Dim::Fixed(*x),
+                            Some(D::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+                            _ => Dim::Symbolic("?".into()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (elem_type_name(t.elem_type), dims)
+        }
+        _ => ("non-tensor".to_string(), Vec::new()),
+    };
+    TensorInfo {
+        name: v.name.clone(),
+        elem_type,
+        dims,
+    }
+}
+
+fn domain_name(domain: &str) -> String {
+    if domain.is_empty() {
+        "ai.onnx".into()
+    } else {
+        domain.into()
+    }
+}
+
+/// ONNX `TensorProto.DataType` code → short name.
+pub fn elem_type_name(code: i32) -> String {
+    let name = match code {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "float64",
+        12 => "uint32",
+        13 => "uint64",
+        16 => "bfloat16",
+        other => return format!("type#{other}"),
+    };
+    name.to_string()
+}
+
+impl ModelSummary {
+    /// The output named `name` (or the first output).
+    pub fn output(&self, name: Option<&str>) -> Option<&TensorInfo> {
+        match name {
+            Some(n) => self.outputs.iter().find(|o| o.name == n),
+            None => self.outputs.first(),
+        }
+    }
+
+    /// Features per image of an output when every non-batch dim is fixed: `[batch,512,1,1]` → 512.
+    pub fn static_feature_width(&self, name: Option<&str>) -> Option<usize> {
+        let out = self.output(name)?;
+        if out.dims.len() < 2 {
+            return None;
+        }
+        out.dims[1..].iter().try_fold(1usize, |acc, d| match d {
+            Dim::Fixed(v) if *v > 0 => acc.checked_mul(*v as usize),
+            _ => None,
+        })
+    }
+
+    /// Default-domain opset version, if declared.
+    pub fn opset(&self) -> Option<i64> {
+        self.opsets
+            .iter()
+            .find(|(d, _)| d == "ai.onnx")
+            .map(|(_, v)| *v)
+    }
+}
+
+/// `[batch, 3, 224, 224]`.
+pub fn format_dims(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims.iter().map(Dim::to_string).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/backbone")
+            .join(name)
+    }
+
+    #[test]
+    fn tiny_fixture_summary() {
+        let s = read(&fixture("tiny.onnx")).unwrap();
+        assert_eq!(s.ir_version, 8);
+        assert_eq!(s.opset(), Some(17));
+        assert_eq!(s.producer_name, "make_tiny.py");
+        assert_eq!(s.inputs.len(), 1);
+        assert_eq!(format_dims(&s.inputs[0].dims), "[batch, 3, 32, 32]");
+        assert_eq!(s.inputs[0].elem_type, "float32");
+        assert_eq!(format_dims(&s.outputs[0].dims), "[batch, 16]");
+        // Conv 4x3x3x3 weight + 4 bias.
+        assert_eq!(s.parameter_count, 4 * 3 * 3 * 3 + 4);
+        assert_eq!(s.layers.len(), 1);
+        assert_eq!(s.layers[0].op_type, "Conv");
+        assert_eq!(s.layers[0].weights[0].dims, vec![4, 3, 3, 3]);
+        assert_eq!(s.other_ops.get("Relu"), Some(&1));
+        assert_eq!(s.static_feature_width(None), Some(16));
+        assert_eq!(s.static_feature_width(Some("nope")), None);
+    }
+
+    #[test]
+    fn truncated_file_is_reported_as_truncated() {
+        let bytes = std::fs::read(fixture("tiny.onnx")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.onnx");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let err = read(&p).unwrap_err();
+        assert!(matches!(err, OnnxGraphError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn text_and_empty_files_are_not_onnx() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.onnx");
+        std::fs::write(&p, "hello, I am a text file\n").unwrap();
+        let err = read(&p).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OnnxGraphError::NotOnnx { .. } | OnnxGraphError::Truncated { .. }
+            ),
+            "{err}"
+        );
+        std::fs::write(&p, "").unwrap();
+        assert!(matches!(read(&p), Err(OnnxGraphError::Empty { .. })));
+        let missing = dir.path().join("missing.onnx");
+        assert!(matches!(
+            read(&missing),
+            Err(OnnxGraphError::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn feature_width_multiplies_fixed_dims_only() {
+        let mut s = read(&fixture("tiny.onnx")).unwrap();
+        s.outputs[0].dims = vec![
+            Dim::Symbolic("batch".into()),
+            Dim::Fixed(512),
+            Dim::Fixed(7),
+            Dim::Fixed(7),
+        ];
+        assert_eq!(s.static_feature_width(None), Some(512 * 49));
+        s.outputs[0].dims[2] = Dim::Symbolic("h".into());
+        assert_eq!(s.static_feature_width(None), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! Backbone tests on the committed tiny fixtures (need ONNX Runtime in .ort/cpu or ORT_DYLIB_PATH).
+
+use super::*;
+use crate::sidecar::Normalization;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/backbone")
+        .join(name)
+}
+
+fn args(model: PathBuf) -> BackboneArgs {
+    BackboneArgs {
+        model,
+        device: Device::Cpu,
+        threads: Some(1),
+        ort_lib: None,
+    }
+}
+
+/// The fixture input of `tiny_expected.json`: NCHW, flat index i → ((i·7919) mod 1000)/1000 − 0.5.
+fn nchw_input(n: usize) -> Vec<f32> {
+    (0..n * 3 * 32 * 32)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
+}
+
+/// NCHW RGB → NHWC BGR.
+fn to_nhwc_bgr(x: &[f32], n: usize) -> Vec<f32> {
+    let s = 32;
+    let mut out = vec![0f32; x.len()];
+    for b in 0..n {
+        for c in 0..3 {
+            for y in 0..s {
+                for xx in 0..s {
+                    let src = ((b * 3 + c) * s + y) * s + xx;
+                    let dst = ((b * s + y) * s + xx) * 3 + (2 - c);
+                    out[dst] = x[src];
+                }
+            }
+        }
+    }
+    out
+}
+
+fn expected() -> Vec<f32> {
+    let text = std::fs::read_to_string(fixture("tiny_expected.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn assert_close(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() < 1e-5, "feature {i}: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn tiny_nchw_matches_numpy_reference() {
+    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    assert_eq!(b.provider, "cpu");
+    assert!(!b.sidecar_synthesized);
+    assert_eq!(b.input_len(), 3 * 32 * 32);
+    assert_eq!(b.feature_dim(), 16);
+    assert_eq!(b.input_dims, vec![-1, 3, 32, 32]);
+    assert_eq!(b.model_hash.len(), 64);
+    let out = b.run(&nchw_input(2), 2).unwrap();
+    assert_close(&out, &expected());
+}
+
+#[test]
+fn tiny_nhwc_bgr_gives_the_same_features() {
+    let mut b = Backbone::open(&args(fixture("tiny_nhwc.onnx"))).unwrap();
+    assert_eq!(b.sidecar.layout, Layout::Nhwc);
+    assert_eq!(b.input_shape(2), [2, 32, 32, 3]);
+    let out = b.run(&to_nhwc_bgr(&nchw_input(2), 2), 2).unwrap();
+    assert_close(&out, &expected());
+}
+
+#[test]
+fn batch_of_one_equals_row_of_batch_of_two() {
+    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let x = nchw_input(2);
+    let one = b.run(&x[..b.input_len()], 1).unwrap();
+    assert_close(&one, &expected()[..16]);
+    assert!(b.run(&[], 0).unwrap().is_empty());
+}
+
+#[test]
+fn wrong_input_length_is_an_error() {
+    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let err = b.run(&[0.0; 10], 1).unwrap_err();
+    assert!(
+        err.to_string().contains("expected 1 images × 3072"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_sidecar_is_synthesised_from_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["tiny.onnx", "tiny_nhwc.onnx"] {
+        let p = dir.path().join(name);
+        std::fs::copy(fixture(name), &p).unwrap();
+        let b = Backbone::open(&args(p)).unwrap();
+        assert!(b.sidecar_synthesized);
+        assert_eq!(b.sidecar.input_size, 32);
+        assert_eq!(b.feature_dim(), 16);
+        let want = if name == "tiny.onnx" {
+            Layout::Nchw
+        } else {
+            Layout::Nhwc
+        };
+        assert_eq!(b.sidecar.layout, want);
+        assert_eq!(b.sidecar.normalization, Normalization::imagenet());
+    }
+}
+
+#[test]
+fn sidecar_that_disagrees_with_the_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.onnx");
+    std::fs::copy(fixture("tiny.onnx"), &model).unwrap();
+    let mut sc = Sidecar::load(&fixture("tiny.json")).unwrap();
+    let write = |sc: &Sidecar| {
+        std::fs::write(
+            dir.path().join("tiny.json"),
+            serde_json::to_string(sc).unwrap(),
+        )
+        .unwrap()
+    };
+    sc.feature_dim = 99;
+    write(&sc);
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("feature_dim is 99, the model outputs 16"),
+        "{err}"
+    );
+    sc.feature_dim = 16;
+    sc.input_size = 224;
+    write(&sc);
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("model input is 32×32, sidecar input_size is 224"),
+        "{err}"
+    );
+    sc.input_size = 32;
+    sc.layout = Layout::Nhwc;
+    write(&sc);
+    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    assert!(err.contains("expects 3 channels there"), "{err}");
+}
+
+#[test]
+fn cuda_on_a_cpu_build_names_the_fix_and_auto_falls_back() {
+    let ort = crate::ort_lib::init(None).unwrap();
+    if ort
+        .providers()
+        .unwrap()
+        .iter()
+        .any(|p| p == "CUDAExecutionProvider")
+    {
+        eprintln!("skipped: {} has CUDA support", ort.path.display());
+        return;
+    }
+    let mut a = args(fixture("tiny.onnx"));
+    a.device = Device::Cuda;
+    let err = Backbone::open(&a).err().unwrap().to_string();
+    assert!(err.contains("fetch_ort.sh --gpu"), "{err}");
+    assert!(err.contains("libonnxruntime_providers_cuda"), "{err}");
+    a.device = Device::Auto;
+    let b = Backbone::open(&a).unwrap();
+    assert_eq!(b.provider, "cpu");
+}
+
+#[test]
+fn zero_threads_is_refused() {
+    let mut a = args(fixture("tiny.onnx"));
+    a.threads = Some(0);
+    assert!(matches!(Backbone::open(&a), Err(BackboneError::Threads)));
+}
