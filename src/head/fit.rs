@@ -5,7 +5,8 @@ use super::adam::{Adam, AdamConfig};
 use super::history::EpochRecord;
 use super::loss::{nll_sums, BatchLoss};
 use super::mlp::Mlp;
-use super::sampler::{epoch_order, PassMode, Sample};
+pub use super::sampler::PassMode;
+use super::sampler::{epoch_order, Sample};
 use super::Float;
 use crate::seed;
 use ndarray::{s, Array2, ArrayView2, Zip};
@@ -292,4 +293,16 @@ pub fn balanced_weights(labels: &[u32], k: usize) -> Vec<f64> {
         .iter()
         .map(|&c| if c == 0 { 0.0 } else { n / (present as f64 * c as f64) })
         .collect()
+}
+
+/// How classes are weighted in the loss.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeights {
+    /// Every sample counts the same (the notebook).
+    None,
+    /// Inverse class frequency, see [`balanced_weights`].
+    Balanced,
 }

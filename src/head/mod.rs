@@ -10,6 +10,8 @@ pub mod history;
 pub mod logistic;
 pub mod loss;
 pub mod mlp;
+pub mod preset;
+pub mod data;
 pub mod sampler;
 pub mod tensor_file;
 
