@@ -1,1 +1,430 @@
-//! Part `cache` (to be written).
+//! The feature cache: `CACHE/manifest.json` + safetensors shards under `CACHE/shards/`.
+//!
+//! Everything the features depend on is in a [`CacheSpec`] (backbone hash and sidecar,
+//! preprocessing, augmentation, seed, passes, dtype, width, classes, image lists with size and
+//! mtime); the BLAKE3 hash of its canonical JSON is the cache key, stamped into every shard.
+//! `plan.json` (the spec) is written when extraction starts, shards as they complete, and
+//! `manifest.json` last: a directory without a manifest is an interrupted extract, resumed by rerunning it.
+
+use crate::shard::{self, FeatureDtype, ShardError, ShardId};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Schema version of `manifest.json` / `plan.json` this build reads and writes.
+pub const CACHE_SCHEMA: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const PLAN: &str = "plan.json";
+pub const SHARDS: &str = "shards";
+
+/// One source image as the cache saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedImage {
+    /// Relative to the split folder, '/'-separated (`cat/001.jpg`).
+    pub rel_path: String,
+    pub label: u32,
+    pub bytes: u64,
+    pub mtime_ns: i64,
+}
+
+/// One split of the cache: `passes` views of each image (augmented for train, eval view otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitPlan {
+    pub name: String,
+    pub passes: u32,
+    pub augmented: bool,
+    pub images: Vec<CachedImage>,
+}
+
+impl SplitPlan {
+    /// Number of chunks of `chunk_size` images.
+    pub fn chunks(&self, chunk_size: usize) -> u32 {
+        self.images.len().div_ceil(chunk_size.max(1)) as u32
+    }
+}
+
+/// Everything cached features depend on; its hash is the cache key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheSpec {
+    pub schema_version: u32,
+    /// BLAKE3 of the model file's bytes.
+    pub backbone_hash: String,
+    pub sidecar: Value,
+    pub preprocess: Value,
+    pub augment: Value,
+    pub seed: u64,
+    pub passes: u32,
+    pub dtype: FeatureDtype,
+    pub feature_dim: usize,
+    pub chunk_size: usize,
+    pub classes: Vec<String>,
+    pub splits: Vec<SplitPlan>,
+}
+
+impl CacheSpec {
+    /// The content key: BLAKE3 of the canonical JSON, 32 hex digits.
+    pub fn key(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        blake3::hash(&json).to_hex()[..32].to_string()
+    }
+
+    pub fn split(&self, name: &str) -> Option<&SplitPlan> {
+        self.splits.iter().find(|s| s.name == name)
+    }
+}
+
+/// An image that could not be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub split: String,
+    pub rel_path: String,
+    pub reason: String,
+}
+
+/// A completed shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    pub file: String,
+    pub split: String,
+    pub pass: u32,
+    pub chunk: u32,
+    pub rows: usize,
+}
+
+/// How the cache was made (informational; not part of the key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExtractStats {
+    pub provider: String,
+    pub model_path: String,
+    pub views: u64,
+    pub seconds: f64,
+    pub views_per_sec: f64,
+    pub created_unix: u64,
+}
+
+/// `manifest.json`: the spec, its key, and what extraction produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub key: String,
+    pub spec: CacheSpec,
+    pub skipped: Vec<Skipped>,
+    pub shards: Vec<ShardEntry>,
+    pub stats: ExtractStats,
+}
+
+/// Errors opening or reading a cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("no feature cache at {0}: run `pipeline extract --out {0}` first")]
+    Missing(PathBuf),
+    #[error("feature cache {0} is incomplete (extract was interrupted or is still running on other shards): rerun the same `pipeline extract` command to finish it")]
+    Incomplete(PathBuf),
+    #[error("cannot read {path}: {reason}; rerun `pipeline extract --force` to rebuild the cache")]
+    BadManifest { path: PathBuf, reason: String },
+    #[error("cache {path} has schema_version {found}, this build reads {CACHE_SCHEMA}; rebuild it with `pipeline extract --force`")]
+    Version { path: PathBuf, found: u64 },
+    #[error("cache {dir} has no split `{split}` (it has: {have}); extract a split tree that contains it")]
+    NoSplit {
+        dir: PathBuf,
+        split: String,
+        have: String,
+    },
+    #[error("cache {dir} has no pass {pass} of split `{split}` (passes: {passes})")]
+    NoPass {
+        dir: PathBuf,
+        split: String,
+        pass: u32,
+        passes: u32,
+    },
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The features of one (split, pass), rows in image-list order (skipped images absent).
+#[derive(Debug, Clone)]
+pub struct SplitFeatures {
+    /// `[N, D]`.
+    pub features: Array2<f32>,
+    pub labels: Vec<u32>,
+    pub paths: Vec<String>,
+}
+
+/// An opened, complete cache.
+#[derive(Debug, Clone)]
+pub struct FeatureCache {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Reads and version-checks a JSON file holding a `schema_version`.
+pub fn read_versioned<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CacheError> {
+    let bad = |reason: String| CacheError::BadManifest {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let found = value
+        .get("schema_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if found != CACHE_SCHEMA as u64 {
+        return Err(CacheError::Version {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// Writes JSON to a temporary name, then renames it into place.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), CacheError> {
+    let werr = |source| CacheError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(value).map_err(|e| werr(std::io::Error::other(e)))?;
+    std::fs::write(&tmp, text).map_err(werr)?;
+    std::fs::rename(&tmp, path).map_err(werr)
+}
+
+impl FeatureCache {
+    /// Opens a complete cache, checking the manifest's schema and that its shards exist.
+    pub fn open(dir: &Path) -> Result<FeatureCache, CacheError> {
+        let mpath = dir.join(MANIFEST);
+        if !mpath.exists() {
+            return Err(if dir.join(PLAN).exists() {
+                CacheError::Incomplete(dir.to_owned())
+            } else {
+                CacheError::Missing(dir.to_owned())
+            });
+        }
+        let manifest: Manifest = read_versioned(&mpath)?;
+        if manifest.key != manifest.spec.key() {
+            return Err(CacheError::BadManifest {
+                path: mpath,
+                reason: "its key does not match its contents (edited by hand?)".into(),
+            });
+        }
+        if let Some(s) = manifest
+            .shards
+            .iter()
+            .find(|s| !dir.join(SHARDS).join(&s.file).exists())
+        {
+            return Err(CacheError::BadManifest {
+                path: mpath,
+                reason: format!("shard {} is missing", s.file),
+            });
+        }
+        Ok(FeatureCache {
+            dir: dir.to_owned(),
+            manifest,
+        })
+    }
+
+    pub fn key(&self) -> &str {
+        &self.manifest.key
+    }
+    pub fn classes(&self) -> &[String] {
+        &self.manifest.spec.classes
+    }
+    pub fn feature_dim(&self) -> usize {
+        self.manifest.spec.feature_dim
+    }
+    pub fn passes(&self) -> u32 {
+        self.manifest.spec.passes
+    }
+    pub fn has_split(&self, split: &str) -> bool {
+        self.manifest.spec.split(split).is_some()
+    }
+    pub fn backbone_hash(&self) -> &str {
+        &self.manifest.spec.backbone_hash
+    }
+    pub fn preprocess_json(&self) -> Value {
+        self.manifest.spec.preprocess.clone()
+    }
+
+    /// Number of passes stored for `split` (K for train, 1 for eval splits).
+    pub fn split_passes(&self, split: &str) -> u32 {
+        self.manifest.spec.split(split).map_or(0, |s| s.passes)
+    }
+
+    /// Loads all rows of (split, pass).
+    pub fn load(&self, split: &str, pass: u32) -> Result<SplitFeatures, CacheError> {
+        let spec = &self.manifest.spec;
+        let plan = spec.split(split).ok_or_else(|| CacheError::NoSplit {
+            dir: self.dir.clone(),
+            split: split.to_owned(),
+            have: spec
+                .splits
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        if pass >= plan.passes {
+            return Err(CacheError::NoPass {
+                dir: self.dir.clone(),
+                split: split.to_owned(),
+                pass,
+                passes: plan.passes,
+            });
+        }
+        let mut entries: Vec<&ShardEntry> = self
+            .manifest
+            .shards
+            .iter()
+            .filter(|s| s.split == split && s.pass == pass)
+            .collect();
+        entries.sort_by_key(|s| s.chunk);
+        let dim = spec.feature_dim;
+        let rows: usize = entries.iter().map(|s| s.rows).sum();
+        let (mut feats, mut labels, mut paths) = (
+            Vec::with_capacity(rows * dim),
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+        );
+        for e in entries {
+            let data = shard::read(
+                &self.dir.join(SHARDS).join(&e.file),
+                &self.manifest.key,
+                dim,
+            )?;
+            feats.extend_from_slice(&data.features);
+            labels.extend_from_slice(&data.labels);
+            for &i in &data.index {
+                let img = plan
+                    .images
+                    .get(i as usize)
+                    .ok_or_else(|| CacheError::BadManifest {
+                        path: self.dir.join(SHARDS).join(&e.file),
+                        reason: format!(
+                            "image index {i} beyond the split's {} images",
+                            plan.images.len()
+                        ),
+                    })?;
+                paths.push(img.rel_path.clone());
+            }
+        }
+        let n = labels.len();
+        let features =
+            Array2::from_shape_vec((n, dim), feats).map_err(|e| CacheError::BadManifest {
+                path: self.dir.join(MANIFEST),
+                reason: e.to_string(),
+            })?;
+        Ok(SplitFeatures {
+            features,
+            labels,
+            paths,
+        })
+    }
+}
+
+/// Path of a shard inside a cache directory.
+pub fn shard_path(dir: &Path, id: ShardId<'_>) -> PathBuf {
+    dir.join(SHARDS).join(id.file_name())
+}
+
+/// Writes a complete cache from in-memory features (tests and tools). Each split is
+/// `(name, passes, features [passes·N, D] pass-major, labels [N])`.
+pub fn write_synthetic(
+    dir: &Path,
+    classes: &[String],
+    splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
+) -> Result<FeatureCache, CacheError> {
+    let dim = splits.first().map_or(0, |s| s.2.ncols());
+    let plans = splits
+        .iter()
+        .map(|(name, passes, _, labels)| SplitPlan {
+            name: name.to_string(),
+            passes: *passes,
+            augmented: *name == "train",
+            images: labels
+                .iter()
+                .enumerate()
+                .map(|(i, &label)| CachedImage {
+                    rel_path: format!(
+                        "{}/{i:05}.png",
+                        classes.get(label as usize).map_or("?", |c| c)
+                    ),
+                    label,
+                    bytes: 0,
+                    mtime_ns: 0,
+                })
+                .collect(),
+        })
+        .collect();
+    let spec = CacheSpec {
+        schema_version: CACHE_SCHEMA,
+        backbone_hash: "synthetic".into(),
+        sidecar: Value::Null,
+        preprocess: Value::Null,
+        augment: Value::Null,
+        seed: 0,
+        passes: splits.iter().map(|s| s.1).max().unwrap_or(1),
+        dtype: FeatureDtype::F32,
+        feature_dim: dim,
+        chunk_size: usize::MAX,
+        classes: classes.to_vec(),
+        splits: plans,
+    };
+    let key = spec.key();
+    let werr = |source| CacheError::Write {
+        path: dir.join(SHARDS),
+        source,
+    };
+    std::fs::create_dir_all(dir.join(SHARDS)).map_err(werr)?;
+    let mut shards = Vec::new();
+    for (name, passes, feats, labels) in splits {
+        let n = labels.len();
+        for pass in 0..*passes {
+            let id = ShardId {
+                split: name,
+                pass,
+                chunk: 0,
+            };
+            let rows = feats.slice(ndarray::s![pass as usize * n..(pass as usize + 1) * n, ..]);
+            let data = shard::ShardData {
+                features: rows.iter().copied().collect(),
+                labels: labels.clone(),
+                index: (0..n as u32).collect(),
+            };
+            shard::write(
+                &shard_path(dir, id),
+                &key,
+                id,
+                dim,
+                FeatureDtype::F32,
+                &data,
+                &[],
+            )?;
+            shards.push(ShardEntry {
+                file: id.file_name(),
+                split: name.to_string(),
+                pass,
+                chunk: 0,
+                rows: n,
+            });
+        }
+    }
+    let manifest = Manifest {
+        schema_version: CACHE_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        key,
+        spec,
+        skipped: vec![],
+        shards,
+        stats: ExtractStats::default(),
+    };
+    write_json_atomic(&dir.join(MANIFEST), &manifest)?;
+    FeatureCache::open(dir)
+}

@@ -1,10 +1,75 @@
-//! Stage `cache_info` (not yet implemented).
+//! Stage `cache-info`: a feature cache's manifest in short (or in full with `--json`).
 
-/// Arguments of the `cache_info` stage.
+use crate::cache::{self, FeatureCache, Manifest};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Arguments of `pipeline cache-info`.
 #[derive(Debug, clap::Args)]
-pub struct CacheInfoArgs {}
+pub struct CacheInfoArgs {
+    /// Cache directory written by `pipeline extract`.
+    pub cache: PathBuf,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-/// Runs the `cache_info` stage.
-pub fn run(_args: CacheInfoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`cache_info` is not implemented yet")
+/// Runs `pipeline cache-info`.
+pub fn run(args: CacheInfoArgs) -> Result<()> {
+    let c = FeatureCache::open(&args.cache)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c.manifest)?);
+        return Ok(());
+    }
+    print!("{}", summary(&c.manifest));
+    Ok(())
+}
+
+/// The short, human-readable description of a manifest.
+pub fn summary(m: &Manifest) -> String {
+    let s = &m.spec;
+    let mut out = format!(
+        "key          {}\nschema       {} (tool {})\nbackbone     {} (blake3 {})\nprovider     {}\nfeatures     {} × {:?}\npasses       {} (seed {})\nclasses      {}\n",
+        m.key,
+        m.schema_version,
+        m.tool_version,
+        m.stats.model_path,
+        &s.backbone_hash[..s.backbone_hash.len().min(16)],
+        m.stats.provider,
+        s.feature_dim,
+        s.dtype,
+        s.passes,
+        s.seed,
+        s.classes.len()
+    );
+    for p in &s.splits {
+        let rows: usize = m
+            .shards
+            .iter()
+            .filter(|e| e.split == p.name && e.pass == 0)
+            .map(|e| e.rows)
+            .sum();
+        out += &format!(
+            "split {:<6} {} images, {} usable, {} pass{} ({})\n",
+            p.name,
+            p.images.len(),
+            rows,
+            p.passes,
+            if p.passes == 1 { "" } else { "es" },
+            if p.augmented {
+                "augmented"
+            } else {
+                "eval view"
+            }
+        );
+    }
+    out += &format!(
+        "skipped      {}\nshards       {} in {}/\nextracted    {} views at {:.1} views/s\n",
+        m.skipped.len(),
+        m.shards.len(),
+        cache::SHARDS,
+        m.stats.views,
+        m.stats.views_per_sec
+    );
+    out
 }

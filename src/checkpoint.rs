@@ -1,1 +1,354 @@
-//! Part `checkpoint` (to be written).
+//! The run directory written by `train-head` and read by `eval`, `predict` and `--resume`.
+//!
+//! `RUN/head.safetensors`: the final (best-epoch) head, f32, PyTorch `nn.Sequential` names —
+//! MLP: `0.weight` `[H,D]`, `0.bias` `[H]`, `3.weight` `[K,H]`, `3.bias` `[K]`; logistic: one
+//! `Linear(D,K)` as `0.weight` `[K,D]`, `0.bias` `[K]` — with `__metadata__` keys `format`
+//! (`pipeline-head`), `schema_version`, `head_kind` (`mlp`|`logistic`), `classes` (JSON list),
+//! `feature_dim`, `hidden`, `cache_key`, `best_epoch`, `tool_version`.
+//! `RUN/optimizer.safetensors`: the state `--resume` continues from (see [`resume`]).
+//! `RUN/config.json` ([`RunConfig`]), `RUN/metrics.json` ([`RunMetrics`]),
+//! `RUN/history.json` + `RUN/history.csv` (one [`EpochRecord`] per epoch), `RUN/curves.png`.
+
+pub mod resume;
+
+use crate::head::fit::{ClassWeights, FitConfig};
+use crate::head::history::EpochRecord;
+use crate::head::logistic::{LinearHead, LogisticConfig};
+use crate::head::mlp::{Mlp, PARAM_NAMES};
+use crate::head::tensor_file::{write_atomic, TensorFileError, TensorReader, TensorWriter};
+use ndarray::{Array2, ArrayView2, Ix1, Ix2};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Version of the run-directory layout this build writes and reads.
+pub const RUN_SCHEMA: u32 = 1;
+pub const HEAD_FILE: &str = "head.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const HISTORY_JSON: &str = "history.json";
+pub const HISTORY_CSV: &str = "history.csv";
+pub const CURVES_FILE: &str = "curves.png";
+/// Value of the `format` metadata key of `head.safetensors`.
+pub const HEAD_FORMAT: &str = "pipeline-head";
+
+/// Which head a run trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// Linear → ReLU → Dropout → Linear → LogSoftmax, trained with Adam.
+    Mlp,
+    /// Multinomial logistic regression (linfa-logistic, L-BFGS).
+    Logistic,
+}
+
+impl HeadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadKind::Mlp => "mlp",
+            HeadKind::Logistic => "logistic",
+        }
+    }
+}
+
+/// A trained head, ready to score features.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeadModel {
+    Mlp(Mlp<f32>),
+    Logistic(LinearHead),
+}
+
+impl HeadModel {
+    pub fn kind(&self) -> HeadKind {
+        match self {
+            HeadModel::Mlp(_) => HeadKind::Mlp,
+            HeadModel::Logistic(_) => HeadKind::Logistic,
+        }
+    }
+    /// `D`.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            HeadModel::Mlp(m) => m.dims().0,
+            HeadModel::Logistic(l) => l.weight.ncols(),
+        }
+    }
+    /// `K`.
+    pub fn num_classes(&self) -> usize {
+        match self {
+            HeadModel::Mlp(m) => m.dims().2,
+            HeadModel::Logistic(l) => l.weight.nrows(),
+        }
+    }
+    /// Trainable parameters.
+    pub fn num_params(&self) -> usize {
+        match self {
+            HeadModel::Mlp(m) => m.num_params(),
+            HeadModel::Logistic(l) => l.weight.len() + l.bias.len(),
+        }
+    }
+    /// Eval-mode log-probabilities `[N,K]` of `x` `[N,D]`; `x` must have `D` columns.
+    pub fn log_proba(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        match self {
+            HeadModel::Mlp(m) => m.log_proba(x),
+            HeadModel::Logistic(l) => l.log_proba(x),
+        }
+    }
+}
+
+/// What `head.safetensors` records besides the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadMeta {
+    pub classes: Vec<String>,
+    pub feature_dim: usize,
+    pub cache_key: String,
+    /// 1-based epoch the weights come from (0 for the logistic head).
+    pub best_epoch: u32,
+}
+
+/// `config.json`: every setting of the run, and where its features came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub head: HeadKind,
+    /// `default` or `notebook`: where unset hyper-parameters came from.
+    pub preset: String,
+    /// MLP hyper-parameters, seed included (`None` for the logistic head).
+    pub mlp: Option<FitConfig>,
+    pub logistic: Option<LogisticConfig>,
+    pub class_weights: ClassWeights,
+    pub seed: u64,
+    /// Matrix-product threads (results do not depend on it).
+    pub threads: usize,
+    pub cache_dir: PathBuf,
+    pub cache_key: String,
+    /// Cached augmented passes of the train split.
+    pub passes: u32,
+    pub train_images: usize,
+    pub valid_images: usize,
+    pub classes: Vec<String>,
+    pub feature_dim: usize,
+    pub backbone_hash: String,
+    pub preprocess: Value,
+}
+
+/// `metrics.json`: how the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub head: HeadKind,
+    /// 1-based epoch whose weights are in `head.safetensors` (0 for the logistic head).
+    pub best_epoch: u32,
+    pub epochs_run: u32,
+    pub stopped_early: bool,
+    pub best_valid_loss: f64,
+    pub best_valid_acc: f64,
+    /// Training seconds of this invocation (a resumed run counts only its own).
+    pub train_seconds: f64,
+    pub num_params: usize,
+}
+
+/// Why a run directory could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("no trained run at {dir}: {file} is missing; run `pipeline train-head --out {dir}` first", dir = dir.display())]
+    Missing { dir: PathBuf, file: &'static str },
+    #[error("{path}: {reason}; re-run `pipeline train-head` to rewrite the run", path = path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path} has run schema_version {found}, this build reads {RUN_SCHEMA}; retrain with `pipeline train-head`", path = path.display())]
+    Version { path: PathBuf, found: String },
+    #[error("cannot write {path}: {source}", path = path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Tensor(#[from] TensorFileError),
+}
+
+fn invalid(path: &Path, reason: impl Into<String>) -> CheckpointError {
+    CheckpointError::Invalid { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| invalid(path, e.to_string()))?;
+    write_atomic(path, &text).map_err(|e| match e {
+        TensorFileError::Write { path, source } => CheckpointError::Write { path, source },
+        other => CheckpointError::Tensor(other),
+    })
+}
+
+/// Reads JSON `file` of run directory `dir`.
+pub fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &'static str) -> Result<T, CheckpointError> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing { dir: dir.to_path_buf(), file })?;
+    serde_json::from_str(&text).map_err(|e| invalid(&path, e.to_string()))
+}
+
+/// Writes `RUN/head.safetensors`.
+pub fn write_head(dir: &Path, head: &HeadModel, meta: &HeadMeta) -> Result<(), CheckpointError> {
+    let mut w = TensorWriter::default();
+    match head {
+        HeadModel::Mlp(m) => {
+            for (name, p) in PARAM_NAMES.iter().zip(m.params()) {
+                w.add(name, p);
+            }
+            w.meta("hidden", m.dims().1.to_string());
+        }
+        HeadModel::Logistic(l) => {
+            w.add("0.weight", l.weight.view().into_dyn());
+            w.add("0.bias", l.bias.view().into_dyn());
+        }
+    }
+    let classes = serde_json::to_string(&meta.classes).map_err(|e| invalid(dir, e.to_string()))?;
+    w.meta("format", HEAD_FORMAT);
+    w.meta("schema_version", RUN_SCHEMA.to_string());
+    w.meta("head_kind", head.kind().name());
+    w.meta("classes", classes);
+    w.meta("feature_dim", meta.feature_dim.to_string());
+    w.meta("cache_key", meta.cache_key.clone());
+    w.meta("best_epoch", meta.best_epoch.to_string());
+    w.meta("tool_version", env!("CARGO_PKG_VERSION"));
+    w.write(&dir.join(HEAD_FILE), safetensors::Dtype::F32)?;
+    Ok(())
+}
+
+fn meta_field<'a>(m: &'a HashMap<String, String>, path: &Path, key: &str) -> Result<&'a str, CheckpointError> {
+    m.get(key).map(String::as_str).ok_or_else(|| invalid(path, format!("metadata has no `{key}`")))
+}
+
+fn meta_num<T: std::str::FromStr>(m: &HashMap<String, String>, path: &Path, key: &str) -> Result<T, CheckpointError> {
+    let v = meta_field(m, path, key)?;
+    v.parse().map_err(|_| invalid(path, format!("metadata `{key}` = {v:?} is not a number")))
+}
+
+fn matrix(r: &TensorReader, name: &str) -> Result<Array2<f32>, CheckpointError> {
+    let a = r.array::<f32>(name)?;
+    let shape = a.shape().to_vec();
+    a.into_dimensionality::<Ix2>().map_err(|_| invalid(&r.path, format!("`{name}` has shape {shape:?}, expected 2 dimensions")))
+}
+
+fn vector(r: &TensorReader, name: &str) -> Result<ndarray::Array1<f32>, CheckpointError> {
+    let a = r.array::<f32>(name)?;
+    let shape = a.shape().to_vec();
+    a.into_dimensionality::<Ix1>().map_err(|_| invalid(&r.path, format!("`{name}` has shape {shape:?}, expected 1 dimension")))
+}
+
+/// Reads an MLP stored under `prefix` (`""` or e.g. `"last."`) in a tensor file.
+pub(crate) fn read_mlp(r: &TensorReader, prefix: &str) -> Result<Mlp<f32>, CheckpointError> {
+    let n = |i: usize| format!("{prefix}{}", PARAM_NAMES[i]);
+    Mlp::from_parts(matrix(r, &n(0))?, vector(r, &n(1))?, matrix(r, &n(2))?, vector(r, &n(3))?)
+        .map_err(|e| invalid(&r.path, e.to_string()))
+}
+
+/// Reads `RUN/head.safetensors`, checking its format, version and shapes against its metadata.
+pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
+    let path = dir.join(HEAD_FILE);
+    if !path.exists() {
+        return Err(CheckpointError::Missing { dir: dir.to_path_buf(), file: HEAD_FILE });
+    }
+    let r = TensorReader::open(&path)?;
+    let m = r.metadata()?;
+    if m.get("format").map(String::as_str) != Some(HEAD_FORMAT) {
+        return Err(invalid(&path, "not a pipeline head (metadata `format` is not `pipeline-head`)"));
+    }
+    let version = meta_field(&m, &path, "schema_version")?;
+    if version != RUN_SCHEMA.to_string() {
+        return Err(CheckpointError::Version { path, found: version.to_string() });
+    }
+    let classes: Vec<String> = serde_json::from_str(meta_field(&m, &path, "classes")?)
+        .map_err(|e| invalid(&path, format!("metadata `classes` is not a JSON list of names: {e}")))?;
+    let meta = HeadMeta {
+        classes,
+        feature_dim: meta_num(&m, &path, "feature_dim")?,
+        cache_key: meta_field(&m, &path, "cache_key")?.to_string(),
+        best_epoch: meta_num(&m, &path, "best_epoch")?,
+    };
+    let head = match meta_field(&m, &path, "head_kind")? {
+        "mlp" => HeadModel::Mlp(read_mlp(&r, "")?),
+        "logistic" => HeadModel::Logistic(LinearHead { weight: matrix(&r, "0.weight")?, bias: vector(&r, "0.bias")? }),
+        other => return Err(invalid(&path, format!("unknown head_kind {other:?} (expected mlp or logistic)"))),
+    };
+    let ok_linear = match &head {
+        HeadModel::Logistic(l) => l.bias.len() == l.weight.nrows(),
+        HeadModel::Mlp(_) => true,
+    };
+    if !ok_linear || head.feature_dim() != meta.feature_dim || head.num_classes() != meta.classes.len() {
+        return Err(invalid(&path, format!(
+            "weights take {} features to {} classes, metadata says {} features and {} classes",
+            head.feature_dim(), head.num_classes(), meta.feature_dim, meta.classes.len()
+        )));
+    }
+    Ok((head, meta))
+}
+
+/// A trained run, loaded for scoring.
+#[derive(Debug, Clone)]
+pub struct TrainedRun {
+    pub dir: PathBuf,
+    /// `config.json` as written ([`RunConfig`]).
+    pub config: Value,
+    pub classes: Vec<String>,
+    pub feature_dim: usize,
+    pub cache_key: String,
+    pub backbone_hash: String,
+    pub preprocess: Value,
+    pub head: HeadModel,
+    /// 1-based epoch of the weights (0 for the logistic head).
+    pub best_epoch: u32,
+}
+
+impl TrainedRun {
+    /// Loads `dir/config.json` and `dir/head.safetensors`, version-checked and cross-checked.
+    pub fn load(dir: &Path) -> Result<TrainedRun, CheckpointError> {
+        let (head, meta) = read_head(dir)?;
+        let config: Value = read_json(dir, CONFIG_FILE)?;
+        let cpath = dir.join(CONFIG_FILE);
+        let found = config.get("schema_version").and_then(Value::as_u64);
+        if found != Some(RUN_SCHEMA as u64) {
+            let found = found.map_or("none".into(), |v| v.to_string());
+            return Err(CheckpointError::Version { path: cpath, found });
+        }
+        let parsed: RunConfig = serde_json::from_value(config.clone()).map_err(|e| invalid(&cpath, e.to_string()))?;
+        if parsed.cache_key != meta.cache_key || parsed.classes != meta.classes || parsed.feature_dim != meta.feature_dim {
+            return Err(invalid(&cpath, format!("does not match {HEAD_FILE} (cache key, classes or feature width differ)")));
+        }
+        Ok(TrainedRun {
+            dir: dir.to_path_buf(),
+            config,
+            classes: meta.classes,
+            feature_dim: meta.feature_dim,
+            cache_key: meta.cache_key,
+            backbone_hash: parsed.backbone_hash,
+            preprocess: parsed.preprocess,
+            head,
+            best_epoch: meta.best_epoch,
+        })
+    }
+
+    /// Eval-mode log-probabilities `[N,K]` of features `x` `[N,D]`. `x` must have
+    /// [`TrainedRun::feature_dim`] columns (check it first; see [`TrainedRun::check_width`]).
+    pub fn log_proba(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        self.head.log_proba(x)
+    }
+
+    /// An error naming both widths when features of width `width` cannot be scored.
+    pub fn check_width(&self, width: usize) -> Result<(), CheckpointError> {
+        if width == self.feature_dim {
+            return Ok(());
+        }
+        Err(invalid(&self.dir.join(HEAD_FILE), format!(
+            "feature width mismatch: the features have {width}, the head expects {}; use features from the backbone the run was trained on",
+            self.feature_dim
+        )))
+    }
+}
+
+/// Saves the history as `history.json` and `history.csv`.
+pub fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), CheckpointError> {
+    write_json(&dir.join(HISTORY_JSON), &history)?;
+    let path = dir.join(HISTORY_CSV);
+    crate::head::history::write_csv(&path, history).map_err(|source| CheckpointError::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests;

@@ -9,9 +9,8 @@ pub fn bar(len: u64, what: &str, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() || std::env::var_os("PIPELINE_NO_PROGRESS").is_some() {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let template = format!(
-        "{what} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} {{msg}}"
-    );
+    let template =
+        format!("{what} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} ETA {{eta}} {{msg}}");
     if let Ok(style) = ProgressStyle::with_template(&template) {
         pb.set_style(style.progress_chars("=> "));
     }

@@ -1,10 +1,179 @@
-//! Stage `train` (not yet implemented).
+//! Stage `train-head`: trains the notebook's MLP head (or the logistic baseline) on a feature
+//! cache and writes the run directory described in [`crate::checkpoint`].
 
-/// Arguments of the `train` stage.
-#[derive(Debug, clap::Args)]
-pub struct TrainArgs {}
+mod logistic_run;
+mod options;
 
-/// Runs the `train` stage.
-pub fn run(_args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`train` is not implemented yet")
+use crate::cache::FeatureCache;
+use crate::checkpoint::resume::{read_state, write_state};
+use crate::checkpoint::{self as ckpt, HeadKind, HeadMeta, HeadModel, RunConfig, RunMetrics};
+use crate::head::data::{self, HeadData};
+use crate::head::fit::{balanced_weights, fit, FitConfig, FitState, HeldOut, TrainData};
+use crate::head::history::{format_line, EpochRecord};
+use anyhow::Context;
+use options::Plan;
+use std::path::Path;
+use std::time::Instant;
+
+pub use options::TrainArgs;
+
+/// Runs the `train-head` stage.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    options::check_ranges(&args)?;
+    let threads = options::set_threads(args.threads);
+    let cache = FeatureCache::open(&args.features)
+        .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
+    let recorded = if args.resume { Some(options::recorded_config(&args.out, &cache)?) } else { None };
+    if recorded.is_none() {
+        options::prepare_out_dir(&args.out, args.force)?;
+    }
+    let data = data::load(&cache).with_context(|| format!("loading features from {}", cache.dir.display()))?;
+    let plan = options::plan(&args, recorded.as_ref(), data.labels.len(), data.passes.len() as u32)?;
+    let config = run_config(&plan, &cache, &data, threads, &args.features);
+    ckpt::write_json(&args.out.join(ckpt::CONFIG_FILE), &config)?;
+    println!(
+        "train-head: {} head on {} ({} train images x {} passes, {} valid, {} features, {} classes) -> {}",
+        plan.head.name(),
+        cache.dir.display(),
+        data.labels.len(),
+        data.passes.len(),
+        data.valid_labels.len(),
+        cache.feature_dim(),
+        cache.classes().len(),
+        args.out.display()
+    );
+    match plan.head {
+        HeadKind::Mlp => train_mlp(&args.out, &plan, &config, &data),
+        HeadKind::Logistic => logistic_run::train_logistic(&args.out, &plan, &config, &data),
+    }
+}
+
+fn run_config(plan: &Plan, cache: &FeatureCache, data: &HeadData, threads: usize, dir: &Path) -> RunConfig {
+    RunConfig {
+        schema_version: ckpt::RUN_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        head: plan.head,
+        preset: plan.preset.name().to_string(),
+        mlp: (plan.head == HeadKind::Mlp).then(|| plan.fit.clone()),
+        logistic: (plan.head == HeadKind::Logistic).then_some(plan.logistic),
+        class_weights: plan.class_weights,
+        seed: plan.fit.seed,
+        threads,
+        cache_dir: dir.to_path_buf(),
+        cache_key: cache.key().to_string(),
+        passes: data.passes.len() as u32,
+        train_images: data.labels.len(),
+        valid_images: data.valid_labels.len(),
+        classes: cache.classes().to_vec(),
+        feature_dim: cache.feature_dim(),
+        backbone_hash: cache.backbone_hash().to_string(),
+        preprocess: cache.preprocess_json(),
+    }
+}
+
+/// Class weights as the loss takes them, `None` when unweighted.
+fn class_weights(plan: &Plan, labels: &[u32], k: usize) -> Option<Vec<f32>> {
+    match plan.class_weights {
+        crate::head::fit::ClassWeights::None => None,
+        crate::head::fit::ClassWeights::Balanced => {
+            Some(balanced_weights(labels, k).into_iter().map(|w| w as f32).collect())
+        }
+    }
+}
+
+fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> anyhow::Result<()> {
+    let cfg = &plan.fit;
+    let k = config.classes.len();
+    let weights = class_weights(plan, &data.labels, k);
+    let mut state = if plan.resume {
+        read_state(out, cfg).with_context(|| format!("reading the state to resume from {}", out.display()))?
+    } else {
+        FitState::<f32>::new(cfg, config.feature_dim, k)
+    };
+    print_plan(cfg, plan, state.epochs_done);
+    if state.finished(cfg) {
+        println!("nothing to train: the run already finished after {} epochs (raise --epochs or --patience to continue)", state.epochs_done);
+    }
+    let train = TrainData { passes: &data.passes, labels: &data.labels, class_weights: weights.clone() };
+    let mut valid = HeldOut { x: data.valid_x.view(), labels: &data.valid_labels, class_weights: weights };
+    let start = Instant::now();
+    fit::<f32, anyhow::Error>(&mut state, &train, cfg, &mut valid, |s, rec| {
+        println!("{}", format_line(rec, cfg.max_epochs));
+        save_progress(out, s, config)
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    save_progress(out, &state, config)?;
+    let (_, best_epoch) = state.final_model();
+    let best = state.best.as_ref();
+    let metrics = RunMetrics {
+        head: HeadKind::Mlp,
+        best_epoch,
+        epochs_run: state.epochs_done,
+        stopped_early: state.epochs_done < cfg.max_epochs,
+        best_valid_loss: best.map_or(f64::NAN, |b| b.loss),
+        best_valid_acc: best.map_or(f64::NAN, |b| b.acc),
+        train_seconds: seconds,
+        num_params: state.mlp.num_params(),
+    };
+    ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
+    write_curves(out, &state.history);
+    println!(
+        "best epoch {} of {} (valid loss {:.4}, acc {:.1}%): its weights are in {}; {:.2} s",
+        best_epoch,
+        state.epochs_done,
+        metrics.best_valid_loss,
+        100.0 * metrics.best_valid_acc,
+        out.join(ckpt::HEAD_FILE).display(),
+        seconds
+    );
+    Ok(())
+}
+
+fn print_plan(cfg: &FitConfig, plan: &Plan, done: u32) {
+    println!(
+        "preset {}: hidden {}, dropout {}, feature dropout {}, lr {}, weight decay {}, batch {}, epochs {}, patience {}, passes per epoch {:?}, class weights {:?}, seed {}{}",
+        plan.preset.name(),
+        cfg.hidden,
+        cfg.dropout,
+        cfg.feature_dropout,
+        cfg.adam.lr,
+        cfg.adam.weight_decay,
+        cfg.batch,
+        cfg.max_epochs,
+        cfg.patience,
+        cfg.pass_mode,
+        plan.class_weights,
+        cfg.seed,
+        if plan.resume { format!("; resuming after epoch {done}") } else { String::new() }
+    );
+}
+
+/// Writes the best head, the resume state and the history (after every epoch and at the end).
+fn save_progress(out: &Path, state: &FitState<f32>, config: &RunConfig) -> anyhow::Result<()> {
+    let (best, best_epoch) = state.final_model();
+    let meta = HeadMeta {
+        classes: config.classes.clone(),
+        feature_dim: config.feature_dim,
+        cache_key: config.cache_key.clone(),
+        best_epoch,
+    };
+    ckpt::write_head(out, &HeadModel::Mlp(best.clone()), &meta)?;
+    write_state(out, state, &config.cache_key)?;
+    ckpt::write_history(out, &state.history)?;
+    Ok(())
+}
+
+/// Draws `curves.png` (loss and accuracy per epoch); a drawing failure is only reported.
+fn write_curves(out: &Path, history: &[EpochRecord]) {
+    let pts = |f: fn(&EpochRecord) -> f64| history.iter().map(|r| (r.epoch as f64, f(r))).collect::<Vec<_>>();
+    let series = [
+        ("train loss".to_string(), pts(|r| r.train_loss)),
+        ("valid loss".to_string(), pts(|r| r.valid_loss)),
+        ("train accuracy".to_string(), pts(|r| r.train_acc)),
+        ("valid accuracy".to_string(), pts(|r| r.valid_acc)),
+    ];
+    let path = out.join(ckpt::CURVES_FILE);
+    if let Err(e) = crate::plot::line_chart(&path, "train-head", "epoch", "loss (NLL) / accuracy (fraction)", &series) {
+        eprintln!("warning: {e}");
+    }
 }

@@ -1,1 +1,133 @@
-//! Head part `adam` (to be written).
+//! Adam as PyTorch's `torch.optim.Adam` computes it (single-tensor path, `amsgrad=False`):
+//! <https://pytorch.org/docs/stable/generated/torch.optim.Adam.html>.
+//!
+//! Per element, with step count `t` after increment:
+//! `g ← g + weight_decay·θ` (L2 added to the gradient, not AdamW's decoupled decay);
+//! `m ← m + (1−β1)·(g − m)` (PyTorch's `lerp_`); `v ← β2·v + (1−β2)·g·g`;
+//! `θ ← θ − (lr/(1−β1^t))·m / (√v / √(1−β2^t) + ε)` (ε added after the square root of the
+//! bias-corrected `v`). Bias corrections are computed in `f64` as PyTorch does in Python floats.
+
+use super::Float;
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
+
+/// Hyper-parameters; `Default` is PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Optimizer state: first and second moments per parameter, and the number of steps taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adam<F> {
+    pub config: AdamConfig,
+    pub m: Vec<ArrayD<F>>,
+    pub v: Vec<ArrayD<F>>,
+    pub step: u64,
+}
+
+/// Constants of one update, in the parameter's float type.
+#[derive(Clone, Copy)]
+struct StepConsts<F> {
+    one_minus_b1: F,
+    b2: F,
+    one_minus_b2: F,
+    wd: F,
+    neg_step_size: F,
+    bc2_sqrt: F,
+    eps: F,
+}
+
+impl<F: Float> Adam<F> {
+    /// Zero moments for parameters of the given shapes.
+    pub fn new(config: AdamConfig, shapes: &[&[usize]]) -> Self {
+        let zeros = || shapes.iter().map(|s| ArrayD::zeros(IxDyn(s))).collect();
+        Adam {
+            config,
+            m: zeros(),
+            v: zeros(),
+            step: 0,
+        }
+    }
+
+    fn consts(&self) -> StepConsts<F> {
+        let c = self.config;
+        let t = self.step as f64;
+        let bc1 = 1.0 - c.beta1.powf(t);
+        let bc2 = 1.0 - c.beta2.powf(t);
+        StepConsts {
+            one_minus_b1: F::of_f64(1.0 - c.beta1),
+            b2: F::of_f64(c.beta2),
+            one_minus_b2: F::of_f64(1.0 - c.beta2),
+            wd: F::of_f64(c.weight_decay),
+            neg_step_size: F::of_f64(-(c.lr / bc1)),
+            bc2_sqrt: F::of_f64(bc2.sqrt()),
+            eps: F::of_f64(c.eps),
+        }
+    }
+
+    /// One update of every parameter from its gradient (both in the order given to [`Adam::new`]).
+    /// Shapes must match those given to `new`.
+    pub fn update(&mut self, params: [ArrayViewMutD<'_, F>; 4], grads: [ArrayViewD<'_, F>; 4]) {
+        self.step += 1;
+        let k = self.consts();
+        let with_decay = self.config.weight_decay != 0.0;
+        for (((p, g), m), v) in params
+            .into_iter()
+            .zip(grads)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
+            Zip::from(p).and(&g).and(m).and(v).par_for_each(|p, &g, m, v| {
+                let g = if with_decay { g + k.wd * *p } else { g };
+                *m = *m + k.one_minus_b1 * (g - *m);
+                *v = *v * k.b2 + k.one_minus_b2 * g * g;
+                *p = *p + k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr1, Array1};
+
+    /// First step: m̂ = g, v̂ = g², so θ moves by −lr·g/(|g|+ε) ≈ −lr·sign(g).
+    #[test]
+    fn first_step_moves_by_lr_times_sign() {
+        let mut p: [Array1<f64>; 4] = [arr1(&[1.0, -2.0]), arr1(&[0.5]), arr1(&[0.0]), arr1(&[3.0])];
+        let g: [Array1<f64>; 4] = [arr1(&[0.3, -4.0]), arr1(&[-1e-3]), arr1(&[2.0]), arr1(&[0.0])];
+        let mut adam = Adam::new(AdamConfig::default(), &[&[2], &[1], &[1], &[1]]);
+        let before = p.clone();
+        let [a, b, c, d] = &mut p;
+        let [e, f, h, i] = &g;
+        adam.update(
+            [a.view_mut().into_dyn(), b.view_mut().into_dyn(), c.view_mut().into_dyn(), d.view_mut().into_dyn()],
+            [e.view().into_dyn(), f.view().into_dyn(), h.view().into_dyn(), i.view().into_dyn()],
+        );
+        for (k, (pa, pb)) in p.iter().zip(&before).enumerate() {
+            for (j, (x, y)) in pa.iter().zip(pb).enumerate() {
+                let gv = g[k][j];
+                let expect = if gv == 0.0 { 0.0 } else { -1e-3 * gv / (gv.abs() + 1e-8) };
+                assert!((x - y - expect).abs() < 1e-15, "param {k}[{j}]");
+            }
+        }
+        assert_eq!(adam.step, 1);
+    }
+}

@@ -1,5 +1,55 @@
-//! Trainable heads on cached features: the notebook's MLP, its Adam optimizer, and a logistic baseline.
+//! Trainable heads on cached features: the notebook's MLP, its Adam optimizer, the training loop
+//! with early stopping, and a linfa-logistic baseline.
+//!
+//! Shape legend used in every file here: `N` rows of a batch, `D` feature width, `H` hidden units,
+//! `K` classes. Weight matrices are stored as PyTorch stores `nn.Linear.weight`: `[out, in]`.
 
 pub mod adam;
+pub mod fit;
+pub mod history;
 pub mod logistic;
+pub mod loss;
 pub mod mlp;
+pub mod preset;
+pub mod data;
+pub mod sampler;
+pub mod tensor_file;
+
+/// The float type a head is computed in: `f32` for training and inference, `f64` for gradient
+/// checks and the PyTorch reference trajectory.
+pub trait Float: linfa::Float {
+    /// The safetensors dtype of this float.
+    const DTYPE: safetensors::Dtype;
+    /// Converts a cached feature value.
+    fn of_f32(x: f32) -> Self;
+    /// Converts a hyper-parameter.
+    fn of_f64(x: f64) -> Self;
+    /// Widens for reporting.
+    fn as_f64(self) -> f64;
+}
+
+impl Float for f32 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F32;
+    fn of_f32(x: f32) -> Self {
+        x
+    }
+    fn of_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: safetensors::Dtype = safetensors::Dtype::F64;
+    fn of_f32(x: f32) -> Self {
+        x as f64
+    }
+    fn of_f64(x: f64) -> Self {
+        x
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}

@@ -1,0 +1,98 @@
+//! Hyper-parameter presets: the notebook's exact recipe, and the default recipe that also works
+//! on small training sets. Explicit flags override either.
+
+use super::fit::ClassWeights;
+use super::sampler::PassMode;
+
+/// Where unset hyper-parameters come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Small-data aware: every cached view in every epoch, a batch size that gives at least
+    /// [`MIN_STEPS_PER_EPOCH`] Adam steps per epoch (at most 128), more patience.
+    Default,
+    /// The notebook: batch 128, one view per image per epoch, 30 epochs, patience 5.
+    Notebook,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Notebook => "notebook",
+        }
+    }
+}
+
+/// The MLP's hyper-parameters before the seed and Adam's fixed constants are added.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hyper {
+    pub hidden: usize,
+    pub dropout: f64,
+    pub feature_dropout: f64,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    pub epochs: u32,
+    pub patience: u32,
+    pub pass_mode: PassMode,
+    pub class_weights: ClassWeights,
+}
+
+/// The default preset aims for at least this many Adam steps per epoch.
+pub const MIN_STEPS_PER_EPOCH: usize = 16;
+/// Smallest batch the default preset picks.
+pub const MIN_BATCH: usize = 16;
+/// The notebook's batch size, the default preset's largest.
+pub const NOTEBOOK_BATCH: usize = 128;
+
+/// The notebook's head recipe (dropout 0.2, the value its trained model used).
+pub fn notebook() -> Hyper {
+    Hyper {
+        hidden: 256,
+        dropout: 0.2,
+        feature_dropout: 0.0,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        batch: NOTEBOOK_BATCH,
+        epochs: 30,
+        patience: 5,
+        pass_mode: PassMode::One,
+        class_weights: ClassWeights::None,
+    }
+}
+
+/// The default recipe for `n_images` training images with `passes` cached views each.
+pub fn default_for(n_images: usize, passes: u32) -> Hyper {
+    let samples = n_images * passes.max(1) as usize;
+    let batch = (samples / MIN_STEPS_PER_EPOCH).clamp(MIN_BATCH, NOTEBOOK_BATCH);
+    Hyper {
+        batch,
+        epochs: 60,
+        patience: 8,
+        pass_mode: PassMode::All,
+        ..notebook()
+    }
+}
+
+/// The preset's values for this training set.
+pub fn resolve(preset: Preset, n_images: usize, passes: u32) -> Hyper {
+    match preset {
+        Preset::Default => default_for(n_images, passes),
+        Preset::Notebook => notebook(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_batch_scales_with_the_data() {
+        assert_eq!(default_for(127, 1).batch, MIN_BATCH);
+        assert_eq!(default_for(127, 5).batch, 635 / 16);
+        assert_eq!(default_for(4126, 5).batch, NOTEBOOK_BATCH);
+        assert_eq!(notebook().batch, 128);
+        assert_eq!(resolve(Preset::Notebook, 10, 3).pass_mode, PassMode::One);
+    }
+}

@@ -1,0 +1,296 @@
+//! One feature-cache shard: the features of up to `chunk_size` images of one (split, pass, chunk),
+//! stored as safetensors (`features` [n, D] f32|f16, `labels` [n] u32, `index` [n] u32 = position in
+//! the split's image list) with `__metadata__` naming the cache key and the shard's coordinates.
+//! Written to a temporary name and renamed, so a shard file on disk is always complete.
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Storage type of cached features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureDtype {
+    F32,
+    F16,
+}
+
+/// Where a shard sits in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ShardId<'a> {
+    pub split: &'a str,
+    pub pass: u32,
+    pub chunk: u32,
+}
+
+impl ShardId<'_> {
+    /// File name inside `CACHE/shards/`.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}-p{:03}-c{:05}.safetensors",
+            self.split, self.pass, self.chunk
+        )
+    }
+}
+
+/// Errors reading or writing a shard.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("cannot read shard {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("shard {path} is not a valid safetensors file ({reason}); delete it and rerun `pipeline extract` to recompute it")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("shard {path} belongs to cache key {found}, expected {expected}; rerun `pipeline extract --force` to rebuild the cache")]
+    WrongKey {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot write shard {path}: {reason}; check free disk space and permissions")]
+    Write { path: PathBuf, reason: String },
+}
+
+/// The rows of one shard, features always widened to f32.
+#[derive(Debug, Clone)]
+pub struct ShardData {
+    /// Row-major `[rows, dim]`.
+    pub features: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub index: Vec<u32>,
+}
+
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Writes a shard atomically. `features` is row-major `[labels.len(), dim]`.
+pub fn write(
+    path: &Path,
+    key: &str,
+    id: ShardId<'_>,
+    dim: usize,
+    dtype: FeatureDtype,
+    data: &ShardData,
+    extra_meta: &[(&str, String)],
+) -> Result<(), ShardError> {
+    let rows = data.labels.len();
+    let err = |reason: String| ShardError::Write {
+        path: path.to_owned(),
+        reason,
+    };
+    if data.features.len() != rows * dim || data.index.len() != rows {
+        return Err(err(format!(
+            "inconsistent shard: {} feature values, {} labels, {} indices, width {dim}",
+            data.features.len(),
+            rows,
+            data.index.len()
+        )));
+    }
+    let (fdtype, fbytes): (Dtype, Vec<u8>) = match dtype {
+        FeatureDtype::F32 => (
+            Dtype::F32,
+            data.features.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        FeatureDtype::F16 => (
+            Dtype::F16,
+            data.features
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect(),
+        ),
+    };
+    let (lbytes, ibytes) = (u32_bytes(&data.labels), u32_bytes(&data.index));
+    let view = |dt, shape, bytes| TensorView::new(dt, shape, bytes).map_err(|e| err(e.to_string()));
+    let tensors = vec![
+        ("features", view(fdtype, vec![rows, dim], &fbytes)?),
+        ("index", view(Dtype::U32, vec![rows], &ibytes)?),
+        ("labels", view(Dtype::U32, vec![rows], &lbytes)?),
+    ];
+    let mut meta = HashMap::from([
+        ("cache_key".to_string(), key.to_string()),
+        ("split".to_string(), id.split.to_string()),
+        ("pass".to_string(), id.pass.to_string()),
+        ("chunk".to_string(), id.chunk.to_string()),
+        ("rows".to_string(), rows.to_string()),
+    ]);
+    meta.extend(extra_meta.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    safetensors::serialize_to_file(tensors, Some(meta), path).map_err(|e| err(e.to_string()))
+}
+
+/// Reads a shard's `__metadata__` from its header alone (not its tensors).
+pub fn read_meta(path: &Path) -> Result<HashMap<String, String>, ShardError> {
+    use std::io::Read;
+    let io = |source| ShardError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(io)?;
+    let n = u64::from_le_bytes(n);
+    if n > 100_000_000 {
+        return Err(corrupt(path, format!("header of {n} bytes")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(io)?;
+    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| corrupt(path, e))?;
+    let meta = json
+        .get("__metadata__")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
+    Ok(meta)
+}
+
+/// Reads the cache key stored in a shard's metadata without decoding its tensors.
+pub fn read_key(path: &Path) -> Result<String, ShardError> {
+    read_meta(path)?
+        .remove("cache_key")
+        .ok_or_else(|| corrupt(path, "no cache_key in __metadata__"))
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ShardError> {
+    std::fs::read(path).map_err(|source| ShardError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> ShardError {
+    ShardError::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Reads a shard, checking its key and feature width.
+pub fn read(path: &Path, key: &str, dim: usize) -> Result<ShardData, ShardError> {
+    let bytes = read_bytes(path)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(path, e))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+    let found = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("cache_key").cloned())
+        .unwrap_or_default();
+    if found != key {
+        return Err(ShardError::WrongKey {
+            path: path.to_owned(),
+            found,
+            expected: key.to_owned(),
+        });
+    }
+    let get = |name: &str| st.tensor(name).map_err(|e| corrupt(path, e));
+    let (f, l, i) = (get("features")?, get("labels")?, get("index")?);
+    let rows = l.shape().first().copied().unwrap_or(0);
+    if f.shape() != [rows, dim] || i.shape() != [rows] || l.dtype() != Dtype::U32 {
+        return Err(corrupt(
+            path,
+            format!(
+                "features {:?} labels {:?} index {:?}, expected [{rows}, {dim}]",
+                f.shape(),
+                l.shape(),
+                i.shape()
+            ),
+        ));
+    }
+    let features = match f.dtype() {
+        Dtype::F32 => f
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => f
+            .data()
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => return Err(corrupt(path, format!("features of dtype {other:?}"))),
+    };
+    let u32s = |t: &TensorView| -> Vec<u32> {
+        t.data()
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    Ok(ShardData {
+        features,
+        labels: u32s(&l),
+        index: u32s(&i),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ShardData {
+        ShardData {
+            features: vec![0.5, -1.25, 3.0, 7.5, 0.0, -0.125],
+            labels: vec![2, 0, 1],
+            index: vec![0, 4, 9],
+        }
+    }
+
+    #[test]
+    fn round_trip_f32_and_f16() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ShardId {
+            split: "train",
+            pass: 1,
+            chunk: 0,
+        };
+        for dtype in [FeatureDtype::F32, FeatureDtype::F16] {
+            let p = dir.path().join(id.file_name());
+            write(&p, "k1", id, 2, dtype, &sample(), &[]).unwrap();
+            let back = read(&p, "k1", 2).unwrap();
+            assert_eq!(back.features, sample().features); // values exact in f16 too
+            assert_eq!(back.labels, sample().labels);
+            assert_eq!(back.index, sample().index);
+            assert_eq!(read_key(&p).unwrap(), "k1");
+            assert_eq!(read_meta(&p).unwrap()["rows"], "3");
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_key_width_and_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ShardId {
+            split: "valid",
+            pass: 0,
+            chunk: 3,
+        };
+        let p = dir.path().join(id.file_name());
+        write(&p, "k1", id, 2, FeatureDtype::F32, &sample(), &[]).unwrap();
+        assert!(matches!(
+            read(&p, "k2", 2),
+            Err(ShardError::WrongKey { .. })
+        ));
+        assert!(matches!(read(&p, "k1", 3), Err(ShardError::Corrupt { .. })));
+        std::fs::write(&p, b"not a shard").unwrap();
+        assert!(matches!(read(&p, "k1", 2), Err(ShardError::Corrupt { .. })));
+        let missing = dir.path().join("none.safetensors");
+        assert!(matches!(
+            read(&missing, "k1", 2),
+            Err(ShardError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_inconsistent_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = ShardId {
+            split: "test",
+            pass: 0,
+            chunk: 0,
+        };
+        let mut d = sample();
+        d.labels.pop();
+        let p = dir.path().join(id.file_name());
+        assert!(write(&p, "k", id, 2, FeatureDtype::F32, &d, &[]).is_err());
+        assert!(!p.exists());
+    }
+}

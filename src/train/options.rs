@@ -1,0 +1,230 @@
+//! `train-head`'s flags, their validation, and how they combine with a preset or with the
+//! recorded config of a run being resumed.
+
+use crate::cache::FeatureCache;
+use crate::checkpoint::{self as ckpt, HeadKind, RunConfig};
+use crate::head::adam::AdamConfig;
+use crate::head::fit::{ClassWeights, FitConfig};
+use crate::head::logistic::LogisticConfig;
+use crate::head::preset::{self, Preset};
+use crate::head::sampler::PassMode;
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `pipeline train-head`. Unset hyper-parameters come from `--preset`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Feature cache written by `pipeline extract`.
+    #[arg(long, value_name = "CACHE")]
+    pub features: PathBuf,
+    /// Run directory to write (created if missing).
+    #[arg(long, value_name = "RUN")]
+    pub out: PathBuf,
+    /// Head to train.
+    #[arg(long, value_enum, default_value_t = HeadKind::Mlp)]
+    pub head: HeadKind,
+    /// Where unset hyper-parameters come from [default: default].
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Hidden units of the MLP [presets: 256].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Dropout after the hidden ReLU, in [0,1) [presets: 0.2, the notebook's trained value].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Adam learning rate [presets: 1e-3].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Mini-batch size [notebook: 128; default: samples per epoch / 16, between 16 and 128].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Maximum epochs [notebook: 30; default: 60].
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Stop after this many epochs without a lower validation loss; 0 never stops early [notebook: 5; default: 8].
+    #[arg(long)]
+    pub patience: Option<u32>,
+    /// L2 penalty added to the gradient, as PyTorch's Adam `weight_decay` [presets: 0].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Class weights in the loss: none, or balanced (inverse class frequency) [presets: none].
+    #[arg(long, value_enum)]
+    pub class_weights: Option<ClassWeights>,
+    /// Inverted dropout on the input features while training, e.g. 0.5 to mimic the notebook's
+    /// train-mode dropout after VGG's fc7 [presets: 0].
+    #[arg(long)]
+    pub feature_dropout: Option<f64>,
+    /// Cached augmented views per epoch: one per image, or all [notebook: one; default: all].
+    #[arg(long, value_enum)]
+    pub passes: Option<PassMode>,
+    /// Seed of initialisation, shuffling, view choice and dropout masks [0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Logistic head: L2 weight of the summed loss (linfa's alpha) [1.0].
+    #[arg(long)]
+    pub logistic_alpha: Option<f64>,
+    /// Logistic head: L-BFGS iterations at most [200].
+    #[arg(long)]
+    pub logistic_max_iter: Option<u64>,
+    /// Continue the run in --out from its last epoch (only --epochs and --patience may change).
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite a run already in --out.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Threads for matrix products and the optimizer, 1-4 [cores, at most 4]; results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Everything resolved: what the run will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub head: HeadKind,
+    pub preset: Preset,
+    pub fit: FitConfig,
+    pub logistic: LogisticConfig,
+    pub class_weights: ClassWeights,
+    pub resume: bool,
+}
+
+fn unit_interval(name: &str, v: Option<f64>) -> anyhow::Result<()> {
+    match v {
+        Some(p) if !(0.0..1.0).contains(&p) => bail!("--{name} {p} is outside [0, 1)"),
+        _ => Ok(()),
+    }
+}
+
+/// Rejects values no run can use, before any work starts.
+pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
+    unit_interval("dropout", a.dropout)?;
+    unit_interval("feature-dropout", a.feature_dropout)?;
+    if let Some(lr) = a.lr.filter(|v| !(v.is_finite() && *v > 0.0)) {
+        bail!("--lr {lr} must be a positive number (the notebook uses 1e-3)");
+    }
+    if let Some(wd) = a.weight_decay.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+        bail!("--weight-decay {wd} must be >= 0");
+    }
+    if let Some(al) = a.logistic_alpha.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+        bail!("--logistic-alpha {al} must be >= 0");
+    }
+    for (name, v) in [("hidden", a.hidden), ("batch", a.batch), ("threads", a.threads)] {
+        if v == Some(0) {
+            bail!("--{name} must be at least 1");
+        }
+    }
+    if a.epochs == Some(0) || a.logistic_max_iter == Some(0) {
+        bail!("--epochs and --logistic-max-iter must be at least 1");
+    }
+    if a.resume && a.head == HeadKind::Logistic {
+        bail!("--resume applies to the MLP head; the logistic head is fitted in one go (re-run without --resume)");
+    }
+    if a.head == HeadKind::Logistic && a.class_weights == Some(ClassWeights::Balanced) {
+        bail!("--class-weights balanced is not supported by the logistic head (linfa-logistic has no sample weights); use --head mlp");
+    }
+    Ok(())
+}
+
+/// Sets the matrix-product and rayon thread counts; returns the count used.
+pub fn set_threads(requested: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = requested.unwrap_or(cores).clamp(1, 4);
+    // matrixmultiply reads this once, at its first threaded product in the process.
+    std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
+    // Fails only if the global pool already exists (e.g. inside `pipeline run`); then it is kept.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    threads
+}
+
+/// The config of the run in `out`, checked against `cache`.
+pub fn recorded_config(out: &Path, cache: &FeatureCache) -> anyhow::Result<RunConfig> {
+    let rec: RunConfig = ckpt::read_json(out, ckpt::CONFIG_FILE).context("--resume needs a run written by train-head")?;
+    if rec.schema_version != ckpt::RUN_SCHEMA {
+        bail!("{} has run schema {}, this build reads {}; train a new run", out.display(), rec.schema_version, ckpt::RUN_SCHEMA);
+    }
+    let differs = if rec.cache_key != cache.key() {
+        format!("cache key {} vs {}", rec.cache_key, cache.key())
+    } else if rec.classes != cache.classes() {
+        format!("class lists differ ({} vs {} classes)", rec.classes.len(), cache.classes().len())
+    } else if rec.feature_dim != cache.feature_dim() {
+        format!("feature width {} vs {}", rec.feature_dim, cache.feature_dim())
+    } else {
+        return Ok(rec);
+    };
+    bail!(
+        "cannot resume {} on {}: the run was trained on another cache ({differs}); resume with --features {} or train a new run with --force",
+        out.display(),
+        cache.dir.display(),
+        rec.cache_dir.display()
+    )
+}
+
+/// Creates `out`, refusing to overwrite a run unless `force` (then its files are removed).
+pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    let files = [ckpt::HEAD_FILE, ckpt::OPTIMIZER_FILE, ckpt::CONFIG_FILE, ckpt::METRICS_FILE, ckpt::HISTORY_JSON, ckpt::HISTORY_CSV, ckpt::CURVES_FILE];
+    if files.iter().any(|f| out.join(f).exists()) {
+        if !force {
+            bail!("{} already holds a trained run; pass --resume to continue it or --force to overwrite it", out.display());
+        }
+        for f in files {
+            let p = out.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating the run directory {}", out.display()))
+}
+
+/// Resolves flags over the preset (fresh run) or over the recorded config (`--resume`).
+pub fn plan(a: &TrainArgs, recorded: Option<&RunConfig>, n_images: usize, passes: u32) -> anyhow::Result<Plan> {
+    let preset = a.preset.unwrap_or(Preset::Default);
+    let h = preset::resolve(preset, n_images, passes);
+    let fit = FitConfig {
+        hidden: a.hidden.unwrap_or(h.hidden),
+        dropout: a.dropout.unwrap_or(h.dropout),
+        feature_dropout: a.feature_dropout.unwrap_or(h.feature_dropout),
+        batch: a.batch.unwrap_or(h.batch),
+        max_epochs: a.epochs.unwrap_or(h.epochs),
+        patience: a.patience.unwrap_or(h.patience),
+        pass_mode: a.passes.unwrap_or(h.pass_mode),
+        adam: AdamConfig { lr: a.lr.unwrap_or(h.lr), weight_decay: a.weight_decay.unwrap_or(h.weight_decay), ..AdamConfig::default() },
+        seed: a.seed.unwrap_or(0),
+    };
+    let logistic = LogisticConfig {
+        alpha: a.logistic_alpha.unwrap_or(1.0),
+        max_iterations: a.logistic_max_iter.unwrap_or(200),
+        gradient_tolerance: 1e-4,
+    };
+    let fresh = Plan { head: a.head, preset, fit, logistic, class_weights: a.class_weights.unwrap_or(h.class_weights), resume: false };
+    match recorded {
+        None => Ok(fresh),
+        Some(rec) => resumed_plan(a, rec),
+    }
+}
+
+/// The recorded plan with `--epochs`/`--patience` applied; any other flag must agree with it.
+fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
+    let Some(mut fit) = rec.mlp.clone() else {
+        bail!("the run in its directory is a {} head; --resume applies to MLP runs", rec.head.name());
+    };
+    let same = |flag: &str, given: Option<String>, was: String| match given {
+        Some(g) if g != was => bail!("--{flag} {g} differs from the resumed run's {was}; only --epochs and --patience may change on --resume"),
+        _ => Ok(()),
+    };
+    same("preset", a.preset.map(|p| p.name().to_string()), rec.preset.clone())?;
+    same("hidden", a.hidden.map(|v| v.to_string()), fit.hidden.to_string())?;
+    same("dropout", a.dropout.map(|v| v.to_string()), fit.dropout.to_string())?;
+    same("feature-dropout", a.feature_dropout.map(|v| v.to_string()), fit.feature_dropout.to_string())?;
+    same("lr", a.lr.map(|v| v.to_string()), fit.adam.lr.to_string())?;
+    same("weight-decay", a.weight_decay.map(|v| v.to_string()), fit.adam.weight_decay.to_string())?;
+    same("batch", a.batch.map(|v| v.to_string()), fit.batch.to_string())?;
+    same("seed", a.seed.map(|v| v.to_string()), fit.seed.to_string())?;
+    same("passes", a.passes.map(|v| format!("{v:?}")), format!("{:?}", fit.pass_mode))?;
+    same("class-weights", a.class_weights.map(|v| format!("{v:?}")), format!("{:?}", rec.class_weights))?;
+    fit.max_epochs = a.epochs.unwrap_or(fit.max_epochs);
+    fit.patience = a.patience.unwrap_or(fit.patience);
+    let preset = if rec.preset == "notebook" { Preset::Notebook } else { Preset::Default };
+    let logistic = LogisticConfig { alpha: 1.0, max_iterations: 200, gradient_tolerance: 1e-4 };
+    Ok(Plan { head: HeadKind::Mlp, preset, fit, logistic, class_weights: rec.class_weights, resume: true })
+}
