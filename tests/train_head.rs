@@ -17,13 +17,23 @@ struct Close {
 }
 
 /// f64 against the float64 reference.
-const CLOSE_F64: Close = Close { rtol: 1e-8, floor: 1e-3 };
+const CLOSE_F64: Close = Close {
+    rtol: 1e-8,
+    floor: 1e-3,
+};
 /// f32 against the float64 reference.
-const CLOSE_F32: Close = Close { rtol: 1e-4, floor: 1e-3 };
+const CLOSE_F32: Close = Close {
+    rtol: 1e-4,
+    floor: 1e-3,
+};
 
 fn assert_close(what: &str, a: f64, b: f64, tol: Close) {
     let bound = tol.rtol * b.abs().max(tol.floor);
-    assert!((a - b).abs() <= bound, "{what}: got {a}, reference {b} (|diff| {} > {bound})", (a - b).abs());
+    assert!(
+        (a - b).abs() <= bound,
+        "{what}: got {a}, reference {b} (|diff| {} > {bound})",
+        (a - b).abs()
+    );
 }
 
 struct Reference {
@@ -37,7 +47,10 @@ struct Reference {
 }
 
 fn mlp(r: &TensorReader, prefix: &str) -> Mlp<f64> {
-    let get = |i: usize| r.array::<f64>(&format!("{prefix}.{}", PARAM_NAMES[i])).unwrap();
+    let get = |i: usize| {
+        r.array::<f64>(&format!("{prefix}.{}", PARAM_NAMES[i]))
+            .unwrap()
+    };
     Mlp::from_parts(
         get(0).into_dimensionality::<Ix2>().unwrap(),
         get(1).into_dimensionality::<Ix1>().unwrap(),
@@ -48,23 +61,41 @@ fn mlp(r: &TensorReader, prefix: &str) -> Mlp<f64> {
 }
 
 fn load_reference(name: &str) -> Reference {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/head_ref/{name}.safetensors"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/head_ref/{name}.safetensors"));
     let r = TensorReader::open(&path).unwrap();
     let meta = r.metadata().unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let yt = st.tensor("y").unwrap();
     assert_eq!(yt.dtype(), safetensors::Dtype::I64);
-    let flat: Vec<u32> = yt.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32).collect();
+    let flat: Vec<u32> = yt
+        .data()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u32)
+        .collect();
     let b = yt.shape()[1];
     let weighted: bool = serde_json::from_str(&meta["weighted"]).unwrap();
     Reference {
         init: mlp(&r, "init"),
         finals: mlp(&r, "final"),
-        x: r.array::<f64>("x").unwrap().into_dimensionality::<Ix3>().unwrap(),
+        x: r.array::<f64>("x")
+            .unwrap()
+            .into_dimensionality::<Ix3>()
+            .unwrap(),
         y: flat.chunks(b).map(|c| c.to_vec()).collect(),
-        class_weights: weighted.then(|| r.array::<f64>("class_weights").unwrap().iter().copied().collect()),
-        losses: r.array::<f64>("losses").unwrap().into_dimensionality::<Ix1>().unwrap(),
+        class_weights: weighted.then(|| {
+            r.array::<f64>("class_weights")
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        }),
+        losses: r
+            .array::<f64>("losses")
+            .unwrap()
+            .into_dimensionality::<Ix1>()
+            .unwrap(),
         adam: AdamConfig {
             lr: meta["lr"].parse().unwrap(),
             weight_decay: meta["weight_decay"].parse().unwrap(),
@@ -81,15 +112,36 @@ fn replay<F: Float>(name: &str, tol: Close) {
     let shapes: Vec<&[usize]> = shapes.iter().map(|v| v.as_slice()).collect();
     let mut adam = Adam::<F>::new(r.adam, &shapes);
     let mut grads = model.zeros_like();
-    let weights: Option<Vec<F>> = r.class_weights.as_ref().map(|w| w.iter().map(|&v| F::of_f64(v)).collect());
+    let weights: Option<Vec<F>> = r
+        .class_weights
+        .as_ref()
+        .map(|w| w.iter().map(|&v| F::of_f64(v)).collect());
     for (step, labels) in r.y.iter().enumerate() {
         let x: Array2<F> = r.x.slice(s![step, .., ..]).mapv(F::of_f64);
-        let loss = train_step(&mut model, &mut adam, &mut grads, x.view(), labels, weights.as_deref(), None);
-        assert_close(&format!("{name} loss of step {}", step + 1), loss.mean().as_f64(), r.losses[step], tol);
+        let loss = train_step(
+            &mut model,
+            &mut adam,
+            &mut grads,
+            x.view(),
+            labels,
+            weights.as_deref(),
+            None,
+        );
+        assert_close(
+            &format!("{name} loss of step {}", step + 1),
+            loss.mean().as_f64(),
+            r.losses[step],
+            tol,
+        );
     }
     for (i, (got, want)) in model.params().iter().zip(r.finals.params()).enumerate() {
         for (j, (a, b)) in got.iter().zip(want.iter()).enumerate() {
-            assert_close(&format!("{name} final {}[{j}]", PARAM_NAMES[i]), a.as_f64(), *b, tol);
+            assert_close(
+                &format!("{name} final {}[{j}]", PARAM_NAMES[i]),
+                a.as_f64(),
+                *b,
+                tol,
+            );
         }
     }
     assert_eq!(adam.step, 10);
@@ -117,7 +169,9 @@ fn pytorch_trajectory_weighted_with_weight_decay_f32() {
 
 // ---- early stopping on a scripted validation curve ----
 
-use pipeline::head::fit::{fit, EpochEval, FitConfig, FitError, FitState, PassMode, TrainData, Validator};
+use pipeline::head::fit::{
+    fit, EpochEval, FitConfig, FitError, FitState, PassMode, TrainData, Validator,
+};
 
 /// Returns scripted losses and keeps a copy of the weights it was shown at each epoch.
 struct Scripted {
@@ -128,7 +182,10 @@ struct Scripted {
 impl Validator<f32> for Scripted {
     fn validate(&mut self, mlp: &Mlp<f32>) -> EpochEval {
         self.seen.push(mlp.clone());
-        EpochEval { loss: self.losses[self.seen.len() - 1], acc: 0.5 }
+        EpochEval {
+            loss: self.losses[self.seen.len() - 1],
+            acc: 0.5,
+        }
     }
 }
 
@@ -147,12 +204,21 @@ fn tiny_config(max_epochs: u32, patience: u32) -> FitConfig {
 }
 
 fn scripted_run(losses: &[f64], max_epochs: u32, patience: u32) -> (FitState<f32>, Scripted) {
-    let passes = vec![Array2::from_shape_fn((10, 5), |(i, j)| ((i * 5 + j) % 7) as f32 - 3.0)];
+    let passes = vec![Array2::from_shape_fn((10, 5), |(i, j)| {
+        ((i * 5 + j) % 7) as f32 - 3.0
+    })];
     let labels: Vec<u32> = (0..10).map(|i| (i % 3) as u32).collect();
-    let data = TrainData { passes: &passes, labels: &labels, class_weights: None };
+    let data = TrainData {
+        passes: &passes,
+        labels: &labels,
+        class_weights: None,
+    };
     let cfg = tiny_config(max_epochs, patience);
     let mut state = FitState::<f32>::new(&cfg, 5, 3);
-    let mut v = Scripted { losses: losses.to_vec(), seen: vec![] };
+    let mut v = Scripted {
+        losses: losses.to_vec(),
+        seen: vec![],
+    };
     fit::<f32, FitError>(&mut state, &data, &cfg, &mut v, |_, _| Ok(())).unwrap();
     (state, v)
 }
@@ -161,11 +227,17 @@ fn scripted_run(losses: &[f64], max_epochs: u32, patience: u32) -> (FitState<f32
 fn early_stopping_restores_the_best_epoch() {
     let losses = [1.0, 0.8, 0.9, 0.7, 0.75, 0.72, 0.71, 0.5, 0.4];
     let (state, v) = scripted_run(&losses, 30, 3);
-    assert_eq!(state.epochs_done, 7, "three epochs without improvement after epoch 4");
+    assert_eq!(
+        state.epochs_done, 7,
+        "three epochs without improvement after epoch 4"
+    );
     let (model, epoch) = state.final_model();
     assert_eq!(epoch, 4);
     assert_eq!(model, &v.seen[3]);
-    assert_ne!(model, &state.mlp, "the last weights differ from the restored ones");
+    assert_ne!(
+        model, &state.mlp,
+        "the last weights differ from the restored ones"
+    );
     let improved: Vec<bool> = state.history.iter().map(|r| r.improved).collect();
     assert_eq!(improved, [true, true, false, true, false, false, false]);
 }

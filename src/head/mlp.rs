@@ -205,10 +205,20 @@ mod tests {
         let x = Array2::from_shape_simple_fn((n, d), || rng.gen_range(-2.0..2.0));
         let labels: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
         let weights = [0.5, 2.0, 1.0, 3.0];
-        let scale = Array2::from_shape_simple_fn((n, h), || if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 });
+        let scale =
+            Array2::from_shape_simple_fn(
+                (n, h),
+                || if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 },
+            );
         let mut grads = mlp.zeros_like();
         let mut scratch = mlp.zeros_like();
-        mlp.forward_backward(x.view(), &labels, Some(&weights), Some(scale.view()), &mut grads);
+        mlp.forward_backward(
+            x.view(),
+            &labels,
+            Some(&weights),
+            Some(scale.view()),
+            &mut grads,
+        );
         let eps = 1e-6;
         let mut checked = 0;
         for p in 0..4 {
@@ -216,8 +226,14 @@ mod tests {
                 let mut loss_at = |delta: f64| {
                     let mut m = mlp.clone();
                     *m.params_mut()[p].iter_mut().nth(j).unwrap() += delta;
-                    m.forward_backward(x.view(), &labels, Some(&weights), Some(scale.view()), &mut scratch)
-                        .mean()
+                    m.forward_backward(
+                        x.view(),
+                        &labels,
+                        Some(&weights),
+                        Some(scale.view()),
+                        &mut scratch,
+                    )
+                    .mean()
                 };
                 let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
                 let analytic = *grads.params()[p].iter().nth(j).unwrap();
@@ -251,7 +267,9 @@ mod tests {
         let lp = mlp.log_proba(x.view());
         for i in 0..2 {
             let hidden: Vec<f64> = (0..4)
-                .map(|u| (mlp.b1[u] + (0..3).map(|j| mlp.w1[[u, j]] * x[[i, j]]).sum::<f64>()).max(0.0))
+                .map(|u| {
+                    (mlp.b1[u] + (0..3).map(|j| mlp.w1[[u, j]] * x[[i, j]]).sum::<f64>()).max(0.0)
+                })
                 .collect();
             let z: Vec<f64> = (0..3)
                 .map(|c| mlp.b2[c] + (0..4).map(|u| mlp.w2[[c, u]] * hidden[u]).sum::<f64>())
