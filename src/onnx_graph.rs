@@ -241,11 +241,7 @@ fn group_layers(
             *other_ops.entry(node.op_type.clone()).or_insert(0) += 1;
             continue;
         }
-        let name = if node.name.is_empty() {
-            format!("{}_{n}", node.op_type)
-        } else {
-            node.name.clone()
-        };
+        let name = layer_name(node, n, &weights);
         layers.push(make_layer(name, node.op_type.clone(), weights));
     }
     let unused: Vec<Initializer> = inits
@@ -258,6 +254,25 @@ fn group_layers(
         layers.push(make_layer("(unused)".into(), "-".into(), unused));
     }
     (layers, other_ops)
+}
+
+/// `features.0.weight` → `features.0` (PyTorch naming); else the node name, else `Op_<index>`.
+fn layer_name(node: &onnx_protobuf::NodeProto, index: usize, weights: &[Initializer]) -> String {
+    if let Some(stem) = weights.first().and_then(|w| w.name.strip_suffix(".weight")) {
+        return stem.to_string();
+    }
+    if node.name.is_empty() {
+        return format!("{}_{index}", node.op_type);
+    }
+    // torch.onnx scope names: `/body/_blocks.0/_project_conv/Conv` → `body._blocks.0._project_conv`.
+    match node.name.strip_prefix('/') {
+        Some(scoped) => {
+            let op_suffix = format!("/{}", node.op_type);
+            let trimmed = scoped.strip_suffix(op_suffix.as_str()).unwrap_or(scoped);
+            trimmed.replace('/', ".")
+        }
+        None => node.name.clone(),
+    }
 }
 
 fn make_layer(name: String, op_type: String, weights: Vec<Initializer>) -> Layer {
