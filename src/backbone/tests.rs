@@ -147,6 +147,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     );
     sc.feature_dim = 16;
     sc.input_size = 224;
+    sc.resize_shorter = 256;
     write(&sc);
     let err = Backbone::open(&args(model.clone()))
         .err()
@@ -157,10 +158,27 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
         "{err}"
     );
     sc.input_size = 32;
+    sc.resize_shorter = 36;
     sc.layout = Layout::Nhwc;
     write(&sc);
-    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("expects 3 channels there"), "{err}");
+    sc.layout = Layout::Nchw;
+    sc.normalization.std[1] = 0.0;
+    write(&sc);
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("non-zero std"), "{err}");
+    sc.normalization.std[1] = 0.224;
+    sc.resize_shorter = 16;
+    write(&sc);
+    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    assert!(err.contains("resize_shorter 16"), "{err}");
 }
 
 #[test]
