@@ -359,4 +359,38 @@ mod tests {
             assert!(got.iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
         }
     }
+
+    /// Features must be bit-identical on any machine: fast_image_resize's SIMD paths must give
+    /// the same bytes as its portable one for the crops and sizes we use.
+    #[test]
+    fn resize_is_identical_across_cpu_extensions() {
+        use fast_image_resize::images::CroppedImage;
+        use fast_image_resize::CpuExtensions;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let raw: Vec<u8> = (0..500 * 375 * 3).map(|_| rng.gen()).collect();
+        let src = ImageRef::new(500, 375, &raw, PixelType::U8x3).unwrap();
+        let crop = CroppedImage::new(&src, 37, 20, 410, 300).unwrap();
+        let eval_box = resize_options().crop(85.04, 0.0, 328.4, 328.1);
+        let run = |ext: CpuExtensions| {
+            let mut r = Resizer::new();
+            // SAFETY: only extensions this CPU supports are passed.
+            unsafe { r.set_cpu_extensions(ext) };
+            let mut a = Image::new(224, 224, PixelType::U8x3);
+            r.resize(&src, &mut a, &eval_box).unwrap();
+            let mut b = Image::new(256, 256, PixelType::U8x3);
+            r.resize(&crop, &mut b, &resize_options()).unwrap();
+            (a.into_vec(), b.into_vec())
+        };
+        let portable = run(CpuExtensions::None);
+        #[cfg(target_arch = "x86_64")]
+        for ext in [CpuExtensions::Sse4_1, CpuExtensions::Avx2] {
+            if ext.is_supported() {
+                assert!(
+                    run(ext) == portable,
+                    "{ext:?} differs from the portable resize"
+                );
+            }
+        }
+    }
 }
