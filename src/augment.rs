@@ -200,17 +200,18 @@ pub fn apply_into(
     cfg.check_out(out)?;
     let (w, h) = img.dimensions();
     let b = params.crop;
-    let fits = b.width > 0 && b.height > 0 && b.left + b.width <= w && b.top + b.height <= h;
+    let inside = |start: u32, len: u32, size: u32| {
+        len > 0 && start.checked_add(len).is_some_and(|e| e <= size)
+    };
+    let fits = inside(b.left, b.width, w) && inside(b.top, b.height, h);
     if !fits || rrc_size == 0 || rrc_size > MAX_SIDE {
         return Err(PreprocessError::InvalidConfig(format!(
             "crop box {b:?} must lie inside the {w}×{h} image and rrc_size {rrc_size} be in 1..={MAX_SIDE}"
         )));
     }
     let rot = PilRotation::new(params.angle_deg, rrc_size);
-    let (wx, wy) = (
-        Window::center(rrc_size, cfg.crop),
-        Window::center(rrc_size, cfg.crop),
-    );
+    // Square: the same centre-crop window on both axes.
+    let win = Window::center(rrc_size, cfg.crop);
     let norm = Normalizer::new(cfg);
     let n = rrc_size as i64;
     with_scratch(|s| {
@@ -218,10 +219,10 @@ pub fn apply_into(
         let cropped =
             CroppedImage::new(&src, b.left, b.top, b.width, b.height).map_err(resize_err)?;
         let (rrc, row_buf) = s.resize(&cropped, rrc_size, rrc_size, &resize_options())?;
-        norm.write_window(out, &wx, &wy, row_buf, |y, row| {
-            let py = (y as u32 + wy.src_start) as i64;
+        norm.write_window(out, &win, &win, row_buf, |y, row| {
+            let py = (y as u32 + win.src_start) as i64;
             for (i, px) in row.chunks_exact_mut(3).enumerate() {
-                let x = (i as u32 + wx.src_start) as i64;
+                let x = (i as u32 + win.src_start) as i64;
                 let x = if params.hflip { n - 1 - x } else { x };
                 let rgb = match rot.source(x, py) {
                     Some((xin, yin)) if xin < n && yin < n => {
@@ -328,6 +329,44 @@ mod tests {
             assert!(a.validate().is_err(), "{a:?}");
         }
         AugmentConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn apply_rejects_boxes_outside_the_image() {
+        let img = RgbImage::new(10, 10);
+        let cfg = PreprocessConfig::default();
+        let mut out = vec![0f32; cfg.tensor_len()];
+        for crop in [
+            CropBox {
+                top: 0,
+                left: u32::MAX,
+                height: 5,
+                width: 2,
+            },
+            CropBox {
+                top: 6,
+                left: 0,
+                height: 5,
+                width: 5,
+            },
+            CropBox {
+                top: 0,
+                left: 0,
+                height: 0,
+                width: 5,
+            },
+        ] {
+            let p = AugmentParams {
+                crop,
+                angle_deg: 0.0,
+                hflip: false,
+            };
+            let e = apply_into(&img, &cfg, 256, &p, &mut out).unwrap_err();
+            assert!(
+                e.to_string().contains("must lie inside the 10×10 image"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -9,9 +9,13 @@
 //! the model's channel order (see [`Normalization`]).
 
 use crate::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
+
+mod normalize;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, IntoImageView, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
+pub use normalize::denormalize_to_rgb8;
+pub(crate) use normalize::Normalizer;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 
@@ -235,111 +239,6 @@ impl Window {
     }
 }
 
-/// Writes RGB rows into the model's layout through per-channel lookup tables.
-pub(crate) struct Normalizer {
-    /// `lut[c][x]`: value of output channel `c` for source value `x`.
-    lut: [[f32; 256]; 3],
-    /// Source (RGB) channel feeding output channel `c`.
-    src: [usize; 3],
-    layout: Layout,
-    crop: usize,
-}
-
-impl Normalizer {
-    pub(crate) fn new(cfg: &PreprocessConfig) -> Self {
-        let n = &cfg.normalization;
-        let mut lut = [[0f32; 256]; 3];
-        for (c, table) in lut.iter_mut().enumerate() {
-            for (x, v) in table.iter_mut().enumerate() {
-                *v = (x as f32 * n.scale - n.mean[c]) / n.std[c];
-            }
-        }
-        let src = match cfg.channel_order {
-            ChannelOrder::Rgb => [0, 1, 2],
-            ChannelOrder::Bgr => [2, 1, 0],
-        };
-        Self {
-            lut,
-            src,
-            layout: cfg.layout,
-            crop: cfg.crop as usize,
-        }
-    }
-
-    /// Fills every output row: rows and columns outside the window are black (pixel 0); inside,
-    /// `fill(y, row)` writes window row `y` as `3 * wx.len` RGB bytes.
-    pub(crate) fn write_window(
-        &self,
-        out: &mut [f32],
-        wx: &Window,
-        wy: &Window,
-        row: &mut Vec<u8>,
-        mut fill: impl FnMut(usize, &mut [u8]),
-    ) {
-        row.clear();
-        row.resize(3 * self.crop, 0);
-        let (x0, x1) = (3 * wx.dst_off as usize, 3 * (wx.dst_off + wx.len) as usize);
-        let (y0, y1) = (wy.dst_off as usize, (wy.dst_off + wy.len) as usize);
-        for y in 0..self.crop {
-            if (y0..y1).contains(&y) {
-                fill(y - y0, &mut row[x0..x1]);
-            } else {
-                row.fill(0);
-            }
-            self.write_row(out, y, row);
-        }
-    }
-
-    /// Writes output row `y` from `row` (`crop` RGB pixels).
-    pub(crate) fn write_row(&self, out: &mut [f32], y: usize, row: &[u8]) {
-        let (crop, lut, src) = (self.crop, &self.lut, self.src);
-        match self.layout {
-            Layout::Nchw => {
-                for c in 0..3 {
-                    let start = (c * crop + y) * crop;
-                    let plane = &mut out[start..start + crop];
-                    for (o, px) in plane.iter_mut().zip(row.chunks_exact(3)) {
-                        *o = lut[c][px[src[c]] as usize];
-                    }
-                }
-            }
-            Layout::Nhwc => {
-                let dst = &mut out[3 * y * crop..3 * (y + 1) * crop];
-                for (o, px) in dst.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
-                    o[0] = lut[0][px[src[0]] as usize];
-                    o[1] = lut[1][px[src[1]] as usize];
-                    o[2] = lut[2][px[src[2]] as usize];
-                }
-            }
-        }
-    }
-}
-
-/// Inverts the normalisation of one image tensor back to 8-bit RGB (for previews and checks).
-pub fn denormalize_to_rgb8(
-    tensor: &[f32],
-    cfg: &PreprocessConfig,
-) -> Result<RgbImage, PreprocessError> {
-    cfg.check_out(tensor)?;
-    let (n, crop) = (&cfg.normalization, cfg.crop as usize);
-    let mut img = RgbImage::new(cfg.crop, cfg.crop);
-    for (i, px) in img.pixels_mut().enumerate() {
-        for c in 0..3 {
-            let idx = match cfg.layout {
-                Layout::Nchw => c * crop * crop + i,
-                Layout::Nhwc => 3 * i + c,
-            };
-            let x = (tensor[idx] * n.std[c] + n.mean[c]) / n.scale;
-            let s = match cfg.channel_order {
-                ChannelOrder::Rgb => c,
-                ChannelOrder::Bgr => 2 - c,
-            };
-            px.0[s] = x.round().clamp(0.0, 255.0) as u8;
-        }
-    }
-    Ok(img)
-}
-
 /// PIL-compatible bilinear convolution (antialiased when downscaling).
 pub(crate) fn resize_options() -> ResizeOptions {
     ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
@@ -426,8 +325,10 @@ mod tests {
         cfg.normalization.std[1] = 0.0;
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains("non-zero std"), "{e}");
-        let mut cfg = PreprocessConfig::default();
-        cfg.resize_filter = "nearest".into();
+        let cfg = PreprocessConfig {
+            resize_filter: "nearest".into(),
+            ..Default::default()
+        };
         assert!(cfg
             .validate()
             .unwrap_err()
@@ -459,25 +360,35 @@ mod tests {
         }
     }
 
+    /// Features must be bit-identical on any machine: fast_image_resize's SIMD paths must give
+    /// the same bytes as its portable one for the crops and sizes we use.
     #[test]
-    fn denormalize_inverts_every_layout() {
-        let img = RgbImage::from_fn(224, 224, |x, y| {
-            image::Rgb([x as u8, y as u8, (x ^ y) as u8])
-        });
-        for layout in [Layout::Nchw, Layout::Nhwc] {
-            for order in [ChannelOrder::Rgb, ChannelOrder::Bgr] {
-                let cfg = PreprocessConfig {
-                    resize_shorter: 224,
-                    layout,
-                    channel_order: order,
-                    ..Default::default()
-                };
-                let mut out = vec![0f32; cfg.tensor_len()];
-                eval_into(&img, &cfg, &mut out).unwrap();
-                assert_eq!(
-                    denormalize_to_rgb8(&out, &cfg).unwrap(),
-                    img,
-                    "{layout:?} {order:?}"
+    fn resize_is_identical_across_cpu_extensions() {
+        use fast_image_resize::images::CroppedImage;
+        use fast_image_resize::CpuExtensions;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let raw: Vec<u8> = (0..500 * 375 * 3).map(|_| rng.gen()).collect();
+        let src = ImageRef::new(500, 375, &raw, PixelType::U8x3).unwrap();
+        let crop = CroppedImage::new(&src, 37, 20, 410, 300).unwrap();
+        let eval_box = resize_options().crop(85.04, 0.0, 328.4, 328.1);
+        let run = |ext: CpuExtensions| {
+            let mut r = Resizer::new();
+            // SAFETY: only extensions this CPU supports are passed.
+            unsafe { r.set_cpu_extensions(ext) };
+            let mut a = Image::new(224, 224, PixelType::U8x3);
+            r.resize(&src, &mut a, &eval_box).unwrap();
+            let mut b = Image::new(256, 256, PixelType::U8x3);
+            r.resize(&crop, &mut b, &resize_options()).unwrap();
+            (a.into_vec(), b.into_vec())
+        };
+        let portable = run(CpuExtensions::None);
+        #[cfg(target_arch = "x86_64")]
+        for ext in [CpuExtensions::Sse4_1, CpuExtensions::Avx2] {
+            if ext.is_supported() {
+                assert!(
+                    run(ext) == portable,
+                    "{ext:?} differs from the portable resize"
                 );
             }
         }
