@@ -159,13 +159,19 @@ pub enum CheckpointError {
     #[error("{path} has run schema_version {found}, this build reads {RUN_SCHEMA}; retrain with `pipeline train-head`", path = path.display())]
     Version { path: PathBuf, found: String },
     #[error("cannot write {path}: {source}", path = path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Tensor(#[from] TensorFileError),
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> CheckpointError {
-    CheckpointError::Invalid { path: path.to_path_buf(), reason: reason.into() }
+    CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -178,9 +184,15 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Checkpoint
 }
 
 /// Reads JSON `file` of run directory `dir`.
-pub fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &'static str) -> Result<T, CheckpointError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &'static str,
+) -> Result<T, CheckpointError> {
     let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing { dir: dir.to_path_buf(), file })?;
+    let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing {
+        dir: dir.to_path_buf(),
+        file,
+    })?;
     serde_json::from_str(&text).map_err(|e| invalid(&path, e.to_string()))
 }
 
@@ -212,51 +224,91 @@ pub fn write_head(dir: &Path, head: &HeadModel, meta: &HeadMeta) -> Result<(), C
     Ok(())
 }
 
-fn meta_field<'a>(m: &'a HashMap<String, String>, path: &Path, key: &str) -> Result<&'a str, CheckpointError> {
-    m.get(key).map(String::as_str).ok_or_else(|| invalid(path, format!("metadata has no `{key}`")))
+fn meta_field<'a>(
+    m: &'a HashMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<&'a str, CheckpointError> {
+    m.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| invalid(path, format!("metadata has no `{key}`")))
 }
 
-fn meta_num<T: std::str::FromStr>(m: &HashMap<String, String>, path: &Path, key: &str) -> Result<T, CheckpointError> {
+fn meta_num<T: std::str::FromStr>(
+    m: &HashMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<T, CheckpointError> {
     let v = meta_field(m, path, key)?;
-    v.parse().map_err(|_| invalid(path, format!("metadata `{key}` = {v:?} is not a number")))
+    v.parse()
+        .map_err(|_| invalid(path, format!("metadata `{key}` = {v:?} is not a number")))
 }
 
 fn matrix(r: &TensorReader, name: &str) -> Result<Array2<f32>, CheckpointError> {
     let a = r.array::<f32>(name)?;
     let shape = a.shape().to_vec();
-    a.into_dimensionality::<Ix2>().map_err(|_| invalid(&r.path, format!("`{name}` has shape {shape:?}, expected 2 dimensions")))
+    a.into_dimensionality::<Ix2>().map_err(|_| {
+        invalid(
+            &r.path,
+            format!("`{name}` has shape {shape:?}, expected 2 dimensions"),
+        )
+    })
 }
 
 fn vector(r: &TensorReader, name: &str) -> Result<ndarray::Array1<f32>, CheckpointError> {
     let a = r.array::<f32>(name)?;
     let shape = a.shape().to_vec();
-    a.into_dimensionality::<Ix1>().map_err(|_| invalid(&r.path, format!("`{name}` has shape {shape:?}, expected 1 dimension")))
+    a.into_dimensionality::<Ix1>().map_err(|_| {
+        invalid(
+            &r.path,
+            format!("`{name}` has shape {shape:?}, expected 1 dimension"),
+        )
+    })
 }
 
 /// Reads an MLP stored under `prefix` (`""` or e.g. `"last."`) in a tensor file.
 pub(crate) fn read_mlp(r: &TensorReader, prefix: &str) -> Result<Mlp<f32>, CheckpointError> {
     let n = |i: usize| format!("{prefix}{}", PARAM_NAMES[i]);
-    Mlp::from_parts(matrix(r, &n(0))?, vector(r, &n(1))?, matrix(r, &n(2))?, vector(r, &n(3))?)
-        .map_err(|e| invalid(&r.path, e.to_string()))
+    Mlp::from_parts(
+        matrix(r, &n(0))?,
+        vector(r, &n(1))?,
+        matrix(r, &n(2))?,
+        vector(r, &n(3))?,
+    )
+    .map_err(|e| invalid(&r.path, e.to_string()))
 }
 
 /// Reads `RUN/head.safetensors`, checking its format, version and shapes against its metadata.
 pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
     let path = dir.join(HEAD_FILE);
     if !path.exists() {
-        return Err(CheckpointError::Missing { dir: dir.to_path_buf(), file: HEAD_FILE });
+        return Err(CheckpointError::Missing {
+            dir: dir.to_path_buf(),
+            file: HEAD_FILE,
+        });
     }
     let r = TensorReader::open(&path)?;
     let m = r.metadata()?;
     if m.get("format").map(String::as_str) != Some(HEAD_FORMAT) {
-        return Err(invalid(&path, "not a pipeline head (metadata `format` is not `pipeline-head`)"));
+        return Err(invalid(
+            &path,
+            "not a pipeline head (metadata `format` is not `pipeline-head`)",
+        ));
     }
     let version = meta_field(&m, &path, "schema_version")?;
     if version != RUN_SCHEMA.to_string() {
-        return Err(CheckpointError::Version { path, found: version.to_string() });
+        return Err(CheckpointError::Version {
+            path,
+            found: version.to_string(),
+        });
     }
-    let classes: Vec<String> = serde_json::from_str(meta_field(&m, &path, "classes")?)
-        .map_err(|e| invalid(&path, format!("metadata `classes` is not a JSON list of names: {e}")))?;
+    let classes: Vec<String> =
+        serde_json::from_str(meta_field(&m, &path, "classes")?).map_err(|e| {
+            invalid(
+                &path,
+                format!("metadata `classes` is not a JSON list of names: {e}"),
+            )
+        })?;
     let meta = HeadMeta {
         classes,
         feature_dim: meta_num(&m, &path, "feature_dim")?,
@@ -265,18 +317,35 @@ pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
     };
     let head = match meta_field(&m, &path, "head_kind")? {
         "mlp" => HeadModel::Mlp(read_mlp(&r, "")?),
-        "logistic" => HeadModel::Logistic(LinearHead { weight: matrix(&r, "0.weight")?, bias: vector(&r, "0.bias")? }),
-        other => return Err(invalid(&path, format!("unknown head_kind {other:?} (expected mlp or logistic)"))),
+        "logistic" => HeadModel::Logistic(LinearHead {
+            weight: matrix(&r, "0.weight")?,
+            bias: vector(&r, "0.bias")?,
+        }),
+        other => {
+            return Err(invalid(
+                &path,
+                format!("unknown head_kind {other:?} (expected mlp or logistic)"),
+            ))
+        }
     };
     let ok_linear = match &head {
         HeadModel::Logistic(l) => l.bias.len() == l.weight.nrows(),
         HeadModel::Mlp(_) => true,
     };
-    if !ok_linear || head.feature_dim() != meta.feature_dim || head.num_classes() != meta.classes.len() {
-        return Err(invalid(&path, format!(
-            "weights take {} features to {} classes, metadata says {} features and {} classes",
-            head.feature_dim(), head.num_classes(), meta.feature_dim, meta.classes.len()
-        )));
+    if !ok_linear
+        || head.feature_dim() != meta.feature_dim
+        || head.num_classes() != meta.classes.len()
+    {
+        return Err(invalid(
+            &path,
+            format!(
+                "weights take {} features to {} classes, metadata says {} features and {} classes",
+                head.feature_dim(),
+                head.num_classes(),
+                meta.feature_dim,
+                meta.classes.len()
+            ),
+        ));
     }
     Ok((head, meta))
 }
@@ -308,9 +377,16 @@ impl TrainedRun {
             let found = found.map_or("none".into(), |v| v.to_string());
             return Err(CheckpointError::Version { path: cpath, found });
         }
-        let parsed: RunConfig = serde_json::from_value(config.clone()).map_err(|e| invalid(&cpath, e.to_string()))?;
-        if parsed.cache_key != meta.cache_key || parsed.classes != meta.classes || parsed.feature_dim != meta.feature_dim {
-            return Err(invalid(&cpath, format!("does not match {HEAD_FILE} (cache key, classes or feature width differ)")));
+        let parsed: RunConfig =
+            serde_json::from_value(config.clone()).map_err(|e| invalid(&cpath, e.to_string()))?;
+        if parsed.cache_key != meta.cache_key
+            || parsed.classes != meta.classes
+            || parsed.feature_dim != meta.feature_dim
+        {
+            return Err(invalid(
+                &cpath,
+                format!("does not match {HEAD_FILE} (cache key, classes or feature width differ)"),
+            ));
         }
         Ok(TrainedRun {
             dir: dir.to_path_buf(),
@@ -347,7 +423,8 @@ impl TrainedRun {
 pub fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), CheckpointError> {
     write_json(&dir.join(HISTORY_JSON), &history)?;
     let path = dir.join(HISTORY_CSV);
-    crate::head::history::write_csv(&path, history).map_err(|source| CheckpointError::Write { path, source })
+    crate::head::history::write_csv(&path, history)
+        .map_err(|source| CheckpointError::Write { path, source })
 }
 
 #[cfg(test)]

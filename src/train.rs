@@ -23,12 +23,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let threads = options::set_threads(args.threads);
     let cache = FeatureCache::open(&args.features)
         .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
-    let recorded = if args.resume { Some(options::recorded_config(&args.out, &cache)?) } else { None };
+    let recorded = if args.resume {
+        Some(options::recorded_config(&args.out, &cache)?)
+    } else {
+        None
+    };
     if recorded.is_none() {
         options::prepare_out_dir(&args.out, args.force)?;
     }
-    let data = data::load(&cache).with_context(|| format!("loading features from {}", cache.dir.display()))?;
-    let plan = options::plan(&args, recorded.as_ref(), data.labels.len(), data.passes.len() as u32)?;
+    let data = data::load(&cache)
+        .with_context(|| format!("loading features from {}", cache.dir.display()))?;
+    let plan = options::plan(
+        &args,
+        recorded.as_ref(),
+        data.labels.len(),
+        data.passes.len() as u32,
+    )?;
     let config = run_config(&plan, &cache, &data, threads, &args.features);
     ckpt::write_json(&args.out.join(ckpt::CONFIG_FILE), &config)?;
     println!(
@@ -48,7 +58,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
 }
 
-fn run_config(plan: &Plan, cache: &FeatureCache, data: &HeadData, threads: usize, dir: &Path) -> RunConfig {
+fn run_config(
+    plan: &Plan,
+    cache: &FeatureCache,
+    data: &HeadData,
+    threads: usize,
+    dir: &Path,
+) -> RunConfig {
     RunConfig {
         schema_version: ckpt::RUN_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -75,9 +91,12 @@ fn run_config(plan: &Plan, cache: &FeatureCache, data: &HeadData, threads: usize
 fn class_weights(plan: &Plan, labels: &[u32], k: usize) -> Option<Vec<f32>> {
     match plan.class_weights {
         crate::head::fit::ClassWeights::None => None,
-        crate::head::fit::ClassWeights::Balanced => {
-            Some(balanced_weights(labels, k).into_iter().map(|w| w as f32).collect())
-        }
+        crate::head::fit::ClassWeights::Balanced => Some(
+            balanced_weights(labels, k)
+                .into_iter()
+                .map(|w| w as f32)
+                .collect(),
+        ),
     }
 }
 
@@ -86,7 +105,8 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     let k = config.classes.len();
     let weights = class_weights(plan, &data.labels, k);
     let mut state = if plan.resume {
-        read_state(out, cfg).with_context(|| format!("reading the state to resume from {}", out.display()))?
+        read_state(out, cfg)
+            .with_context(|| format!("reading the state to resume from {}", out.display()))?
     } else {
         FitState::<f32>::new(cfg, config.feature_dim, k)
     };
@@ -94,8 +114,16 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     if state.finished(cfg) {
         println!("nothing to train: the run already finished after {} epochs (raise --epochs or --patience to continue)", state.epochs_done);
     }
-    let train = TrainData { passes: &data.passes, labels: &data.labels, class_weights: weights.clone() };
-    let mut valid = HeldOut { x: data.valid_x.view(), labels: &data.valid_labels, class_weights: weights };
+    let train = TrainData {
+        passes: &data.passes,
+        labels: &data.labels,
+        class_weights: weights.clone(),
+    };
+    let mut valid = HeldOut {
+        x: data.valid_x.view(),
+        labels: &data.valid_labels,
+        class_weights: weights,
+    };
     let start = Instant::now();
     fit::<f32, anyhow::Error>(&mut state, &train, cfg, &mut valid, |s, rec| {
         println!("{}", format_line(rec, cfg.max_epochs));
@@ -165,7 +193,12 @@ fn save_progress(out: &Path, state: &FitState<f32>, config: &RunConfig) -> anyho
 
 /// Draws `curves.png` (loss and accuracy per epoch); a drawing failure is only reported.
 fn write_curves(out: &Path, history: &[EpochRecord]) {
-    let pts = |f: fn(&EpochRecord) -> f64| history.iter().map(|r| (r.epoch as f64, f(r))).collect::<Vec<_>>();
+    let pts = |f: fn(&EpochRecord) -> f64| {
+        history
+            .iter()
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect::<Vec<_>>()
+    };
     let series = [
         ("train loss".to_string(), pts(|r| r.train_loss)),
         ("valid loss".to_string(), pts(|r| r.valid_loss)),
@@ -173,7 +206,13 @@ fn write_curves(out: &Path, history: &[EpochRecord]) {
         ("valid accuracy".to_string(), pts(|r| r.valid_acc)),
     ];
     let path = out.join(ckpt::CURVES_FILE);
-    if let Err(e) = crate::plot::line_chart(&path, "train-head", "epoch", "loss (NLL) / accuracy (fraction)", &series) {
+    if let Err(e) = crate::plot::line_chart(
+        &path,
+        "train-head",
+        "epoch",
+        "loss (NLL) / accuracy (fraction)",
+        &series,
+    ) {
         eprintln!("warning: {e}");
     }
 }

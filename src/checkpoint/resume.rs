@@ -4,7 +4,10 @@
 //! `best_epoch` with its `best_loss`/`best_acc` (shortest round-trip decimal text, so exact),
 //! and the `cache_key`. The best weights themselves are `head.safetensors`.
 
-use super::{invalid, read_head, read_json, read_mlp, CheckpointError, HeadModel, HISTORY_JSON, OPTIMIZER_FILE, RUN_SCHEMA};
+use super::{
+    invalid, read_head, read_json, read_mlp, CheckpointError, HeadModel, HISTORY_JSON,
+    OPTIMIZER_FILE, RUN_SCHEMA,
+};
 use crate::head::adam::Adam;
 use crate::head::fit::{Best, FitConfig, FitState};
 use crate::head::history::EpochRecord;
@@ -13,14 +16,21 @@ use crate::head::tensor_file::{TensorReader, TensorWriter};
 use std::path::Path;
 
 /// Writes `RUN/optimizer.safetensors` for `state`.
-pub fn write_state(dir: &Path, state: &FitState<f32>, cache_key: &str) -> Result<(), CheckpointError> {
+pub fn write_state(
+    dir: &Path,
+    state: &FitState<f32>,
+    cache_key: &str,
+) -> Result<(), CheckpointError> {
     let mut w = TensorWriter::default();
     for (i, name) in PARAM_NAMES.iter().enumerate() {
         w.add(&format!("last.{name}"), state.mlp.params()[i].view());
         w.add(&format!("m.{name}"), state.adam.m[i].view());
         w.add(&format!("v.{name}"), state.adam.v[i].view());
     }
-    let (best_epoch, best_loss, best_acc) = state.best.as_ref().map_or((0, f64::INFINITY, 0.0), |b| (b.epoch, b.loss, b.acc));
+    let (best_epoch, best_loss, best_acc) = state
+        .best
+        .as_ref()
+        .map_or((0, f64::INFINITY, 0.0), |b| (b.epoch, b.loss, b.acc));
     w.meta("schema_version", RUN_SCHEMA.to_string());
     w.meta("step", state.adam.step.to_string());
     w.meta("epochs_done", state.epochs_done.to_string());
@@ -33,7 +43,11 @@ pub fn write_state(dir: &Path, state: &FitState<f32>, cache_key: &str) -> Result
     Ok(())
 }
 
-fn num<T: std::str::FromStr>(m: &std::collections::HashMap<String, String>, path: &Path, key: &str) -> Result<T, CheckpointError> {
+fn num<T: std::str::FromStr>(
+    m: &std::collections::HashMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<T, CheckpointError> {
     m.get(key)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| invalid(path, format!("metadata `{key}` is missing or not a number")))
@@ -44,12 +58,18 @@ fn num<T: std::str::FromStr>(m: &std::collections::HashMap<String, String>, path
 pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, CheckpointError> {
     let path = dir.join(OPTIMIZER_FILE);
     if !path.exists() {
-        return Err(CheckpointError::Missing { dir: dir.to_path_buf(), file: OPTIMIZER_FILE });
+        return Err(CheckpointError::Missing {
+            dir: dir.to_path_buf(),
+            file: OPTIMIZER_FILE,
+        });
     }
     let r = TensorReader::open(&path)?;
     let m = r.metadata()?;
     if m.get("schema_version").map(String::as_str) != Some(&RUN_SCHEMA.to_string()) {
-        let found = m.get("schema_version").cloned().unwrap_or_else(|| "none".into());
+        let found = m
+            .get("schema_version")
+            .cloned()
+            .unwrap_or_else(|| "none".into());
         return Err(CheckpointError::Version { path, found });
     }
     let mlp = read_mlp(&r, "last.")?;
@@ -58,9 +78,17 @@ pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, Checkpoi
         adam.m.push(r.array::<f32>(&format!("m.{name}"))?);
         adam.v.push(r.array::<f32>(&format!("v.{name}"))?);
     }
-    let shapes_ok = mlp.params().iter().zip(&adam.m).zip(&adam.v).all(|((p, m), v)| p.shape() == m.shape() && p.shape() == v.shape());
+    let shapes_ok = mlp
+        .params()
+        .iter()
+        .zip(&adam.m)
+        .zip(&adam.v)
+        .all(|((p, m), v)| p.shape() == m.shape() && p.shape() == v.shape());
     if !shapes_ok {
-        return Err(invalid(&path, "Adam moments and weights have different shapes"));
+        return Err(invalid(
+            &path,
+            "Adam moments and weights have different shapes",
+        ));
     }
     adam.step = num(&m, &path, "step")?;
     let best_epoch: u32 = num(&m, &path, "best_epoch")?;
@@ -75,13 +103,33 @@ pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, Checkpoi
                 acc: num(&m, &path, "best_acc")?,
                 mlp: best_mlp,
             }),
-            _ => return Err(invalid(&path, format!("best epoch {best_epoch} does not match the MLP head in head.safetensors"))),
+            _ => {
+                return Err(invalid(
+                    &path,
+                    format!(
+                        "best epoch {best_epoch} does not match the MLP head in head.safetensors"
+                    ),
+                ))
+            }
         }
     };
     let history: Vec<EpochRecord> = read_json(dir, HISTORY_JSON)?;
     let epochs_done: u32 = num(&m, &path, "epochs_done")?;
     if history.len() != epochs_done as usize {
-        return Err(invalid(&path, format!("{epochs_done} epochs done but history.json has {}", history.len())));
+        return Err(invalid(
+            &path,
+            format!(
+                "{epochs_done} epochs done but history.json has {}",
+                history.len()
+            ),
+        ));
     }
-    Ok(FitState { mlp, adam, epochs_done, best, bad_epochs: num(&m, &path, "bad_epochs")?, history })
+    Ok(FitState {
+        mlp,
+        adam,
+        epochs_done,
+        best,
+        bad_epochs: num(&m, &path, "bad_epochs")?,
+        history,
+    })
 }

@@ -6,7 +6,12 @@ use crate::head::adam::AdamConfig;
 use crate::head::fit::{FitState, PassMode};
 
 fn meta(k: usize, d: usize) -> HeadMeta {
-    HeadMeta { classes: (0..k).map(|i| format!("c{i}")).collect(), feature_dim: d, cache_key: "abc".into(), best_epoch: 2 }
+    HeadMeta {
+        classes: (0..k).map(|i| format!("c{i}")).collect(),
+        feature_dim: d,
+        cache_key: "abc".into(),
+        best_epoch: 2,
+    }
 }
 
 fn cfg() -> FitConfig {
@@ -31,7 +36,10 @@ fn mlp_and_logistic_heads_round_trip() {
     let (head, m) = read_head(dir.path()).unwrap();
     assert_eq!(head, HeadModel::Mlp(mlp));
     assert_eq!(m, meta(3, 5));
-    let lin = LinearHead { weight: Array2::from_elem((3, 5), 0.5), bias: ndarray::Array1::zeros(3) };
+    let lin = LinearHead {
+        weight: Array2::from_elem((3, 5), 0.5),
+        bias: ndarray::Array1::zeros(3),
+    };
     write_head(dir.path(), &HeadModel::Logistic(lin.clone()), &meta(3, 5)).unwrap();
     assert_eq!(read_head(dir.path()).unwrap().0, HeadModel::Logistic(lin));
 }
@@ -43,7 +51,12 @@ fn optimizer_state_round_trips_exactly() {
     state.adam.m[0].fill(0.25);
     state.adam.step = 7;
     state.epochs_done = 0;
-    state.best = Some(crate::head::fit::Best { epoch: 2, loss: 0.1 + 0.2, acc: 0.5, mlp: state.mlp.clone() });
+    state.best = Some(crate::head::fit::Best {
+        epoch: 2,
+        loss: 0.1 + 0.2,
+        acc: 0.5,
+        mlp: state.mlp.clone(),
+    });
     write_head(dir.path(), &HeadModel::Mlp(state.mlp.clone()), &meta(3, 5)).unwrap();
     write_history(dir.path(), &[]).unwrap();
     write_state(dir.path(), &state, "abc").unwrap();
@@ -54,7 +67,16 @@ fn optimizer_state_round_trips_exactly() {
 fn rejects_missing_head() {
     let dir = tempfile::tempdir().unwrap();
     let err = TrainedRun::load(dir.path()).unwrap_err();
-    assert!(matches!(err, CheckpointError::Missing { file: HEAD_FILE, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CheckpointError::Missing {
+                file: HEAD_FILE,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("train-head"));
 }
 
@@ -65,8 +87,12 @@ fn rejects_other_schema_version() {
     w.add("0.weight", Array2::<f32>::zeros((2, 2)).view().into_dyn());
     w.meta("format", HEAD_FORMAT);
     w.meta("schema_version", "99");
-    w.write(&dir.path().join(HEAD_FILE), safetensors::Dtype::F32).unwrap();
-    assert!(matches!(read_head(dir.path()), Err(CheckpointError::Version { .. })));
+    w.write(&dir.path().join(HEAD_FILE), safetensors::Dtype::F32)
+        .unwrap();
+    assert!(matches!(
+        read_head(dir.path()),
+        Err(CheckpointError::Version { .. })
+    ));
 }
 
 #[test]
@@ -74,7 +100,8 @@ fn rejects_a_foreign_safetensors_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = TensorWriter::default();
     w.add("weight", Array2::<f32>::zeros((2, 2)).view().into_dyn());
-    w.write(&dir.path().join(HEAD_FILE), safetensors::Dtype::F32).unwrap();
+    w.write(&dir.path().join(HEAD_FILE), safetensors::Dtype::F32)
+        .unwrap();
     let err = read_head(dir.path()).unwrap_err();
     assert!(err.to_string().contains("not a pipeline head"), "{err}");
 }
@@ -85,7 +112,11 @@ fn rejects_weights_that_disagree_with_metadata() {
     let mlp = Mlp::<f32>::init(5, 4, 3, &mut crate::seed::rng(0, &[b"t"]));
     write_head(dir.path(), &HeadModel::Mlp(mlp), &meta(4, 5)).unwrap();
     let err = read_head(dir.path()).unwrap_err();
-    assert!(err.to_string().contains("metadata says 5 features and 4 classes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("metadata says 5 features and 4 classes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -115,8 +146,14 @@ fn rejects_a_config_that_disagrees_with_the_head() {
     };
     write_json(&dir.path().join(CONFIG_FILE), &config).unwrap();
     let err = TrainedRun::load(dir.path()).unwrap_err();
-    assert!(err.to_string().contains("does not match head.safetensors"), "{err}");
-    let fixed = RunConfig { cache_key: "abc".into(), ..config };
+    assert!(
+        err.to_string().contains("does not match head.safetensors"),
+        "{err}"
+    );
+    let fixed = RunConfig {
+        cache_key: "abc".into(),
+        ..config
+    };
     write_json(&dir.path().join(CONFIG_FILE), &fixed).unwrap();
     let run = TrainedRun::load(dir.path()).unwrap();
     assert_eq!(run.log_proba(Array2::zeros((2, 5)).view()).dim(), (2, 3));

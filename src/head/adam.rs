@@ -93,12 +93,16 @@ impl<F: Float> Adam<F> {
             .zip(&mut self.m)
             .zip(&mut self.v)
         {
-            Zip::from(p).and(&g).and(m).and(v).par_for_each(|p, &g, m, v| {
-                let g = if with_decay { g + k.wd * *p } else { g };
-                *m = *m + k.one_minus_b1 * (g - *m);
-                *v = *v * k.b2 + k.one_minus_b2 * g * g;
-                *p = *p + k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
-            });
+            Zip::from(p)
+                .and(&g)
+                .and(m)
+                .and(v)
+                .par_for_each(|p, &g, m, v| {
+                    let g = if with_decay { g + k.wd * *p } else { g };
+                    *m = *m + k.one_minus_b1 * (g - *m);
+                    *v = *v * k.b2 + k.one_minus_b2 * g * g;
+                    *p += k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
+                });
         }
     }
 }
@@ -111,20 +115,40 @@ mod tests {
     /// First step: m̂ = g, v̂ = g², so θ moves by −lr·g/(|g|+ε) ≈ −lr·sign(g).
     #[test]
     fn first_step_moves_by_lr_times_sign() {
-        let mut p: [Array1<f64>; 4] = [arr1(&[1.0, -2.0]), arr1(&[0.5]), arr1(&[0.0]), arr1(&[3.0])];
-        let g: [Array1<f64>; 4] = [arr1(&[0.3, -4.0]), arr1(&[-1e-3]), arr1(&[2.0]), arr1(&[0.0])];
+        let mut p: [Array1<f64>; 4] =
+            [arr1(&[1.0, -2.0]), arr1(&[0.5]), arr1(&[0.0]), arr1(&[3.0])];
+        let g: [Array1<f64>; 4] = [
+            arr1(&[0.3, -4.0]),
+            arr1(&[-1e-3]),
+            arr1(&[2.0]),
+            arr1(&[0.0]),
+        ];
         let mut adam = Adam::new(AdamConfig::default(), &[&[2], &[1], &[1], &[1]]);
         let before = p.clone();
         let [a, b, c, d] = &mut p;
         let [e, f, h, i] = &g;
         adam.update(
-            [a.view_mut().into_dyn(), b.view_mut().into_dyn(), c.view_mut().into_dyn(), d.view_mut().into_dyn()],
-            [e.view().into_dyn(), f.view().into_dyn(), h.view().into_dyn(), i.view().into_dyn()],
+            [
+                a.view_mut().into_dyn(),
+                b.view_mut().into_dyn(),
+                c.view_mut().into_dyn(),
+                d.view_mut().into_dyn(),
+            ],
+            [
+                e.view().into_dyn(),
+                f.view().into_dyn(),
+                h.view().into_dyn(),
+                i.view().into_dyn(),
+            ],
         );
         for (k, (pa, pb)) in p.iter().zip(&before).enumerate() {
             for (j, (x, y)) in pa.iter().zip(pb).enumerate() {
                 let gv = g[k][j];
-                let expect = if gv == 0.0 { 0.0 } else { -1e-3 * gv / (gv.abs() + 1e-8) };
+                let expect = if gv == 0.0 {
+                    0.0
+                } else {
+                    -1e-3 * gv / (gv.abs() + 1e-8)
+                };
                 assert!((x - y - expect).abs() < 1e-15, "param {k}[{j}]");
             }
         }

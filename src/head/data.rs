@@ -28,15 +28,34 @@ pub enum DataError {
     #[error("feature cache {dir}: the `{split}` split has no images; add images to it and re-run extract")]
     Empty { dir: PathBuf, split: &'static str },
     #[error("feature cache {dir}: train pass {pass} lists other images than pass 0 ({rows} rows vs {rows0}); rebuild it with `pipeline extract --force`")]
-    PassMismatch { dir: PathBuf, pass: u32, rows: usize, rows0: usize },
+    PassMismatch {
+        dir: PathBuf,
+        pass: u32,
+        rows: usize,
+        rows0: usize,
+    },
     #[error("feature cache {dir}: split `{split}` has label {label}, but only {classes} classes; rebuild it with `pipeline extract --force`")]
-    Label { dir: PathBuf, split: &'static str, label: u32, classes: usize },
+    Label {
+        dir: PathBuf,
+        split: &'static str,
+        label: u32,
+        classes: usize,
+    },
 }
 
-fn check_labels(cache: &FeatureCache, split: &'static str, labels: &[u32]) -> Result<(), DataError> {
+fn check_labels(
+    cache: &FeatureCache,
+    split: &'static str,
+    labels: &[u32],
+) -> Result<(), DataError> {
     let k = cache.classes().len();
     match labels.iter().find(|&&y| y as usize >= k) {
-        Some(&label) => Err(DataError::Label { dir: cache.dir.clone(), split, label, classes: k }),
+        Some(&label) => Err(DataError::Label {
+            dir: cache.dir.clone(),
+            split,
+            label,
+            classes: k,
+        }),
         None => Ok(()),
     }
 }
@@ -45,7 +64,10 @@ fn check_labels(cache: &FeatureCache, split: &'static str, labels: &[u32]) -> Re
 pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
     for split in ["train", "valid"] {
         if !cache.has_split(split) {
-            return Err(DataError::NoSplit { dir: cache.dir.clone(), split });
+            return Err(DataError::NoSplit {
+                dir: cache.dir.clone(),
+                split,
+            });
         }
     }
     let first = cache.load("train", 0)?;
@@ -54,7 +76,12 @@ pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
         let p = cache.load("train", pass)?;
         if p.paths != first.paths {
             let (rows, rows0) = (p.labels.len(), first.labels.len());
-            return Err(DataError::PassMismatch { dir: cache.dir.clone(), pass, rows, rows0 });
+            return Err(DataError::PassMismatch {
+                dir: cache.dir.clone(),
+                pass,
+                rows,
+                rows0,
+            });
         }
         passes.push(p.features);
     }
@@ -62,10 +89,21 @@ pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
     check_labels(cache, "train", &first.labels)?;
     check_labels(cache, "valid", &valid.labels)?;
     if first.labels.is_empty() {
-        return Err(DataError::Empty { dir: cache.dir.clone(), split: "train" });
+        return Err(DataError::Empty {
+            dir: cache.dir.clone(),
+            split: "train",
+        });
     }
     if valid.labels.is_empty() {
-        return Err(DataError::Empty { dir: cache.dir.clone(), split: "valid" });
+        return Err(DataError::Empty {
+            dir: cache.dir.clone(),
+            split: "valid",
+        });
     }
-    Ok(HeadData { passes, labels: first.labels, valid_x: valid.features, valid_labels: valid.labels })
+    Ok(HeadData {
+        passes,
+        labels: first.labels,
+        valid_x: valid.features,
+        valid_labels: valid.labels,
+    })
 }

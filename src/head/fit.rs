@@ -62,12 +62,20 @@ const EVAL_CHUNK: usize = 1024;
 
 impl<F: Float> Validator<F> for HeldOut<'_, F> {
     fn validate(&mut self, mlp: &Mlp<F>) -> EpochEval {
-        let mut sum = BatchLoss { weighted_nll: F::zero(), weight: F::zero(), correct: 0 };
+        let mut sum = BatchLoss {
+            weighted_nll: F::zero(),
+            weight: F::zero(),
+            correct: 0,
+        };
         for start in (0..self.x.nrows()).step_by(EVAL_CHUNK) {
             let end = (start + EVAL_CHUNK).min(self.x.nrows());
             let x = self.x.slice(s![start..end, ..]).mapv(F::of_f32);
             let logp = mlp.log_proba(x.view());
-            let b = nll_sums(logp.view(), &self.labels[start..end], self.class_weights.as_deref());
+            let b = nll_sums(
+                logp.view(),
+                &self.labels[start..end],
+                self.class_weights.as_deref(),
+            );
             sum.weighted_nll += b.weighted_nll;
             sum.weight += b.weight;
             sum.correct += b.correct;
@@ -153,13 +161,22 @@ impl<F: Float> FitState<F> {
         let epoch = self.epochs_done + 1;
         let (train_loss, train_acc) = self.train_epoch(data, cfg)?;
         if !train_loss.is_finite() {
-            return Err(FitError::Diverged { epoch, loss: train_loss, lr: cfg.adam.lr });
+            return Err(FitError::Diverged {
+                epoch,
+                loss: train_loss,
+                lr: cfg.adam.lr,
+            });
         }
         let eval = validator.validate(&self.mlp);
         let improved = eval.loss < self.best.as_ref().map_or(f64::INFINITY, |b| b.loss);
         if improved {
             let mlp = self.mlp.clone();
-            self.best = Some(Best { epoch, loss: eval.loss, acc: eval.acc, mlp });
+            self.best = Some(Best {
+                epoch,
+                loss: eval.loss,
+                acc: eval.acc,
+                mlp,
+            });
             self.bad_epochs = 0;
         } else {
             self.bad_epochs += 1;
@@ -178,9 +195,13 @@ impl<F: Float> FitState<F> {
         Ok(rec)
     }
 
-    /// One pass over the epoch's samples; returns the sample-weighted mean train loss (as the
+    /// The training half of [`FitState::run_epoch`]: one pass over the epoch's samples; returns the sample-weighted mean train loss (as the
     /// notebook averages `loss·batch_size`) and the train accuracy.
-    fn train_epoch(&mut self, data: &TrainData<F>, cfg: &FitConfig) -> Result<(f64, f64), FitError> {
+    pub fn train_epoch(
+        &mut self,
+        data: &TrainData<F>,
+        cfg: &FitConfig,
+    ) -> Result<(f64, f64), FitError> {
         let n = data.labels.len();
         let passes = data.passes.len() as u32;
         if n == 0 || passes == 0 {
@@ -198,7 +219,7 @@ impl<F: Float> FitState<F> {
             let mut x = xb.slice_mut(s![..chunk.len(), ..]);
             gather(data, chunk, &mut x, &mut labels);
             if cfg.feature_dropout > 0.0 {
-                x.map_inplace(|v| *v = *v * dropout_scale(&mut rng, cfg.feature_dropout));
+                x.map_inplace(|v| *v *= dropout_scale::<F, _>(&mut rng, cfg.feature_dropout));
             }
             let scale = (cfg.dropout > 0.0).then(|| {
                 Array2::from_shape_simple_fn((chunk.len(), cfg.hidden), || {
@@ -218,7 +239,10 @@ impl<F: Float> FitState<F> {
             loss_sum += b.mean().as_f64() * chunk.len() as f64;
             correct += b.correct;
         }
-        Ok((loss_sum / order.len() as f64, correct as f64 / order.len() as f64))
+        Ok((
+            loss_sum / order.len() as f64,
+            correct as f64 / order.len() as f64,
+        ))
     }
 }
 
@@ -232,7 +256,9 @@ fn gather<F: Float>(
     labels.clear();
     for (mut row, s) in x.rows_mut().into_iter().zip(chunk) {
         let src = data.passes[s.pass as usize].row(s.image as usize);
-        Zip::from(&mut row).and(&src).for_each(|d, &v| *d = F::of_f32(v));
+        Zip::from(&mut row)
+            .and(&src)
+            .for_each(|d, &v| *d = F::of_f32(v));
         labels.push(data.labels[s.image as usize]);
     }
 }
@@ -291,7 +317,13 @@ pub fn balanced_weights(labels: &[u32], k: usize) -> Vec<f64> {
     let n = labels.len() as f64;
     counts
         .iter()
-        .map(|&c| if c == 0 { 0.0 } else { n / (present as f64 * c as f64) })
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                n / (present as f64 * c as f64)
+            }
+        })
         .collect()
 }
 

@@ -70,7 +70,18 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("h.csv");
-        write_csv(&p, &[r.clone(), EpochRecord { epoch: 2, improved: false, ..r.clone() }]).unwrap();
+        write_csv(
+            &p,
+            &[
+                r.clone(),
+                EpochRecord {
+                    epoch: 2,
+                    improved: false,
+                    ..r.clone()
+                },
+            ],
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], CSV_HEADER);

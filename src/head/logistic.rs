@@ -42,7 +42,9 @@ pub struct LogisticConfig {
 pub enum LogisticError {
     #[error("logistic regression needs at least two classes with training images; the train split has {0}")]
     TooFewClasses(usize),
-    #[error("linfa-logistic failed: {0}; check the features for NaN/inf or raise --logistic-max-iter")]
+    #[error(
+        "linfa-logistic failed: {0}; check the features for NaN/inf or raise --logistic-max-iter"
+    )]
     Linfa(#[from] linfa_logistic::error::Error),
 }
 
@@ -95,7 +97,11 @@ mod tests {
         let x = Array::from_shape_fn((60, 2), |(i, j)| {
             centers[i % 3][j] + rng.gen_range(-0.5f32..0.5)
         });
-        let cfg = LogisticConfig { alpha: 1e-2, max_iterations: 100, gradient_tolerance: 1e-6 };
+        let cfg = LogisticConfig {
+            alpha: 1e-2,
+            max_iterations: 100,
+            gradient_tolerance: 1e-6,
+        };
         let head = fit_logistic(x.view(), &y, 4, &cfg).unwrap();
         let lp = head.log_proba(x.view());
         for (row, &label) in lp.rows().into_iter().zip(&y) {
@@ -108,7 +114,14 @@ mod tests {
     #[test]
     fn one_class_is_refused() {
         let x = Array2::<f32>::zeros((3, 2));
-        let cfg = LogisticConfig { alpha: 1.0, max_iterations: 10, gradient_tolerance: 1e-4 };
-        assert!(matches!(fit_logistic(x.view(), &[1, 1, 1], 2, &cfg), Err(LogisticError::TooFewClasses(1))));
+        let cfg = LogisticConfig {
+            alpha: 1.0,
+            max_iterations: 10,
+            gradient_tolerance: 1e-4,
+        };
+        assert!(matches!(
+            fit_logistic(x.view(), &[1, 1, 1], 2, &cfg),
+            Err(LogisticError::TooFewClasses(1))
+        ));
     }
 }

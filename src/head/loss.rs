@@ -131,12 +131,19 @@ mod tests {
         let mut g = z0.clone();
         let fused = softmax_nll_backward(&mut g, &[2, 0], Some(&w));
         assert!((fused.mean() - expect).abs() < 1e-15);
-        assert!(g.sum().abs() < 1e-15, "each row of the gradient sums to zero");
+        assert!(
+            g.sum().abs() < 1e-15,
+            "each row of the gradient sums to zero"
+        );
     }
 
     #[test]
     fn extreme_logits_stay_finite() {
-        let mut z = array![[1e30f32, -1e30, 0.0], [-1.5e38, 1.5e38, 1e-30], [88.0, 89.0, 1e4]];
+        let mut z = array![
+            [1e30f32, -1e30, 0.0],
+            [-1.5e38, 1.5e38, 1e-30],
+            [88.0, 89.0, 1e4]
+        ];
         let mut lp = z.clone();
         log_softmax_inplace(&mut lp);
         assert!(lp.iter().all(|v| v.is_finite()));

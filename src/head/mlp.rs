@@ -201,30 +201,45 @@ mod tests {
     fn gradient_matches_finite_differences_for_every_parameter() {
         let (n, d, h, k) = (7, 5, 6, 4);
         let mut rng = crate::seed::rng(11, &[b"gradcheck"]);
-        let mut mlp = Mlp::<f64>::init(d, h, k, &mut rng);
+        let mlp = Mlp::<f64>::init(d, h, k, &mut rng);
         let x = Array2::from_shape_simple_fn((n, d), || rng.gen_range(-2.0..2.0));
         let labels: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
         let weights = [0.5, 2.0, 1.0, 3.0];
-        let scale = Array2::from_shape_simple_fn((n, h), || if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 });
+        let scale =
+            Array2::from_shape_simple_fn(
+                (n, h),
+                || if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 },
+            );
         let mut grads = mlp.zeros_like();
         let mut scratch = mlp.zeros_like();
-        mlp.forward_backward(x.view(), &labels, Some(&weights), Some(scale.view()), &mut grads);
+        mlp.forward_backward(
+            x.view(),
+            &labels,
+            Some(&weights),
+            Some(scale.view()),
+            &mut grads,
+        );
         let eps = 1e-6;
         let mut checked = 0;
-        for p in 0..4 {
+        for (p, name) in PARAM_NAMES.iter().enumerate() {
             for j in 0..mlp.params()[p].len() {
                 let mut loss_at = |delta: f64| {
                     let mut m = mlp.clone();
                     *m.params_mut()[p].iter_mut().nth(j).unwrap() += delta;
-                    m.forward_backward(x.view(), &labels, Some(&weights), Some(scale.view()), &mut scratch)
-                        .mean()
+                    m.forward_backward(
+                        x.view(),
+                        &labels,
+                        Some(&weights),
+                        Some(scale.view()),
+                        &mut scratch,
+                    )
+                    .mean()
                 };
                 let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
                 let analytic = *grads.params()[p].iter().nth(j).unwrap();
                 assert!(
                     (numeric - analytic).abs() <= 1e-7 * (1.0 + analytic.abs()),
-                    "{}[{j}]: numeric {numeric} analytic {analytic}",
-                    PARAM_NAMES[p]
+                    "{name}[{j}]: numeric {numeric} analytic {analytic}"
                 );
                 checked += 1;
             }
@@ -251,7 +266,9 @@ mod tests {
         let lp = mlp.log_proba(x.view());
         for i in 0..2 {
             let hidden: Vec<f64> = (0..4)
-                .map(|u| (mlp.b1[u] + (0..3).map(|j| mlp.w1[[u, j]] * x[[i, j]]).sum::<f64>()).max(0.0))
+                .map(|u| {
+                    (mlp.b1[u] + (0..3).map(|j| mlp.w1[[u, j]] * x[[i, j]]).sum::<f64>()).max(0.0)
+                })
                 .collect();
             let z: Vec<f64> = (0..3)
                 .map(|c| mlp.b2[c] + (0..4).map(|u| mlp.w2[[c, u]] * hidden[u]).sum::<f64>())

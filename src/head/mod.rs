@@ -5,13 +5,13 @@
 //! `K` classes. Weight matrices are stored as PyTorch stores `nn.Linear.weight`: `[out, in]`.
 
 pub mod adam;
+pub mod data;
 pub mod fit;
 pub mod history;
 pub mod logistic;
 pub mod loss;
 pub mod mlp;
 pub mod preset;
-pub mod data;
 pub mod sampler;
 pub mod tensor_file;
 

@@ -5,7 +5,9 @@ use super::fit::ClassWeights;
 use super::sampler::PassMode;
 
 /// Where unset hyper-parameters come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Small-data aware: every cached view in every epoch, a batch size that gives at least

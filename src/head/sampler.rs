@@ -35,7 +35,13 @@ pub fn epoch_len(mode: PassMode, n_images: usize, passes: u32) -> usize {
 
 /// The shuffled samples of epoch `epoch` (0-based). Depends only on `(seed, epoch, n_images,
 /// passes, mode)`, so a resumed run visits exactly what an uninterrupted one would.
-pub fn epoch_order(seed: u64, epoch: u32, n_images: usize, passes: u32, mode: PassMode) -> Vec<Sample> {
+pub fn epoch_order(
+    seed: u64,
+    epoch: u32,
+    n_images: usize,
+    passes: u32,
+    mode: PassMode,
+) -> Vec<Sample> {
     let passes = passes.max(1);
     let mut order: Vec<Sample> = match mode {
         PassMode::One => {

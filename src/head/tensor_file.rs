@@ -11,15 +11,31 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum TensorFileError {
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}; re-run train-head to recreate it")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid safetensors file ({source}); re-run train-head to recreate it")]
-    Corrupt { path: PathBuf, source: safetensors::SafeTensorError },
-    #[error("{path} has no tensor `{name}`; it was not written by this tool's train-head (re-run it)")]
+    Corrupt {
+        path: PathBuf,
+        source: safetensors::SafeTensorError,
+    },
+    #[error(
+        "{path} has no tensor `{name}`; it was not written by this tool's train-head (re-run it)"
+    )]
     Missing { path: PathBuf, name: String },
     #[error("{path}: tensor `{name}` is {found:?}, expected {expected:?}; re-run train-head")]
-    Dtype { path: PathBuf, name: String, found: safetensors::Dtype, expected: safetensors::Dtype },
+    Dtype {
+        path: PathBuf,
+        name: String,
+        found: safetensors::Dtype,
+        expected: safetensors::Dtype,
+    },
 }
 
 /// Tensors to be written: name, shape, little-endian bytes.
@@ -39,7 +55,8 @@ impl TensorWriter {
                 _ => bytes.extend((v.as_f64() as f32).to_le_bytes()),
             }
         }
-        self.tensors.push((name.to_string(), a.shape().to_vec(), bytes));
+        self.tensors
+            .push((name.to_string(), a.shape().to_vec(), bytes));
     }
 
     /// Adds a metadata entry (the file's `__metadata__`).
@@ -53,7 +70,10 @@ impl TensorWriter {
             TensorView::new(dtype, shape.clone(), bytes).map(|v| (n.clone(), v))
         });
         let views: Result<Vec<_>, _> = views.collect();
-        let corrupt = |source| TensorFileError::Corrupt { path: path.to_path_buf(), source };
+        let corrupt = |source| TensorFileError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        };
         let bytes = safetensors::serialize(views.map_err(corrupt)?, Some(self.metadata.clone()))
             .map_err(corrupt)?;
         write_atomic(path, &bytes)
@@ -65,7 +85,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TensorFileError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let err = |source| TensorFileError::Write { path: path.to_path_buf(), source };
+    let err = |source| TensorFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
@@ -79,23 +102,38 @@ pub struct TensorReader {
 impl TensorReader {
     /// Reads and validates the header of `path`.
     pub fn open(path: &Path) -> Result<Self, TensorFileError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| TensorFileError::Read { path: path.to_path_buf(), source })?;
-        let r = TensorReader { path: path.to_path_buf(), bytes };
+        let bytes = std::fs::read(path).map_err(|source| TensorFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let r = TensorReader {
+            path: path.to_path_buf(),
+            bytes,
+        };
         r.tensors()?;
         Ok(r)
     }
 
     fn tensors(&self) -> Result<SafeTensors<'_>, TensorFileError> {
-        SafeTensors::deserialize(&self.bytes)
-            .map_err(|source| TensorFileError::Corrupt { path: self.path.clone(), source })
+        SafeTensors::deserialize(&self.bytes).map_err(|source| TensorFileError::Corrupt {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// The `__metadata__` map (empty if absent).
     pub fn metadata(&self) -> Result<HashMap<String, String>, TensorFileError> {
-        let (_, meta) = SafeTensors::read_metadata(&self.bytes)
-            .map_err(|source| TensorFileError::Corrupt { path: self.path.clone(), source })?;
-        Ok(meta.metadata().clone().unwrap_or_default().into_iter().collect())
+        let (_, meta) =
+            SafeTensors::read_metadata(&self.bytes).map_err(|source| TensorFileError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(meta
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect())
     }
 
     /// Whether a tensor named `name` exists.
@@ -130,8 +168,10 @@ impl TensorReader {
                 .map(|c| F::of_f32(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
                 .collect(),
         };
-        ArrayD::from_shape_vec(IxDyn(t.shape()), values)
-            .map_err(|_| TensorFileError::Missing { path: self.path.clone(), name: name.to_string() })
+        ArrayD::from_shape_vec(IxDyn(t.shape()), values).map_err(|_| TensorFileError::Missing {
+            path: self.path.clone(),
+            name: name.to_string(),
+        })
     }
 }
 
@@ -152,9 +192,18 @@ mod tests {
         let r = TensorReader::open(&p).unwrap();
         assert_eq!(r.array::<f32>("a").unwrap(), a.t().into_dyn());
         assert_eq!(r.metadata().unwrap()["k"], "v");
-        assert!(matches!(r.array::<f64>("a"), Err(TensorFileError::Dtype { .. })));
-        assert!(matches!(r.array::<f32>("b"), Err(TensorFileError::Missing { .. })));
+        assert!(matches!(
+            r.array::<f64>("a"),
+            Err(TensorFileError::Dtype { .. })
+        ));
+        assert!(matches!(
+            r.array::<f32>("b"),
+            Err(TensorFileError::Missing { .. })
+        ));
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(matches!(TensorReader::open(&p), Err(TensorFileError::Corrupt { .. })));
+        assert!(matches!(
+            TensorReader::open(&p),
+            Err(TensorFileError::Corrupt { .. })
+        ));
     }
 }

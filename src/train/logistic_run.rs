@@ -14,10 +14,18 @@ use std::time::Instant;
 /// `(mean NLL, accuracy)` of `head` on `x` `[N,D]`.
 fn score(head: &HeadModel, x: ArrayView2<f32>, labels: &[u32]) -> (f64, f64) {
     let b = nll_sums(head.log_proba(x).view(), labels, None);
-    (b.mean() as f64, b.correct as f64 / labels.len().max(1) as f64)
+    (
+        b.mean() as f64,
+        b.correct as f64 / labels.len().max(1) as f64,
+    )
 }
 
-pub fn train_logistic(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> anyhow::Result<()> {
+pub fn train_logistic(
+    out: &Path,
+    plan: &Plan,
+    config: &RunConfig,
+    data: &HeadData,
+) -> anyhow::Result<()> {
     let c = plan.logistic;
     println!(
         "logistic: alpha {}, at most {} L-BFGS iterations, gradient tolerance {}, on all {} views of each train image",
@@ -29,12 +37,26 @@ pub fn train_logistic(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadDa
     let start = Instant::now();
     let views: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
     let x = concatenate(Axis(0), &views)?;
-    let y: Vec<u32> = data.labels.iter().copied().cycle().take(x.nrows()).collect();
+    let y: Vec<u32> = data
+        .labels
+        .iter()
+        .copied()
+        .cycle()
+        .take(x.nrows())
+        .collect();
     let head = HeadModel::Logistic(fit_logistic(x.view(), &y, config.classes.len(), &c)?);
     let seconds = start.elapsed().as_secs_f64();
     let (train_loss, train_acc) = score(&head, x.view(), &y);
     let (valid_loss, valid_acc) = score(&head, data.valid_x.view(), &data.valid_labels);
-    let rec = EpochRecord { epoch: 1, train_loss, train_acc, valid_loss, valid_acc, seconds, improved: true };
+    let rec = EpochRecord {
+        epoch: 1,
+        train_loss,
+        train_acc,
+        valid_loss,
+        valid_acc,
+        seconds,
+        improved: true,
+    };
     println!("{}", format_line(&rec, 1));
     let meta = HeadMeta {
         classes: config.classes.clone(),

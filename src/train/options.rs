@@ -108,7 +108,11 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
     if let Some(al) = a.logistic_alpha.filter(|v| !(v.is_finite() && *v >= 0.0)) {
         bail!("--logistic-alpha {al} must be >= 0");
     }
-    for (name, v) in [("hidden", a.hidden), ("batch", a.batch), ("threads", a.threads)] {
+    for (name, v) in [
+        ("hidden", a.hidden),
+        ("batch", a.batch),
+        ("threads", a.threads),
+    ] {
         if v == Some(0) {
             bail!("--{name} must be at least 1");
         }
@@ -132,22 +136,38 @@ pub fn set_threads(requested: Option<usize>) -> usize {
     // matrixmultiply reads this once, at its first threaded product in the process.
     std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
     // Fails only if the global pool already exists (e.g. inside `pipeline run`); then it is kept.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
     threads
 }
 
 /// The config of the run in `out`, checked against `cache`.
 pub fn recorded_config(out: &Path, cache: &FeatureCache) -> anyhow::Result<RunConfig> {
-    let rec: RunConfig = ckpt::read_json(out, ckpt::CONFIG_FILE).context("--resume needs a run written by train-head")?;
+    let rec: RunConfig = ckpt::read_json(out, ckpt::CONFIG_FILE)
+        .context("--resume needs a run written by train-head")?;
     if rec.schema_version != ckpt::RUN_SCHEMA {
-        bail!("{} has run schema {}, this build reads {}; train a new run", out.display(), rec.schema_version, ckpt::RUN_SCHEMA);
+        bail!(
+            "{} has run schema {}, this build reads {}; train a new run",
+            out.display(),
+            rec.schema_version,
+            ckpt::RUN_SCHEMA
+        );
     }
     let differs = if rec.cache_key != cache.key() {
         format!("cache key {} vs {}", rec.cache_key, cache.key())
     } else if rec.classes != cache.classes() {
-        format!("class lists differ ({} vs {} classes)", rec.classes.len(), cache.classes().len())
+        format!(
+            "class lists differ ({} vs {} classes)",
+            rec.classes.len(),
+            cache.classes().len()
+        )
     } else if rec.feature_dim != cache.feature_dim() {
-        format!("feature width {} vs {}", rec.feature_dim, cache.feature_dim())
+        format!(
+            "feature width {} vs {}",
+            rec.feature_dim,
+            cache.feature_dim()
+        )
     } else {
         return Ok(rec);
     };
@@ -161,7 +181,15 @@ pub fn recorded_config(out: &Path, cache: &FeatureCache) -> anyhow::Result<RunCo
 
 /// Creates `out`, refusing to overwrite a run unless `force` (then its files are removed).
 pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    let files = [ckpt::HEAD_FILE, ckpt::OPTIMIZER_FILE, ckpt::CONFIG_FILE, ckpt::METRICS_FILE, ckpt::HISTORY_JSON, ckpt::HISTORY_CSV, ckpt::CURVES_FILE];
+    let files = [
+        ckpt::HEAD_FILE,
+        ckpt::OPTIMIZER_FILE,
+        ckpt::CONFIG_FILE,
+        ckpt::METRICS_FILE,
+        ckpt::HISTORY_JSON,
+        ckpt::HISTORY_CSV,
+        ckpt::CURVES_FILE,
+    ];
     if files.iter().any(|f| out.join(f).exists()) {
         if !force {
             bail!("{} already holds a trained run; pass --resume to continue it or --force to overwrite it", out.display());
@@ -173,11 +201,17 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
             }
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating the run directory {}", out.display()))
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating the run directory {}", out.display()))
 }
 
 /// Resolves flags over the preset (fresh run) or over the recorded config (`--resume`).
-pub fn plan(a: &TrainArgs, recorded: Option<&RunConfig>, n_images: usize, passes: u32) -> anyhow::Result<Plan> {
+pub fn plan(
+    a: &TrainArgs,
+    recorded: Option<&RunConfig>,
+    n_images: usize,
+    passes: u32,
+) -> anyhow::Result<Plan> {
     let preset = a.preset.unwrap_or(Preset::Default);
     let h = preset::resolve(preset, n_images, passes);
     let fit = FitConfig {
@@ -188,7 +222,11 @@ pub fn plan(a: &TrainArgs, recorded: Option<&RunConfig>, n_images: usize, passes
         max_epochs: a.epochs.unwrap_or(h.epochs),
         patience: a.patience.unwrap_or(h.patience),
         pass_mode: a.passes.unwrap_or(h.pass_mode),
-        adam: AdamConfig { lr: a.lr.unwrap_or(h.lr), weight_decay: a.weight_decay.unwrap_or(h.weight_decay), ..AdamConfig::default() },
+        adam: AdamConfig {
+            lr: a.lr.unwrap_or(h.lr),
+            weight_decay: a.weight_decay.unwrap_or(h.weight_decay),
+            ..AdamConfig::default()
+        },
         seed: a.seed.unwrap_or(0),
     };
     let logistic = LogisticConfig {
@@ -196,7 +234,14 @@ pub fn plan(a: &TrainArgs, recorded: Option<&RunConfig>, n_images: usize, passes
         max_iterations: a.logistic_max_iter.unwrap_or(200),
         gradient_tolerance: 1e-4,
     };
-    let fresh = Plan { head: a.head, preset, fit, logistic, class_weights: a.class_weights.unwrap_or(h.class_weights), resume: false };
+    let fresh = Plan {
+        head: a.head,
+        preset,
+        fit,
+        logistic,
+        class_weights: a.class_weights.unwrap_or(h.class_weights),
+        resume: false,
+    };
     match recorded {
         None => Ok(fresh),
         Some(rec) => resumed_plan(a, rec),
@@ -206,25 +251,77 @@ pub fn plan(a: &TrainArgs, recorded: Option<&RunConfig>, n_images: usize, passes
 /// The recorded plan with `--epochs`/`--patience` applied; any other flag must agree with it.
 fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
     let Some(mut fit) = rec.mlp.clone() else {
-        bail!("the run in its directory is a {} head; --resume applies to MLP runs", rec.head.name());
+        bail!(
+            "the run in its directory is a {} head; --resume applies to MLP runs",
+            rec.head.name()
+        );
     };
-    let same = |flag: &str, given: Option<String>, was: String| match given {
+    let same = |flag: &str, given: Option<String>, was: String| {
+        match given {
         Some(g) if g != was => bail!("--{flag} {g} differs from the resumed run's {was}; only --epochs and --patience may change on --resume"),
         _ => Ok(()),
+    }
     };
-    same("preset", a.preset.map(|p| p.name().to_string()), rec.preset.clone())?;
-    same("hidden", a.hidden.map(|v| v.to_string()), fit.hidden.to_string())?;
-    same("dropout", a.dropout.map(|v| v.to_string()), fit.dropout.to_string())?;
-    same("feature-dropout", a.feature_dropout.map(|v| v.to_string()), fit.feature_dropout.to_string())?;
+    same(
+        "preset",
+        a.preset.map(|p| p.name().to_string()),
+        rec.preset.clone(),
+    )?;
+    same(
+        "hidden",
+        a.hidden.map(|v| v.to_string()),
+        fit.hidden.to_string(),
+    )?;
+    same(
+        "dropout",
+        a.dropout.map(|v| v.to_string()),
+        fit.dropout.to_string(),
+    )?;
+    same(
+        "feature-dropout",
+        a.feature_dropout.map(|v| v.to_string()),
+        fit.feature_dropout.to_string(),
+    )?;
     same("lr", a.lr.map(|v| v.to_string()), fit.adam.lr.to_string())?;
-    same("weight-decay", a.weight_decay.map(|v| v.to_string()), fit.adam.weight_decay.to_string())?;
-    same("batch", a.batch.map(|v| v.to_string()), fit.batch.to_string())?;
+    same(
+        "weight-decay",
+        a.weight_decay.map(|v| v.to_string()),
+        fit.adam.weight_decay.to_string(),
+    )?;
+    same(
+        "batch",
+        a.batch.map(|v| v.to_string()),
+        fit.batch.to_string(),
+    )?;
     same("seed", a.seed.map(|v| v.to_string()), fit.seed.to_string())?;
-    same("passes", a.passes.map(|v| format!("{v:?}")), format!("{:?}", fit.pass_mode))?;
-    same("class-weights", a.class_weights.map(|v| format!("{v:?}")), format!("{:?}", rec.class_weights))?;
+    same(
+        "passes",
+        a.passes.map(|v| format!("{v:?}")),
+        format!("{:?}", fit.pass_mode),
+    )?;
+    same(
+        "class-weights",
+        a.class_weights.map(|v| format!("{v:?}")),
+        format!("{:?}", rec.class_weights),
+    )?;
     fit.max_epochs = a.epochs.unwrap_or(fit.max_epochs);
     fit.patience = a.patience.unwrap_or(fit.patience);
-    let preset = if rec.preset == "notebook" { Preset::Notebook } else { Preset::Default };
-    let logistic = LogisticConfig { alpha: 1.0, max_iterations: 200, gradient_tolerance: 1e-4 };
-    Ok(Plan { head: HeadKind::Mlp, preset, fit, logistic, class_weights: rec.class_weights, resume: true })
+    let preset = if rec.preset == "notebook" {
+        Preset::Notebook
+    } else {
+        Preset::Default
+    };
+    let logistic = LogisticConfig {
+        alpha: 1.0,
+        max_iterations: 200,
+        gradient_tolerance: 1e-4,
+    };
+    Ok(Plan {
+        head: HeadKind::Mlp,
+        preset,
+        fit,
+        logistic,
+        class_weights: rec.class_weights,
+        resume: true,
+    })
 }
