@@ -92,26 +92,27 @@ pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, Checkpoi
     }
     adam.step = num(&m, &path, "step")?;
     let best_epoch: u32 = num(&m, &path, "best_epoch")?;
-    let best =
-        if best_epoch == 0 {
-            None
-        } else {
-            let (head, meta) = read_head(dir)?;
-            match head {
-                HeadModel::Mlp(best_mlp) if meta.best_epoch == best_epoch => Some(Best {
-                    epoch: best_epoch,
-                    loss: num(&m, &path, "best_loss")?,
-                    acc: num(&m, &path, "best_acc")?,
-                    mlp: best_mlp,
-                }),
-                _ => return Err(invalid(
+    let best = if best_epoch == 0 {
+        None
+    } else {
+        let (head, meta) = read_head(dir)?;
+        match head {
+            HeadModel::Mlp(best_mlp) if meta.best_epoch == best_epoch => Some(Best {
+                epoch: best_epoch,
+                loss: num(&m, &path, "best_loss")?,
+                acc: num(&m, &path, "best_acc")?,
+                mlp: best_mlp,
+            }),
+            _ => {
+                return Err(invalid(
                     &path,
                     format!(
                         "best epoch {best_epoch} does not match the MLP head in head.safetensors"
                     ),
-                )),
+                ))
             }
-        };
+        }
+    };
     let history: Vec<EpochRecord> = read_json(dir, HISTORY_JSON)?;
     let epochs_done: u32 = num(&m, &path, "epochs_done")?;
     if history.len() != epochs_done as usize {

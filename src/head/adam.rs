@@ -101,7 +101,7 @@ impl<F: Float> Adam<F> {
                     let g = if with_decay { g + k.wd * *p } else { g };
                     *m = *m + k.one_minus_b1 * (g - *m);
                     *v = *v * k.b2 + k.one_minus_b2 * g * g;
-                    *p = *p + k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
+                    *p += k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
                 });
         }
     }

@@ -10,7 +10,6 @@ use super::sampler::{epoch_order, Sample};
 use super::Float;
 use crate::seed;
 use ndarray::{s, Array2, ArrayView2, Zip};
-use rand::Rng;
 use std::time::Instant;
 
 /// Everything that shapes a training trajectory (besides the data).
@@ -195,9 +194,9 @@ impl<F: Float> FitState<F> {
         Ok(rec)
     }
 
-    /// One pass over the epoch's samples; returns the sample-weighted mean train loss (as the
+    /// The training half of [`FitState::run_epoch`]: one pass over the epoch's samples; returns the sample-weighted mean train loss (as the
     /// notebook averages `loss·batch_size`) and the train accuracy.
-    fn train_epoch(
+    pub fn train_epoch(
         &mut self,
         data: &TrainData<F>,
         cfg: &FitConfig,
@@ -209,7 +208,7 @@ impl<F: Float> FitState<F> {
         }
         let e = self.epochs_done;
         let order = epoch_order(cfg.seed, e, n, passes, cfg.pass_mode);
-        let mut rng = seed::rng(cfg.seed, &[b"dropout", &e.to_le_bytes()]);
+        let mut rng = MaskRng::new(seed::derive(cfg.seed, &[b"dropout", &e.to_le_bytes()]));
         let d = data.passes[0].ncols();
         let mut grads = self.mlp.zeros_like();
         let mut xb = Array2::<F>::zeros((cfg.batch.min(order.len()), d));
@@ -219,12 +218,12 @@ impl<F: Float> FitState<F> {
             let mut x = xb.slice_mut(s![..chunk.len(), ..]);
             gather(data, chunk, &mut x, &mut labels);
             if cfg.feature_dropout > 0.0 {
-                x.map_inplace(|v| *v = *v * dropout_scale(&mut rng, cfg.feature_dropout));
+                let (thr, keep) = MaskRng::threshold::<F>(cfg.feature_dropout);
+                x.map_inplace(|v| *v *= rng.scale(thr, keep));
             }
             let scale = (cfg.dropout > 0.0).then(|| {
-                Array2::from_shape_simple_fn((chunk.len(), cfg.hidden), || {
-                    dropout_scale::<F, _>(&mut rng, cfg.dropout)
-                })
+                let (thr, keep) = MaskRng::threshold::<F>(cfg.dropout);
+                Array2::from_shape_simple_fn((chunk.len(), cfg.hidden), || rng.scale(thr, keep))
             });
             let x = xb.slice(s![..chunk.len(), ..]);
             let b = train_step(
@@ -263,12 +262,51 @@ fn gather<F: Float>(
     }
 }
 
-/// Inverted-dropout multiplier: `0` with probability `p`, else `1/(1−p)`.
-fn dropout_scale<F: Float, R: Rng>(rng: &mut R, p: f64) -> F {
-    if rng.gen::<f64>() < p {
-        F::zero()
-    } else {
-        F::of_f64(1.0 / (1.0 - p))
+/// Dropout masks: SplitMix64 (Steele, Lea & Flood 2014) seeded per epoch from the run's seed,
+/// four 16-bit draws per 64-bit output. An element is dropped when its draw is below
+/// `round(p·65536)`, so `p` is applied with a resolution of 1/65536.
+struct MaskRng {
+    state: u64,
+    buf: u64,
+    left: u32,
+}
+
+impl MaskRng {
+    fn new(seed: u64) -> Self {
+        MaskRng {
+            state: seed,
+            buf: 0,
+            left: 0,
+        }
+    }
+
+    /// `(threshold, 1/(1−p))` for dropout probability `p` in `[0,1)`.
+    fn threshold<F: Float>(p: f64) -> (u32, F) {
+        ((p * 65536.0).round() as u32, F::of_f64(1.0 / (1.0 - p)))
+    }
+
+    fn next_u16(&mut self) -> u32 {
+        if self.left == 0 {
+            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            self.buf = z ^ (z >> 31);
+            self.left = 4;
+        }
+        self.left -= 1;
+        let v = (self.buf & 0xFFFF) as u32;
+        self.buf >>= 16;
+        v
+    }
+
+    /// Inverted-dropout multiplier: `0` when dropped, else `keep` = `1/(1−p)`.
+    fn scale<F: Float>(&mut self, threshold: u32, keep: F) -> F {
+        if self.next_u16() < threshold {
+            F::zero()
+        } else {
+            keep
+        }
     }
 }
 
@@ -337,4 +375,27 @@ pub enum ClassWeights {
     None,
     /// Inverse class frequency, see [`balanced_weights`].
     Balanced,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_masks_drop_the_requested_fraction() {
+        let mut rng = MaskRng::new(7);
+        let (thr, keep) = MaskRng::threshold::<f32>(0.2);
+        let n = 200_000;
+        let dropped = (0..n).filter(|_| rng.scale(thr, keep) == 0.0).count();
+        assert!((dropped as f64 / n as f64 - 0.2).abs() < 0.005, "{dropped}");
+        assert_eq!(keep, 1.25);
+        let (thr0, _) = MaskRng::threshold::<f32>(0.0);
+        assert!((0..1000).all(|_| rng.scale(thr0, 1.0f32) == 1.0));
+    }
+
+    #[test]
+    fn balanced_weights_are_inverse_frequencies() {
+        let w = balanced_weights(&[0, 0, 0, 1, 2, 2], 4);
+        assert_eq!(w, vec![6.0 / 9.0, 2.0, 1.0, 0.0]);
+    }
 }

@@ -201,7 +201,7 @@ mod tests {
     fn gradient_matches_finite_differences_for_every_parameter() {
         let (n, d, h, k) = (7, 5, 6, 4);
         let mut rng = crate::seed::rng(11, &[b"gradcheck"]);
-        let mut mlp = Mlp::<f64>::init(d, h, k, &mut rng);
+        let mlp = Mlp::<f64>::init(d, h, k, &mut rng);
         let x = Array2::from_shape_simple_fn((n, d), || rng.gen_range(-2.0..2.0));
         let labels: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
         let weights = [0.5, 2.0, 1.0, 3.0];
@@ -221,7 +221,7 @@ mod tests {
         );
         let eps = 1e-6;
         let mut checked = 0;
-        for p in 0..4 {
+        for (p, name) in PARAM_NAMES.iter().enumerate() {
             for j in 0..mlp.params()[p].len() {
                 let mut loss_at = |delta: f64| {
                     let mut m = mlp.clone();
@@ -239,8 +239,7 @@ mod tests {
                 let analytic = *grads.params()[p].iter().nth(j).unwrap();
                 assert!(
                     (numeric - analytic).abs() <= 1e-7 * (1.0 + analytic.abs()),
-                    "{}[{j}]: numeric {numeric} analytic {analytic}",
-                    PARAM_NAMES[p]
+                    "{name}[{j}]: numeric {numeric} analytic {analytic}"
                 );
                 checked += 1;
             }

@@ -11,7 +11,8 @@ use super::sampler::PassMode;
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Small-data aware: every cached view in every epoch, a batch size that gives at least
-    /// [`MIN_STEPS_PER_EPOCH`] Adam steps per epoch (at most 128), more patience.
+    /// [`MIN_STEPS_PER_EPOCH`] Adam steps per epoch (at most 128), inverted dropout 0.5 on the
+    /// input features, 60 epochs at most with patience 8.
     Default,
     /// The notebook: batch 128, one view per image per epoch, 30 epochs, patience 5.
     Notebook,
@@ -70,6 +71,7 @@ pub fn default_for(n_images: usize, passes: u32) -> Hyper {
     let batch = (samples / MIN_STEPS_PER_EPOCH).clamp(MIN_BATCH, NOTEBOOK_BATCH);
     Hyper {
         batch,
+        feature_dropout: 0.5,
         epochs: 60,
         patience: 8,
         pass_mode: PassMode::All,
@@ -95,6 +97,13 @@ mod tests {
         assert_eq!(default_for(127, 5).batch, 635 / 16);
         assert_eq!(default_for(4126, 5).batch, NOTEBOOK_BATCH);
         assert_eq!(notebook().batch, 128);
+        assert_eq!(
+            (
+                notebook().feature_dropout,
+                default_for(10, 1).feature_dropout
+            ),
+            (0.0, 0.5)
+        );
         assert_eq!(resolve(Preset::Notebook, 10, 3).pass_mode, PassMode::One);
     }
 }

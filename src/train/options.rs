@@ -50,8 +50,8 @@ pub struct TrainArgs {
     /// Class weights in the loss: none, or balanced (inverse class frequency) [presets: none].
     #[arg(long, value_enum)]
     pub class_weights: Option<ClassWeights>,
-    /// Inverted dropout on the input features while training, e.g. 0.5 to mimic the notebook's
-    /// train-mode dropout after VGG's fc7 [presets: 0].
+    /// Inverted dropout on the input features while training; 0.5 also mimics the notebook's
+    /// train-mode dropout after VGG's fc7 [notebook: 0; default: 0.5].
     #[arg(long)]
     pub feature_dropout: Option<f64>,
     /// Cached augmented views per epoch: one per image, or all [notebook: one; default: all].

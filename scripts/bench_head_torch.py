@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+# Needs: torch (the torch venv: /opt/pyenv/torch/bin/python). Not needed by CI.
+# Does: times one training epoch of the notebook head in PyTorch on in-memory features, the
+# same work as benches/head_epoch.rs: 4096 images x 4096 features, 100 classes, Linear(4096,256)
+# -> ReLU -> Dropout(0.2) -> Linear(256,100) -> LogSoftmax, NLLLoss, Adam(lr 1e-3), batch 128,
+# shuffled each epoch (index permutation, no DataLoader overhead). Prints the median of --epochs
+# timed epochs after one warm-up epoch.
+# Usage: /opt/pyenv/torch/bin/python scripts/bench_head_torch.py [--threads 2] [--epochs 15]
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--d", type=int, default=4096)
+    ap.add_argument("--k", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=128)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    x = torch.rand(a.n, a.d) * 2.0
+    y = torch.randint(0, a.k, (a.n,))
+    head = torch.nn.Sequential(
+        torch.nn.Linear(a.d, 256), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+        torch.nn.Linear(256, a.k), torch.nn.LogSoftmax(dim=1),
+    )
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    crit = torch.nn.NLLLoss()
+    head.train()
+
+    def epoch():
+        perm = torch.randperm(a.n)
+        for i in range(0, a.n, a.batch):
+            idx = perm[i:i + a.batch]
+            opt.zero_grad()
+            loss = crit(head(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+
+    epoch()
+    times = []
+    for _ in range(a.epochs):
+        t = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t)
+    print(f"torch {torch.__version__} threads={a.threads}: epoch median {1e3 * statistics.median(times):.1f} ms "
+          f"(min {1e3 * min(times):.1f}, max {1e3 * max(times):.1f}, {a.epochs} epochs)")
+
+
+if __name__ == "__main__":
+    main()
