@@ -84,7 +84,11 @@ pub fn run(a: RunArgs) -> Result<()> {
     let split_dir = w.join("data");
     let split_note = split_stage(&a, &split_dir)?;
     eprintln!("[3/6] params");
-    let params = crate::params::for_model(&a.model, a.hidden.unwrap_or(256), report.classes.len().max(2))?;
+    let params = crate::params::for_model(
+        &a.model,
+        a.hidden.unwrap_or(256),
+        report.classes.len().max(2),
+    )?;
     eprintln!("[4/6] extract");
     let backbone = BackboneArgs {
         model: a.model.clone(),
@@ -128,7 +132,12 @@ pub fn run(a: RunArgs) -> Result<()> {
         report.unreadable_files,
         split_note
     );
-    println!("           train {} / valid {} / test {}", counts("train"), counts("valid"), counts("test"));
+    println!(
+        "           train {} / valid {} / test {}",
+        counts("train"),
+        counts("valid"),
+        counts("test")
+    );
     println!(
         "parameters total {}, frozen {}, trainable {}",
         crate::params::thousands(params.total),
@@ -136,11 +145,23 @@ pub fn run(a: RunArgs) -> Result<()> {
         crate::params::thousands(params.trainable)
     );
     if ex.reused {
-        println!("extract    reused cache {} (key {})", ex.dir.display(), ex.key);
+        println!(
+            "extract    reused cache {} (key {})",
+            ex.dir.display(),
+            ex.key
+        );
     } else {
-        println!("extract    {} views at {:.1} views/s on {}", ex.views, ex.views_per_sec, ex.provider);
+        println!(
+            "extract    {} views at {:.1} views/s on {}",
+            ex.views, ex.views_per_sec, ex.provider
+        );
     }
-    println!("head       {} best epoch {} ({})", head_name(a.head), trained.best_epoch, run_dir.display());
+    println!(
+        "head       {} best epoch {} ({})",
+        head_name(a.head),
+        trained.best_epoch,
+        run_dir.display()
+    );
     println!(
         "test       top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} % on {} images",
         m.top1 * 100.0,
@@ -150,7 +171,11 @@ pub fn run(a: RunArgs) -> Result<()> {
         m.mean_class_top1 * 100.0,
         m.images
     );
-    println!("plots      {} and {}", w.join("inspect").display(), eval_dir.display());
+    println!(
+        "plots      {} and {}",
+        w.join("inspect").display(),
+        eval_dir.display()
+    );
     Ok(())
 }
 
