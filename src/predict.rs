@@ -113,6 +113,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         bail!("--topk and --batch must be at least 1");
     }
     let run = TrainedRun::load(&args.run)?;
+    let mut bb = Backbone::open(&args.backbone)?;
     let files = collect_files(&args.paths)?;
     if files.is_empty() {
         bail!(
@@ -120,7 +121,6 @@ pub fn run(args: PredictArgs) -> Result<()> {
             args.paths
         );
     }
-    let mut bb = Backbone::open(&args.backbone)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
     check_model(&bb, &pre, &run)?;
     let k = args.topk.min(run.classes.len());
