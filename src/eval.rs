@@ -3,7 +3,7 @@
 
 use crate::cache::FeatureCache;
 use crate::checkpoint::TrainedRun;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, csv_field, Metrics};
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -121,14 +121,6 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 fn write_outputs(

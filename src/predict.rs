@@ -3,6 +3,7 @@
 
 use crate::backbone::{Backbone, BackboneArgs};
 use crate::checkpoint::TrainedRun;
+use crate::metrics::csv_field;
 use crate::preprocess::{self, PreprocessConfig};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -222,23 +223,15 @@ fn emit(
                 writeln!(
                     out,
                     "{},{},{},{:.6}",
-                    csv_quote(&p),
+                    csv_field(&p),
                     rank + 1,
-                    csv_quote(&classes[*c]),
+                    csv_field(&classes[*c]),
                     pr
                 )?;
             }
         }
     }
     Ok(())
-}
-
-fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -255,7 +248,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_commas() {
-        assert_eq!(csv_quote("a,b"), "\"a,b\"");
-        assert_eq!(csv_quote("ab"), "ab");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("ab"), "ab");
     }
 }
