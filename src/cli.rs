@@ -21,6 +21,8 @@ pub enum Command {
     Info(crate::info::InfoArgs),
     /// Count parameters: total, frozen (backbone) and trainable (head), layer by layer.
     Params(crate::params::ParamsArgs),
+    /// Bare backbone throughput on pre-made tensors (the yardstick for `extract`).
+    Bench(crate::bench::BenchArgs),
     /// Run the frozen backbone over a split tree into the on-disk feature cache.
     Extract(crate::extract::ExtractArgs),
     /// Print a feature cache's manifest in short.
@@ -44,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Split(a) => crate::split::run(a),
         Command::Info(a) => crate::info::run(a),
         Command::Params(a) => crate::params::run(a),
+        Command::Bench(a) => crate::bench::run(a),
         Command::Extract(a) => crate::extract::run(a),
         Command::CacheInfo(a) => crate::cache_info::run(a),
         Command::AugmentPreview(a) => crate::preview::run(a),

@@ -281,7 +281,10 @@ mod tests {
         assert!(cmyk.bytes > 0 && cmyk.mtime_ns > 0);
         let valid = t.split("valid").unwrap();
         assert!(valid.iter().all(|i| t.classes[i.label] != "bird"));
-        let fish = valid.iter().find(|i| i.rel_path.starts_with("fish/")).unwrap();
+        let fish = valid
+            .iter()
+            .find(|i| i.rel_path.starts_with("fish/"))
+            .unwrap();
         assert_eq!(fish.label, 4);
     }
 
@@ -315,7 +318,10 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         std::fs::write(empty.path().join("loose.jpg"), b"x").unwrap();
         let err = scan_raw(empty.path()).unwrap_err();
-        assert!(matches!(err, DatasetError::NoClasses { loose_files: 1, .. }), "{err}");
+        assert!(
+            matches!(err, DatasetError::NoClasses { loose_files: 1, .. }),
+            "{err}"
+        );
         assert!(matches!(
             scan_split_tree(root).unwrap_err(),
             DatasetError::NoSplits { .. }

@@ -1,10 +1,254 @@
-//! Stage `eval` (not yet implemented).
+//! Stage `eval`: top-1/top-5, NLL, per-class table, confusion matrix and plots of a trained head
+//! on one cached split.
 
-/// Arguments of the `eval` stage.
-#[derive(Debug, clap::Args)]
-pub struct EvalArgs {}
+use crate::cache::FeatureCache;
+use crate::checkpoint::TrainedRun;
+use crate::metrics::{self, Metrics};
+use anyhow::{bail, Context, Result};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-/// Runs the `eval` stage.
-pub fn run(_args: EvalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`eval` is not implemented yet")
+/// Arguments of `pipeline eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// Feature cache written by `pipeline extract`.
+    #[arg(long)]
+    pub features: PathBuf,
+    /// Run directory written by `pipeline train-head`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Split of the cache to evaluate.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Output directory (default: RUN/eval-SPLIT).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `pipeline eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    let (m, out) = evaluate(&args)?;
+    print!("{}", summary(&m, &args.split, &out));
+    Ok(())
+}
+
+/// Refuses a cache and run that do not belong together, naming what differs.
+pub fn check_compatible(cache: &FeatureCache, run: &TrainedRun) -> Result<()> {
+    let fix = "evaluate with the cache the head was trained on, or extract one with the same model (`pipeline extract --model …`)";
+    if cache.backbone_hash() != run.backbone_hash {
+        bail!(
+            "backbone differs: cache {} was extracted with model {}, run {} was trained on {}; {fix}",
+            cache.dir.display(),
+            short(cache.backbone_hash()),
+            run.dir.display(),
+            short(&run.backbone_hash)
+        );
+    }
+    if cache.preprocess_json() != run.preprocess {
+        bail!(
+            "preprocessing differs: cache {} has {}, run {} has {}; {fix}",
+            cache.dir.display(),
+            cache.preprocess_json(),
+            run.dir.display(),
+            run.preprocess
+        );
+    }
+    if cache.feature_dim() != run.feature_dim {
+        bail!(
+            "feature width mismatch: cache has {}, head expects {}; {fix}",
+            cache.feature_dim(),
+            run.feature_dim
+        );
+    }
+    if cache.classes() != run.classes.as_slice() {
+        let first = cache
+            .classes()
+            .iter()
+            .zip(&run.classes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(cache.classes().len().min(run.classes.len()));
+        bail!(
+            "class list differs: cache has {} classes, run has {} (first difference at position {first}: {:?} vs {:?}); {fix}",
+            cache.classes().len(),
+            run.classes.len(),
+            cache.classes().get(first),
+            run.classes.get(first)
+        );
+    }
+    Ok(())
+}
+
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
+/// Evaluates and writes every output; returns the metrics and the output directory.
+pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
+    let cache = FeatureCache::open(&args.features)?;
+    let run = TrainedRun::load(&args.run)?;
+    check_compatible(&cache, &run)?;
+    let feats = cache.load(&args.split, 0)?;
+    if feats.labels.is_empty() {
+        bail!(
+            "split `{}` of {} has no usable images to evaluate",
+            args.split,
+            cache.dir.display()
+        );
+    }
+    let lp = run.log_proba(feats.features.view());
+    let mut train_counts = vec![0usize; cache.classes().len()];
+    if let Some(p) = cache.manifest.spec.split("train") {
+        for img in &p.images {
+            train_counts[img.label as usize] += 1;
+        }
+    }
+    let m = metrics::compute(lp.view(), &feats.labels, cache.classes(), &train_counts);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run.join(format!("eval-{}", args.split)));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    write_outputs(
+        &out,
+        &m,
+        cache.classes(),
+        &feats.paths,
+        &feats.labels,
+        lp.view(),
+    )?;
+    Ok((m, out))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn write_outputs(
+    out: &Path,
+    m: &Metrics,
+    classes: &[String],
+    paths: &[String],
+    labels: &[u32],
+    lp: ndarray::ArrayView2<f32>,
+) -> Result<()> {
+    write_file(&out.join("metrics.json"), &serde_json::to_string_pretty(m)?)?;
+    let mut pc = String::from("class,train_count,count,top1,top5,loss\n");
+    for c in &m.per_class {
+        writeln!(
+            pc,
+            "{},{},{},{:.6},{:.6},{:.6}",
+            csv_field(&c.class),
+            c.train_count,
+            c.count,
+            c.top1,
+            c.top5,
+            c.loss
+        )?;
+    }
+    write_file(&out.join("per_class.csv"), &pc)?;
+    let mut cm = format!(
+        "truth\\predicted,{}\n",
+        classes
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (c, row) in classes.iter().zip(&m.confusion) {
+        writeln!(
+            cm,
+            "{},{}",
+            csv_field(c),
+            row.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )?;
+    }
+    write_file(&out.join("confusion.csv"), &cm)?;
+    let mut pr = String::from("path,truth,predicted,probability\n");
+    for ((p, &y), row) in paths.iter().zip(labels).zip(lp.rows()) {
+        let (best, lpv) =
+            row.iter().enumerate().fold(
+                (0, f32::NEG_INFINITY),
+                |a, (i, &v)| if v > a.1 { (i, v) } else { a },
+            );
+        writeln!(
+            pr,
+            "{},{},{},{:.6}",
+            csv_field(p),
+            csv_field(&classes[y as usize]),
+            csv_field(&classes[best]),
+            lpv.exp()
+        )?;
+    }
+    write_file(&out.join("predictions.csv"), &pr)?;
+    let norm: Vec<Vec<f64>> = m
+        .confusion
+        .iter()
+        .map(|row| {
+            let s = row.iter().sum::<usize>().max(1) as f64;
+            row.iter().map(|&v| v as f64 / s).collect()
+        })
+        .collect();
+    crate::plot::heatmap(
+        &out.join("confusion.png"),
+        "Confusion (row-normalised)",
+        &norm,
+        classes,
+    )?;
+    let pts: Vec<(f64, f64)> = m
+        .per_class
+        .iter()
+        .map(|c| (c.train_count as f64, c.top1 * 100.0))
+        .collect();
+    crate::plot::scatter(
+        &out.join("accuracy_vs_train_images.png"),
+        "Top-1 per class vs training images",
+        &pts,
+        "training images",
+        "top-1 %",
+    )?;
+    Ok(())
+}
+
+/// The short human summary printed on stdout.
+pub fn summary(m: &Metrics, split: &str, out: &Path) -> String {
+    let mut s = format!(
+        "{split}: {} images, top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} %\n",
+        m.images,
+        m.top1 * 100.0,
+        m.k5,
+        m.top5 * 100.0,
+        m.nll,
+        m.mean_class_top1 * 100.0
+    );
+    s += "worst classes:\n";
+    for c in m.per_class.iter().take(5) {
+        s += &format!(
+            "  {:<24} top-1 {:>6.1} %  top-5 {:>6.1} %  loss {:.3}  ({} test, {} train)\n",
+            c.class,
+            c.top1 * 100.0,
+            c.top5 * 100.0,
+            c.loss,
+            c.count,
+            c.train_count
+        );
+    }
+    if !m.most_confused.is_empty() {
+        s += "most confused (truth → predicted):\n";
+        for c in m.most_confused.iter().take(5) {
+            s += &format!("  {} → {}: {}\n", c.truth, c.predicted, c.count);
+        }
+    }
+    s += &format!("wrote metrics.json, per_class.csv, confusion.csv/.png, predictions.csv, accuracy_vs_train_images.png to {}\n", out.display());
+    s
 }

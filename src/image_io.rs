@@ -266,7 +266,12 @@ fn truncation(format: ImageFormat, bytes: &[u8]) -> Option<String> {
         ImageFormat::Jpeg => {
             let sos = jpeg_segments(bytes).find(|&(marker, _)| marker == 0xDA)?.1;
             let has_eoi = bytes[sos..].windows(2).rev().any(|w| w == [0xFF, 0xD9]);
-            (!has_eoi).then(|| format!("no end-of-image marker after the scan data ({} bytes)", bytes.len()))
+            (!has_eoi).then(|| {
+                format!(
+                    "no end-of-image marker after the scan data ({} bytes)",
+                    bytes.len()
+                )
+            })
         }
         ImageFormat::Png => {
             let has_iend = bytes.windows(4).rev().any(|w| w == b"IEND");

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod run;
 
 // stages
+pub mod bench;
 pub mod cache_info;
 pub mod eval;
 pub mod extract;

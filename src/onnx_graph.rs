@@ -129,9 +129,19 @@ fn parse(path: &Path) -> Result<ModelProto, OnnxGraphError> {
         });
     }
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let first = std::io::BufRead::fill_buf(&mut reader)
+        .ok()
+        .and_then(|b| b.first().copied());
     ModelProto::parse_from_reader(&mut reader).map_err(|e| {
         let reason = e.to_string();
         let lower = reason.to_ascii_lowercase();
+        // Every ONNX writer serialises field 1 (ir_version, varint) first: tag byte 0x08.
+        if first != Some(0x08) {
+            return OnnxGraphError::NotOnnx {
+                path: path.to_owned(),
+                reason: "it does not start like an ONNX protobuf".into(),
+            };
+        }
         if ["eof", "end of file", "truncated"]
             .iter()
             .any(|k| lower.contains(k))
@@ -231,11 +241,7 @@ fn group_layers(
             *other_ops.entry(node.op_type.clone()).or_insert(0) += 1;
             continue;
         }
-        let name = if node.name.is_empty() {
-            format!("{}_{n}", node.op_type)
-        } else {
-            node.name.clone()
-        };
+        let name = layer_name(node, n, &weights);
         layers.push(make_layer(name, node.op_type.clone(), weights));
     }
     let unused: Vec<Initializer> = inits
@@ -248,6 +254,25 @@ fn group_layers(
         layers.push(make_layer("(unused)".into(), "-".into(), unused));
     }
     (layers, other_ops)
+}
+
+/// `features.0.weight` → `features.0` (PyTorch naming); else the node name, else `Op_<index>`.
+fn layer_name(node: &onnx_protobuf::NodeProto, index: usize, weights: &[Initializer]) -> String {
+    if let Some(stem) = weights.first().and_then(|w| w.name.strip_suffix(".weight")) {
+        return stem.to_string();
+    }
+    if node.name.is_empty() {
+        return format!("{}_{index}", node.op_type);
+    }
+    // torch.onnx scope names: `/body/_blocks.0/_project_conv/Conv` → `body._blocks.0._project_conv`.
+    match node.name.strip_prefix('/') {
+        Some(scoped) => {
+            let op_suffix = format!("/{}", node.op_type);
+            let trimmed = scoped.strip_suffix(op_suffix.as_str()).unwrap_or(scoped);
+            trimmed.replace('/', ".")
+        }
+        None => node.name.clone(),
+    }
 }
 
 fn make_layer(name: String, op_type: String, weights: Vec<Initializer>) -> Layer {
@@ -369,78 +394,4 @@ pub fn format_dims(dims: &[Dim]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/backbone")
-            .join(name)
-    }
-
-    #[test]
-    fn tiny_fixture_summary() {
-        let s = read(&fixture("tiny.onnx")).unwrap();
-        assert_eq!(s.ir_version, 8);
-        assert_eq!(s.opset(), Some(17));
-        assert_eq!(s.producer_name, "make_tiny.py");
-        assert_eq!(s.inputs.len(), 1);
-        assert_eq!(format_dims(&s.inputs[0].dims), "[batch, 3, 32, 32]");
-        assert_eq!(s.inputs[0].elem_type, "float32");
-        assert_eq!(format_dims(&s.outputs[0].dims), "[batch, 16]");
-        // Conv 4x3x3x3 weight + 4 bias.
-        assert_eq!(s.parameter_count, 4 * 3 * 3 * 3 + 4);
-        assert_eq!(s.layers.len(), 1);
-        assert_eq!(s.layers[0].op_type, "Conv");
-        assert_eq!(s.layers[0].weights[0].dims, vec![4, 3, 3, 3]);
-        assert_eq!(s.other_ops.get("Relu"), Some(&1));
-        assert_eq!(s.static_feature_width(None), Some(16));
-        assert_eq!(s.static_feature_width(Some("nope")), None);
-    }
-
-    #[test]
-    fn truncated_file_is_reported_as_truncated() {
-        let bytes = std::fs::read(fixture("tiny.onnx")).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("cut.onnx");
-        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-        let err = read(&p).unwrap_err();
-        assert!(matches!(err, OnnxGraphError::Truncated { .. }), "{err}");
-    }
-
-    #[test]
-    fn text_and_empty_files_are_not_onnx() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.onnx");
-        std::fs::write(&p, "hello, I am a text file\n").unwrap();
-        let err = read(&p).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                OnnxGraphError::NotOnnx { .. } | OnnxGraphError::Truncated { .. }
-            ),
-            "{err}"
-        );
-        std::fs::write(&p, "").unwrap();
-        assert!(matches!(read(&p), Err(OnnxGraphError::Empty { .. })));
-        let missing = dir.path().join("missing.onnx");
-        assert!(matches!(
-            read(&missing),
-            Err(OnnxGraphError::Missing { .. })
-        ));
-    }
-
-    #[test]
-    fn feature_width_multiplies_fixed_dims_only() {
-        let mut s = read(&fixture("tiny.onnx")).unwrap();
-        s.outputs[0].dims = vec![
-            Dim::Symbolic("batch".into()),
-            Dim::Fixed(512),
-            Dim::Fixed(7),
-            Dim::Fixed(7),
-        ];
-        assert_eq!(s.static_feature_width(None), Some(512 * 49));
-        s.outputs[0].dims[2] = Dim::Symbolic("h".into());
-        assert_eq!(s.static_feature_width(None), None);
-    }
-}
+mod tests;

@@ -73,11 +73,12 @@ pub fn loaded() -> Option<&'static OrtInfo> {
     INFO.get()
 }
 
-/// Candidate library paths in search order; `exclusive` when the user named one.
+/// Candidate library paths in search order; `named_by` is set when the user named the one path.
 #[derive(Debug, PartialEq)]
 pub struct Candidates {
     pub paths: Vec<PathBuf>,
-    pub exclusive: bool,
+    /// `Some("--ort-lib")` or `Some("ORT_DYLIB_PATH")` for a user-named path.
+    pub named_by: Option<&'static str>,
 }
 
 /// Lists where to look for the library (pure; see the module doc for the order).
@@ -87,10 +88,16 @@ pub fn candidates(
     exe_dir: Option<PathBuf>,
     cwd: Option<PathBuf>,
 ) -> Candidates {
-    if let Some(p) = explicit.map(Path::to_path_buf).or(env_var) {
+    if let Some(p) = explicit {
+        return Candidates {
+            paths: vec![p.to_path_buf()],
+            named_by: Some("--ort-lib"),
+        };
+    }
+    if let Some(p) = env_var {
         return Candidates {
             paths: vec![p],
-            exclusive: true,
+            named_by: Some("ORT_DYLIB_PATH"),
         };
     }
     let name = library_file_name();
@@ -111,7 +118,7 @@ pub fn candidates(
     }
     Candidates {
         paths,
-        exclusive: false,
+        named_by: None,
     }
 }
 
@@ -133,11 +140,10 @@ fn choose(c: &Candidates) -> Result<PathBuf, OrtLibError> {
             });
         }
     }
-    let origin = if c.exclusive {
-        " (from --ort-lib or ORT_DYLIB_PATH)"
-    } else {
-        ""
-    };
+    let origin = c
+        .named_by
+        .map(|by| format!(", named by {by}"))
+        .unwrap_or_default();
     let tried: Vec<String> = c.paths.iter().map(|p| p.display().to_string()).collect();
     Err(OrtLibError::NotFound {
         tried: format!("{}{origin}", tried.join(", ")),
@@ -177,7 +183,7 @@ fn read_version(path: &Path) -> Result<String, OrtLibError> {
     // project as ONNX Runtime. Symbols are used only while `lib` is alive.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| OrtLibError::Load {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason: error_chain(&e),
     })?;
     let not_ort = || OrtLibError::NotOrt {
         path: path.to_owned(),
@@ -200,6 +206,17 @@ fn read_version(path: &Path) -> Result<String, OrtLibError> {
         .to_string_lossy()
         .into_owned();
     Ok(version)
+}
+
+/// `outer: inner: innermost`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text = format!("{text}: {cause}");
+        next = cause.source();
+    }
+    text
 }
 
 /// `"1.31.1"` → true when `(major, minor) >= MIN_VERSION`; unparsable strings are unsupported.
@@ -291,9 +308,10 @@ mod tests {
             None,
         );
         assert_eq!(c.paths, vec![PathBuf::from("/x/lib.so")]);
-        assert!(c.exclusive);
+        assert_eq!(c.named_by, Some("--ort-lib"));
         let c = candidates(None, Some(PathBuf::from("/env/lib.so")), None, None);
         assert_eq!(c.paths, vec![PathBuf::from("/env/lib.so")]);
+        assert_eq!(c.named_by, Some("ORT_DYLIB_PATH"));
     }
 
     #[test]
@@ -304,7 +322,7 @@ mod tests {
             Some(PathBuf::from("/r/target/debug")),
             Some(PathBuf::from("/w")),
         );
-        assert!(!c.exclusive);
+        assert_eq!(c.named_by, None);
         let name = library_file_name();
         assert_eq!(c.paths[0], PathBuf::from("/r/target/debug").join(&name));
         assert_eq!(

@@ -1,10 +1,281 @@
-//! Stage `params` (not yet implemented).
+//! Stage `params`: the notebook's "count the parameters", as a torchsummary-like table.
+//!
+//! Backbone layers come from the ONNX initializers (frozen); the head is the notebook's
+//! `Linear(D,H) → ReLU → Dropout → Linear(H,K) → LogSoftmax` (trainable), named like the
+//! PyTorch `Sequential` (`0`, `3` hold weights). `D` = backbone feature width, `H` hidden, `K` classes.
+
+use crate::onnx_graph::{self, ModelSummary};
+use crate::sidecar::Sidecar;
+use anyhow::Context;
+use serde::Serialize;
+use std::path::PathBuf;
 
 /// Arguments of the `params` stage.
 #[derive(Debug, clap::Args)]
-pub struct ParamsArgs {}
+pub struct ParamsArgs {
+    /// ONNX backbone whose initializers are counted as frozen parameters.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+    /// Number of classes the head predicts (K).
+    #[arg(long, value_name = "K")]
+    pub classes: usize,
+    /// Hidden width of the head (H).
+    #[arg(long, value_name = "H", default_value_t = 256)]
+    pub hidden: usize,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Row {
+    /// `backbone` or `head`.
+    pub part: &'static str,
+    pub name: String,
+    pub op_type: String,
+    /// Weight shapes (PyTorch convention for the head: `[out, in]`, `[out]`).
+    pub shapes: Vec<Vec<i64>>,
+    pub count: u64,
+    pub trainable: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct ParamsReport {
+    pub model: PathBuf,
+    pub feature_dim: usize,
+    pub hidden: usize,
+    pub classes: usize,
+    pub rows: Vec<Row>,
+    /// Backbone op types without parameters and how many nodes each.
+    pub backbone_other_ops: std::collections::BTreeMap<String, usize>,
+    pub total: u64,
+    pub frozen: u64,
+    pub trainable: u64,
+}
 
 /// Runs the `params` stage.
-pub fn run(_args: ParamsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`params` is not implemented yet")
+pub fn run(args: ParamsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.classes >= 2,
+        "--classes must be at least 2 (got {})",
+        args.classes
+    );
+    anyhow::ensure!(args.hidden >= 1, "--hidden must be at least 1 (got 0)");
+    let summary = onnx_graph::read(&args.model)?;
+    let sidecar = Sidecar::load_for(&args.model)?;
+    let d = feature_dim(&summary, sidecar.as_ref())?;
+    let report = report(&summary, d, args.hidden, args.classes);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+/// The feature width `D`: the sidecar's, checked against the graph's static output shape.
+pub fn feature_dim(summary: &ModelSummary, sidecar: Option<&Sidecar>) -> anyhow::Result<usize> {
+    let output = sidecar.map(|s| s.output_name.as_str());
+    let graph = summary.static_feature_width(output);
+    let side = sidecar.map(|s| s.feature_dim).filter(|&d| d > 0);
+    match (side, graph) {
+        (Some(s), Some(g)) if s != g => anyhow::bail!(
+            "sidecar {} says feature_dim {s}, the graph's output has {g} features per image; regenerate the sidecar",
+            Sidecar::path_for(&summary.path).display()
+        ),
+        (Some(d), _) | (None, Some(d)) => Ok(d),
+        (None, None) => anyhow::bail!(
+            "cannot tell the feature width of {}: no sidecar and the output shape is not static; write {} (see models/README.md)",
+            summary.path.display(),
+            Sidecar::path_for(&summary.path).display()
+        ),
+    }
+}
+
+/// The head's rows for `D → H → K`.
+pub fn head_rows(d: usize, h: usize, k: usize) -> Vec<Row> {
+    let linear = |name: &str, inp: usize, out: usize| Row {
+        part: "head",
+        name: name.into(),
+        op_type: format!("Linear({inp}, {out})"),
+        shapes: vec![vec![out as i64, inp as i64], vec![out as i64]],
+        count: (inp * out + out) as u64,
+        trainable: true,
+    };
+    let plain = |name: &str, op: &str| Row {
+        part: "head",
+        name: name.into(),
+        op_type: op.into(),
+        shapes: Vec::new(),
+        count: 0,
+        trainable: true,
+    };
+    vec![
+        linear("0", d, h),
+        plain("1", "ReLU"),
+        plain("2", "Dropout"),
+        linear("3", h, k),
+        plain("4", "LogSoftmax"),
+    ]
+}
+
+/// Backbone rows (frozen) + head rows (trainable) + totals.
+pub fn report(summary: &ModelSummary, d: usize, h: usize, k: usize) -> ParamsReport {
+    let mut rows: Vec<Row> = summary
+        .layers
+        .iter()
+        .map(|l| Row {
+            part: "backbone",
+            name: l.name.clone(),
+            op_type: l.op_type.clone(),
+            shapes: l.weights.iter().map(|w| w.dims.clone()).collect(),
+            count: l.count,
+            trainable: false,
+        })
+        .collect();
+    rows.extend(head_rows(d, h, k));
+    let frozen: u64 = rows.iter().filter(|r| !r.trainable).map(|r| r.count).sum();
+    let trainable: u64 = rows.iter().filter(|r| r.trainable).map(|r| r.count).sum();
+    ParamsReport {
+        model: summary.path.clone(),
+        feature_dim: d,
+        hidden: h,
+        classes: k,
+        rows,
+        backbone_other_ops: summary.other_ops.clone(),
+        total: frozen + trainable,
+        frozen,
+        trainable,
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn shapes_text(shapes: &[Vec<i64>]) -> String {
+    if shapes.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = shapes
+        .iter()
+        .map(|s| {
+            let dims: Vec<String> = s.iter().map(i64::to_string).collect();
+            format!("[{}]", dims.join(", "))
+        })
+        .collect();
+    parts.join(" ")
+}
+
+/// The table as printed.
+pub fn render(r: &ParamsReport) -> String {
+    let label = |row: &Row| format!("{}.{} ({})", row.part, row.name, row.op_type);
+    let w_name = r
+        .rows
+        .iter()
+        .map(|x| label(x).len())
+        .max()
+        .unwrap_or(10)
+        .clamp(16, 60);
+    let w_shape = r
+        .rows
+        .iter()
+        .map(|x| shapes_text(&x.shapes).len())
+        .max()
+        .unwrap_or(8)
+        .clamp(12, 40);
+    let rule = "-".repeat(w_name + w_shape + 30);
+    let mut out = format!(
+        "{:<w_name$}  {:<w_shape$}  {:>14}  trainable\n{rule}\n",
+        "layer (type)", "weight shapes", "params"
+    );
+    for row in &r.rows {
+        out += &format!(
+            "{:<w_name$}  {:<w_shape$}  {:>14}  {}\n",
+            label(row),
+            shapes_text(&row.shapes),
+            thousands(row.count),
+            if row.trainable { "yes" } else { "no (frozen)" }
+        );
+    }
+    if !r.backbone_other_ops.is_empty() {
+        let ops: Vec<String> = r
+            .backbone_other_ops
+            .iter()
+            .map(|(op, n)| format!("{op} ×{n}"))
+            .collect();
+        out += &format!("backbone nodes without parameters: {}\n", ops.join(", "));
+    }
+    out += &format!(
+        "{rule}\nbackbone {} → head {} → {} classes (features D = {})\n",
+        r.model.display(),
+        r.hidden,
+        r.classes,
+        r.feature_dim
+    );
+    out += &format!("Total params:     {:>14}\n", thousands(r.total));
+    out += &format!("Frozen params:    {:>14}\n", thousands(r.frozen));
+    out += &format!("Trainable params: {:>14}\n", thousands(r.trainable));
+    out
+}
+
+/// Loads the summary and computes the report in one call (for other stages and tests).
+pub fn for_model(
+    model: &std::path::Path,
+    hidden: usize,
+    classes: usize,
+) -> anyhow::Result<ParamsReport> {
+    let summary = onnx_graph::read(model)?;
+    let sidecar = Sidecar::load_for(model)
+        .with_context(|| format!("reading the sidecar of {}", model.display()))?;
+    let d = feature_dim(&summary, sidecar.as_ref())?;
+    Ok(report(&summary, d, hidden, classes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(135_335_076), "135,335,076");
+    }
+
+    #[test]
+    fn vgg16_fc7_head_for_100_classes() {
+        let rows = head_rows(4096, 256, 100);
+        let trainable: u64 = rows.iter().map(|r| r.count).sum();
+        assert_eq!(rows[0].count, 4096 * 256 + 256);
+        assert_eq!(rows[3].count, 256 * 100 + 100);
+        assert_eq!(trainable, 1_074_532);
+        assert_eq!(rows[0].shapes, vec![vec![256, 4096], vec![256]]);
+    }
+
+    #[test]
+    fn tiny_fixture_counts() {
+        let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/backbone/tiny.onnx");
+        let r = for_model(&model, 8, 3).unwrap();
+        assert_eq!(r.feature_dim, 16);
+        assert_eq!(r.frozen, 112);
+        assert_eq!(r.trainable, (16 * 8 + 8) + (8 * 3 + 3));
+        assert_eq!(r.total, r.frozen + r.trainable);
+        let text = render(&r);
+        assert!(text.contains("backbone.conv (Conv)"), "{text}");
+        assert!(text.contains("Trainable params:"), "{text}");
+    }
 }

@@ -1,10 +1,261 @@
-//! Stage `predict` (not yet implemented).
+//! Stage `predict`: top-k classes with probabilities for image files and folders, streamed as
+//! they come, through the same eval preprocessing as `extract`.
 
-/// Arguments of the `predict` stage.
-#[derive(Debug, clap::Args)]
-pub struct PredictArgs {}
+use crate::backbone::{Backbone, BackboneArgs};
+use crate::checkpoint::TrainedRun;
+use crate::preprocess::{self, PreprocessConfig};
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
-/// Runs the `predict` stage.
-pub fn run(_args: PredictArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`predict` is not implemented yet")
+/// Output format of `pipeline predict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One aligned line per image.
+    Table,
+    /// JSON Lines: one object per image (`{"path", "topk": [{"class", "probability"}]}`).
+    Json,
+    /// `path,rank,class,probability`, one row per (image, rank).
+    Csv,
+}
+
+/// Arguments of `pipeline predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
+    /// Run directory written by `pipeline train-head`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Image files or folders (searched recursively; hidden files skipped).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Classes to show per image (clipped to the class count).
+    #[arg(long, default_value_t = 5)]
+    pub topk: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Images per backbone call.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+}
+
+/// Every file under `paths`, sorted within each folder; hidden entries skipped.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            bail!(
+                "{} does not exist; give image files or folders",
+                p.display()
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading folder {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the model and its preprocessing are the ones the head was trained on.
+fn check_model(bb: &Backbone, pre: &PreprocessConfig, run: &TrainedRun) -> Result<()> {
+    if bb.model_hash != run.backbone_hash {
+        bail!(
+            "model differs from the one the head in {} was trained on (blake3 {} vs {}); pass the same --model as at extract time",
+            run.dir.display(),
+            &bb.model_hash[..12.min(bb.model_hash.len())],
+            &run.backbone_hash[..12.min(run.backbone_hash.len())]
+        );
+    }
+    if serde_json::to_value(pre)? != run.preprocess {
+        bail!(
+            "preprocessing from the model's sidecar ({}) differs from the run's ({}); restore the sidecar the cache was extracted with",
+            serde_json::to_value(pre)?,
+            run.preprocess
+        );
+    }
+    if bb.feature_dim() != run.feature_dim {
+        bail!(
+            "feature width mismatch: model gives {}, head expects {}",
+            bb.feature_dim(),
+            run.feature_dim
+        );
+    }
+    Ok(())
+}
+
+/// Runs `pipeline predict`.
+pub fn run(args: PredictArgs) -> Result<()> {
+    if args.topk == 0 || args.batch == 0 {
+        bail!("--topk and --batch must be at least 1");
+    }
+    let run = TrainedRun::load(&args.run)?;
+    let files = collect_files(&args.paths)?;
+    if files.is_empty() {
+        bail!(
+            "no files found under {:?}; give image files or folders that contain images",
+            args.paths
+        );
+    }
+    let mut bb = Backbone::open(&args.backbone)?;
+    let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
+    check_model(&bb, &pre, &run)?;
+    let k = args.topk.min(run.classes.len());
+    let len = pre.tensor_len();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.format == Format::Csv {
+        writeln!(out, "path,rank,class,probability")?;
+    }
+    let (mut done, mut skipped) = (0usize, 0usize);
+    for chunk in files.chunks(args.batch) {
+        let tensors: Vec<(usize, Result<Vec<f32>, String>)> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let r = crate::image_io::load_rgb8(p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|img| {
+                        let mut buf = vec![0f32; len];
+                        preprocess::eval_into(&img, &pre, &mut buf)
+                            .map_err(|e| format!("{}: {e}", p.display()))?;
+                        Ok(buf)
+                    });
+                (i, r)
+            })
+            .collect();
+        let mut ok_idx = Vec::new();
+        let mut input = Vec::with_capacity(chunk.len() * len);
+        for (i, r) in tensors {
+            match r {
+                Ok(t) => {
+                    ok_idx.push(i);
+                    input.extend_from_slice(&t);
+                }
+                Err(reason) => {
+                    skipped += 1;
+                    eprintln!("skipped {reason}");
+                }
+            }
+        }
+        if ok_idx.is_empty() {
+            continue;
+        }
+        let feats = bb.run(&input, ok_idx.len())?;
+        let x = ndarray::Array2::from_shape_vec((ok_idx.len(), bb.feature_dim()), feats)?;
+        let lp = run.log_proba(x.view());
+        for (row, &i) in lp.rows().into_iter().zip(&ok_idx) {
+            let top = topk(row.as_slice().unwrap_or(&row.to_vec()), k);
+            emit(&mut out, args.format, &chunk[i], &top, &run.classes)?;
+            done += 1;
+        }
+        out.flush()?;
+    }
+    eprintln!(
+        "predicted {done} images, skipped {skipped} (provider {})",
+        bb.provider
+    );
+    if done == 0 {
+        bail!(
+            "none of the {} files could be read as an image",
+            files.len()
+        );
+    }
+    Ok(())
+}
+
+/// The `k` best classes of a row of log-probabilities, as (class index, probability), best first.
+pub fn topk(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..row.len()).collect();
+    idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+    idx.into_iter().take(k).map(|i| (i, row[i].exp())).collect()
+}
+
+fn emit(
+    out: &mut impl Write,
+    format: Format,
+    path: &Path,
+    top: &[(usize, f32)],
+    classes: &[String],
+) -> Result<()> {
+    let p = path.display().to_string();
+    match format {
+        Format::Table => {
+            let cells: Vec<String> = top
+                .iter()
+                .map(|(c, pr)| format!("{} {:.3}", classes[*c], pr))
+                .collect();
+            writeln!(out, "{p}\t{}", cells.join("  "))?;
+        }
+        Format::Json => {
+            let topk: Vec<serde_json::Value> = top
+                .iter()
+                .map(|(c, pr)| serde_json::json!({"class": classes[*c], "probability": pr}))
+                .collect();
+            writeln!(out, "{}", serde_json::json!({"path": p, "topk": topk}))?;
+        }
+        Format::Csv => {
+            for (rank, (c, pr)) in top.iter().enumerate() {
+                writeln!(
+                    out,
+                    "{},{},{},{:.6}",
+                    csv_quote(&p),
+                    rank + 1,
+                    csv_quote(&classes[*c]),
+                    pr
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_orders_and_clips() {
+        let row = [0.1f32.ln(), 0.6f32.ln(), 0.3f32.ln()];
+        let t = topk(&row, 2);
+        assert_eq!(t.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!((t[0].1 - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn csv_quotes_commas() {
+        assert_eq!(csv_quote("a,b"), "\"a,b\"");
+        assert_eq!(csv_quote("ab"), "ab");
+    }
 }

@@ -1,1 +1,396 @@
-//! Part `preprocess` (to be written).
+//! Eval preprocessing shared by extract, eval and predict: torchvision's `Resize(shorter side)` →
+//! `CenterCrop` → `ToTensor` → `Normalize`, written straight into the model's input layout.
+//!
+//! Resizing is PIL's bilinear filter with antialiasing (support scaled by the downscale factor),
+//! done by `fast_image_resize`'s convolution resizer, which follows PIL's algorithm. Only the
+//! centre-crop window of the resized image is computed (a fractional source crop box whose
+//! coefficients equal those of the full resize), so a 1×500 image never materialises its
+//! 256×128000 resize. Tensor values: `(x * scale - mean[c]) / std[c]` for pixels `x` in 0–255, in
+//! the model's channel order (see [`Normalization`]).
+
+use crate::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
+
+mod normalize;
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, IntoImageView, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+pub use normalize::denormalize_to_rgb8;
+pub(crate) use normalize::Normalizer;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
+/// The resize filter this build implements; recorded in configs and caches.
+pub const RESIZE_FILTER: &str =
+    "bilinear-antialias (PIL-compatible, fast_image_resize convolution)";
+
+/// Largest side the resize/augment geometry accepts (PIL's 16.16 fixed-point rotation limit).
+pub const MAX_SIDE: u32 = 8192;
+
+/// Everything that decides the tensor an image becomes; recorded in the cache manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessConfig {
+    /// Shorter side after the eval resize (256).
+    pub resize_shorter: u32,
+    /// Side of the square centre crop fed to the model (224).
+    pub crop: u32,
+    pub layout: Layout,
+    pub channel_order: ChannelOrder,
+    pub normalization: Normalization,
+    /// Must equal [`RESIZE_FILTER`].
+    pub resize_filter: String,
+}
+
+/// Errors turning an image into a tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("image is {width}×{height} pixels: nothing to resize; skip it or re-export it")]
+    EmptyImage { width: u32, height: u32 },
+    #[error("image {width}×{height} resized to shorter side {shorter} would be {long} pixels long (limit {max}); crop the image to a saner aspect ratio")]
+    TooElongated {
+        width: u32,
+        height: u32,
+        shorter: u32,
+        long: u64,
+        max: u64,
+    },
+    #[error("output buffer holds {got} floats, the config needs {expected} (3×crop×crop)")]
+    OutputLength { expected: usize, got: usize },
+    #[error("invalid preprocessing config: {0}")]
+    InvalidConfig(String),
+    #[error("resize failed ({0}); this is a bug, please report it with the image size")]
+    Resize(String),
+}
+
+impl Default for PreprocessConfig {
+    /// torchvision ImageNet eval: Resize(256) → CenterCrop(224) → NCHW RGB, ImageNet mean/std.
+    fn default() -> Self {
+        Self {
+            resize_shorter: 256,
+            crop: 224,
+            layout: Layout::Nchw,
+            channel_order: ChannelOrder::Rgb,
+            normalization: Normalization::imagenet(),
+            resize_filter: RESIZE_FILTER.to_owned(),
+        }
+    }
+}
+
+impl PreprocessConfig {
+    /// The preprocessing a backbone's sidecar asks for.
+    pub fn from_sidecar(s: &Sidecar) -> Self {
+        Self {
+            resize_shorter: s.resize_shorter,
+            crop: s.input_size,
+            layout: s.layout,
+            channel_order: s.channel_order,
+            normalization: s.normalization.clone(),
+            resize_filter: RESIZE_FILTER.to_owned(),
+        }
+    }
+
+    /// Floats per image: `3 * crop * crop`.
+    pub fn tensor_len(&self) -> usize {
+        3 * self.crop as usize * self.crop as usize
+    }
+
+    /// Same geometry, but NCHW RGB values `x / 255` in 0–1 (torchvision's `ToTensor()` output).
+    pub fn unit_range(&self) -> Self {
+        Self {
+            layout: Layout::Nchw,
+            channel_order: ChannelOrder::Rgb,
+            normalization: Normalization {
+                scale: 1.0 / 255.0,
+                mean: [0.0; 3],
+                std: [1.0; 3],
+            },
+            ..self.clone()
+        }
+    }
+
+    /// Checks sizes, normalisation and filter name.
+    pub fn validate(&self) -> Result<(), PreprocessError> {
+        let bad = |m: String| Err(PreprocessError::InvalidConfig(m));
+        if self.crop == 0 || self.crop > MAX_SIDE {
+            return bad(format!("crop {} must be in 1..={MAX_SIDE}", self.crop));
+        }
+        if self.resize_shorter == 0 || self.resize_shorter > MAX_SIDE {
+            let r = self.resize_shorter;
+            return bad(format!("resize_shorter {r} must be in 1..={MAX_SIDE}"));
+        }
+        let n = &self.normalization;
+        let finite = n.scale.is_finite() && n.mean.iter().all(|m| m.is_finite());
+        if !finite || n.std.iter().any(|s| !s.is_finite() || *s == 0.0) {
+            return bad(format!(
+                "normalisation {n:?} needs finite values and non-zero std"
+            ));
+        }
+        if self.resize_filter != RESIZE_FILTER {
+            return bad(format!(
+                "resize filter {:?} is not the one this build implements ({RESIZE_FILTER:?}); re-extract with this build",
+                self.resize_filter
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_out(&self, out: &[f32]) -> Result<(), PreprocessError> {
+        self.validate()?;
+        if out.len() != self.tensor_len() {
+            return Err(PreprocessError::OutputLength {
+                expected: self.tensor_len(),
+                got: out.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Eval transform: Resize(shorter side → `resize_shorter`, PIL bilinear antialias) →
+/// CenterCrop(`crop`, zero padding if smaller, as torchvision) → normalise → `out`
+/// (`tensor_len()` floats in the config's layout and channel order).
+pub fn eval_into(
+    img: &RgbImage,
+    cfg: &PreprocessConfig,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
+    cfg.check_out(out)?;
+    let (w, h) = img.dimensions();
+    let (nw, nh) = resized_size(w, h, cfg.resize_shorter)?;
+    let wx = Window::center(nw, cfg.crop);
+    let wy = Window::center(nh, cfg.crop);
+    // Source box of the crop window, in source pixels.
+    let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
+    let left = wx.src_start as f64 * sx;
+    let top = wy.src_start as f64 * sy;
+    let right = (((wx.src_start + wx.len) as f64) * sx).min(w as f64);
+    let bottom = (((wy.src_start + wy.len) as f64) * sy).min(h as f64);
+    let options = resize_options().crop(left, top, right - left, bottom - top);
+    let norm = Normalizer::new(cfg);
+    with_scratch(|s| {
+        let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(resize_err)?;
+        let (buf, row_buf) = s.resize(&src, wx.len, wy.len, &options)?;
+        norm.write_window(out, &wx, &wy, row_buf, |y, row| {
+            let stride = 3 * wx.len as usize;
+            row.copy_from_slice(&buf[y * stride..(y + 1) * stride]);
+        });
+        Ok(())
+    })
+}
+
+/// Output size of torchvision's `Resize(shorter)` for a `w`×`h` image: shorter side → `shorter`,
+/// longer side → `int(shorter * long / short)` (truncated).
+pub fn resized_size(w: u32, h: u32, shorter: u32) -> Result<(u32, u32), PreprocessError> {
+    if w == 0 || h == 0 {
+        return Err(PreprocessError::EmptyImage {
+            width: w,
+            height: h,
+        });
+    }
+    let (short, long) = if w <= h { (w, h) } else { (h, w) };
+    let new_long = (shorter as u64 * long as u64) as f64 / short as f64;
+    let new_long = new_long as u64;
+    let max = u32::MAX as u64 / 4;
+    if new_long > max {
+        return Err(PreprocessError::TooElongated {
+            width: w,
+            height: h,
+            shorter,
+            long: new_long,
+            max,
+        });
+    }
+    let new_long = new_long as u32;
+    Ok(if w <= h {
+        (shorter, new_long)
+    } else {
+        (new_long, shorter)
+    })
+}
+
+/// One axis of torchvision's `CenterCrop(crop)` on a side of `size` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Output pixels before the image starts (zero padding when `crop > size`).
+    pub dst_off: u32,
+    /// First image pixel inside the crop.
+    pub src_start: u32,
+    /// Image pixels inside the crop.
+    pub len: u32,
+}
+
+impl Window {
+    pub(crate) fn center(size: u32, crop: u32) -> Self {
+        if crop > size {
+            // torchvision pads (crop - size) // 2 before, the rest after.
+            Self {
+                dst_off: (crop - size) / 2,
+                src_start: 0,
+                len: size,
+            }
+        } else {
+            // int(round((size - crop) / 2.0)), Python rounds halves to even.
+            let start = ((size - crop) as f64 / 2.0).round_ties_even() as u32;
+            Self {
+                dst_off: 0,
+                src_start: start,
+                len: crop,
+            }
+        }
+    }
+}
+
+/// PIL-compatible bilinear convolution (antialiased when downscaling).
+pub(crate) fn resize_options() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+}
+
+pub(crate) fn resize_err(e: impl std::fmt::Display) -> PreprocessError {
+    PreprocessError::Resize(e.to_string())
+}
+
+/// Per-thread buffers reused across images.
+pub(crate) struct Scratch {
+    resizer: Resizer,
+    buf: Vec<u8>,
+    row: Vec<u8>,
+}
+
+impl Scratch {
+    /// Resizes `src` (with `options`' crop box) to `w`×`h` RGB; returns the packed pixels and
+    /// the row buffer.
+    pub(crate) fn resize(
+        &mut self,
+        src: &impl IntoImageView,
+        w: u32,
+        h: u32,
+        options: &ResizeOptions,
+    ) -> Result<(&[u8], &mut Vec<u8>), PreprocessError> {
+        let len = 3 * w as usize * h as usize;
+        self.buf.resize(len, 0);
+        let mut dst = Image::from_slice_u8(w, h, &mut self.buf[..len], PixelType::U8x3)
+            .map_err(resize_err)?;
+        self.resizer
+            .resize(src, &mut dst, options)
+            .map_err(resize_err)?;
+        Ok((&self.buf[..len], &mut self.row))
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        resizer: Resizer::new(),
+        buf: Vec::new(),
+        row: Vec::new(),
+    });
+}
+
+/// Runs `f` with this thread's scratch buffers.
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resized_size_matches_torchvision_rounding() {
+        assert_eq!(resized_size(500, 375, 256).unwrap(), (341, 256));
+        assert_eq!(resized_size(180, 260, 256).unwrap(), (256, 369));
+        assert_eq!(resized_size(256, 256, 256).unwrap(), (256, 256));
+        assert_eq!(resized_size(1, 500, 256).unwrap(), (256, 128000));
+        assert!(matches!(
+            resized_size(0, 5, 256),
+            Err(PreprocessError::EmptyImage { .. })
+        ));
+        assert!(matches!(
+            resized_size(1, u32::MAX, 256),
+            Err(PreprocessError::TooElongated { .. })
+        ));
+    }
+
+    #[test]
+    fn center_window_rounds_half_to_even_and_pads() {
+        // (341 - 224) / 2 = 58.5 → 58; (343 - 224) / 2 = 59.5 → 60.
+        assert_eq!(Window::center(341, 224).src_start, 58);
+        assert_eq!(Window::center(343, 224).src_start, 60);
+        let w = Window::center(101, 224);
+        assert_eq!((w.dst_off, w.src_start, w.len), (61, 0, 101));
+    }
+
+    #[test]
+    fn config_validation_names_the_problem() {
+        let mut cfg = PreprocessConfig::default();
+        cfg.validate().unwrap();
+        cfg.normalization.std[1] = 0.0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("non-zero std"), "{e}");
+        let cfg = PreprocessConfig {
+            resize_filter: "nearest".into(),
+            ..Default::default()
+        };
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("re-extract"));
+        let mut out = vec![0f32; 10];
+        let e = eval_into(&RgbImage::new(4, 4), &PreprocessConfig::default(), &mut out);
+        assert!(matches!(
+            e,
+            Err(PreprocessError::OutputLength {
+                expected: 150528,
+                got: 10
+            })
+        ));
+    }
+
+    #[test]
+    fn constant_image_gives_constant_normalised_planes() {
+        let img = RgbImage::from_pixel(300, 200, image::Rgb([255, 128, 0]));
+        let cfg = PreprocessConfig::default();
+        let mut out = vec![0f32; cfg.tensor_len()];
+        eval_into(&img, &cfg, &mut out).unwrap();
+        let n = Normalization::imagenet();
+        let plane = 224 * 224;
+        for (c, x) in [255f32, 128.0, 0.0].into_iter().enumerate() {
+            let want = (x / 255.0 - n.mean[c]) / n.std[c];
+            let got = &out[c * plane..(c + 1) * plane];
+            assert!(got.iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
+        }
+    }
+
+    /// Features must be bit-identical on any machine: fast_image_resize's SIMD paths must give
+    /// the same bytes as its portable one for the crops and sizes we use.
+    #[test]
+    fn resize_is_identical_across_cpu_extensions() {
+        use fast_image_resize::images::CroppedImage;
+        use fast_image_resize::CpuExtensions;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let raw: Vec<u8> = (0..500 * 375 * 3).map(|_| rng.gen()).collect();
+        let src = ImageRef::new(500, 375, &raw, PixelType::U8x3).unwrap();
+        let crop = CroppedImage::new(&src, 37, 20, 410, 300).unwrap();
+        let eval_box = resize_options().crop(85.04, 0.0, 328.4, 328.1);
+        let run = |ext: CpuExtensions| {
+            let mut r = Resizer::new();
+            // SAFETY: only extensions this CPU supports are passed.
+            unsafe { r.set_cpu_extensions(ext) };
+            let mut a = Image::new(224, 224, PixelType::U8x3);
+            r.resize(&src, &mut a, &eval_box).unwrap();
+            let mut b = Image::new(256, 256, PixelType::U8x3);
+            r.resize(&crop, &mut b, &resize_options()).unwrap();
+            (a.into_vec(), b.into_vec())
+        };
+        let portable = run(CpuExtensions::None);
+        #[cfg(target_arch = "x86_64")]
+        for ext in [CpuExtensions::Sse4_1, CpuExtensions::Avx2] {
+            if ext.is_supported() {
+                assert!(
+                    run(ext) == portable,
+                    "{ext:?} differs from the portable resize"
+                );
+            }
+        }
+    }
+}

@@ -1,10 +1,238 @@
-//! Stage `run` (not yet implemented).
+//! The main job `pipeline run`: inspect → split → params → extract → train-head → eval in one
+//! work directory, reusing what an earlier run already computed, with one summary at the end.
 
-/// Arguments of the `run` stage.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {}
+use crate::backbone::{BackboneArgs, Device};
+use crate::checkpoint::{HeadKind, TrainedRun};
+use crate::eval::EvalArgs;
+use crate::extract::ExtractArgs;
+use crate::head::preset::Preset;
+use crate::shard::FeatureDtype;
+use crate::split::{Mode, SplitConfig};
+use crate::train::TrainArgs;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
 
-/// Runs the `run` stage.
-pub fn run(_args: RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`run` is not implemented yet")
+/// Arguments of `pipeline run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Raw ImageFolder tree: DATA/<class>/<image>.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// ONNX backbone with its sidecar (e.g. models/vgg16-conv.onnx from `just vgg16-conv`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Work directory: inspect/, data/ (split), features/, runs/<head>/ land here.
+    #[arg(long)]
+    pub workdir: PathBuf,
+    /// Seed of the split, the augmentations and the head.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train/valid/test shares.
+    #[arg(long, default_value = "50,25,25", value_parser = crate::split::parse_ratios)]
+    pub ratios: [f64; 3],
+    /// Stable hash split instead of exact per-class quotas (exact suits small classes).
+    #[arg(long)]
+    pub hash_split: bool,
+    /// Augmented passes over train at extract time.
+    #[arg(long, default_value_t = 5)]
+    pub passes: u32,
+    /// Images per backbone call.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// ONNX Runtime library.
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
+    pub dtype: FeatureDtype,
+    /// Head to train.
+    #[arg(long, value_enum, default_value_t = HeadKind::Mlp)]
+    pub head: HeadKind,
+    /// Hyper-parameter preset of the head [default: default].
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Maximum epochs of the head.
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Hidden units of the head.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Dropout of the head.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Classes with fewer train images are flagged by inspect.
+    #[arg(long, default_value_t = 10)]
+    pub min_train: usize,
+    /// Stop at the first unusable image instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Runs the main job.
+pub fn run(a: RunArgs) -> Result<()> {
+    let w = &a.workdir;
+    std::fs::create_dir_all(w).with_context(|| format!("creating {}", w.display()))?;
+    eprintln!("[1/6] inspect {}", a.data.display());
+    let report = crate::inspect::inspect(&a.data, a.min_train, false)?;
+    crate::inspect::write_json(&report, &w.join("inspect/report.json"))?;
+    crate::inspect::write_plots(&report, &w.join("inspect"), false)?;
+    eprintln!("[2/6] split");
+    let split_dir = w.join("data");
+    let split_note = split_stage(&a, &split_dir)?;
+    eprintln!("[3/6] params");
+    let params = crate::params::for_model(
+        &a.model,
+        a.hidden.unwrap_or(256),
+        report.classes.len().max(2),
+    )?;
+    eprintln!("[4/6] extract");
+    let backbone = BackboneArgs {
+        model: a.model.clone(),
+        device: a.device,
+        threads: a.threads,
+        ort_lib: a.ort_lib.clone(),
+    };
+    let ex = crate::extract::run_extract(&ExtractArgs {
+        backbone,
+        data: split_dir.clone(),
+        out: w.join("features"),
+        passes: a.passes,
+        batch: a.batch,
+        seed: a.seed,
+        dtype: a.dtype,
+        shard: None,
+        chunk_size: None,
+        workers: None,
+        force: false,
+        strict: a.strict,
+    })?;
+    eprintln!("[5/6] train-head");
+    let run_dir = w.join("runs").join(head_name(a.head));
+    crate::train::run(train_args(&a, &w.join("features"), &run_dir))?;
+    eprintln!("[6/6] eval");
+    let (m, eval_dir) = crate::eval::evaluate(&EvalArgs {
+        features: w.join("features"),
+        run: run_dir.clone(),
+        split: "test".into(),
+        out: None,
+    })?;
+    let trained = TrainedRun::load(&run_dir)?;
+    let tree = crate::dataset::scan_split_tree(&split_dir)?;
+    let counts = |s: &str| tree.split(s).map_or(0, <[_]>::len);
+    println!("── pipeline run summary ──");
+    println!(
+        "data       {}: {} classes, {} images ({} unreadable); split {}",
+        a.data.display(),
+        report.classes.len(),
+        report.images,
+        report.unreadable_files,
+        split_note
+    );
+    println!(
+        "           train {} / valid {} / test {}",
+        counts("train"),
+        counts("valid"),
+        counts("test")
+    );
+    println!(
+        "parameters total {}, frozen {}, trainable {}",
+        crate::params::thousands(params.total),
+        crate::params::thousands(params.frozen),
+        crate::params::thousands(params.trainable)
+    );
+    if ex.reused {
+        println!(
+            "extract    reused cache {} (key {})",
+            ex.dir.display(),
+            ex.key
+        );
+    } else {
+        println!(
+            "extract    {} views at {:.1} views/s on {}",
+            ex.views, ex.views_per_sec, ex.provider
+        );
+    }
+    println!(
+        "head       {} best epoch {} ({})",
+        head_name(a.head),
+        trained.best_epoch,
+        run_dir.display()
+    );
+    println!(
+        "test       top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} % on {} images",
+        m.top1 * 100.0,
+        m.k5,
+        m.top5 * 100.0,
+        m.nll,
+        m.mean_class_top1 * 100.0,
+        m.images
+    );
+    println!(
+        "plots      {} and {}",
+        w.join("inspect").display(),
+        eval_dir.display()
+    );
+    Ok(())
+}
+
+fn head_name(h: HeadKind) -> &'static str {
+    match h {
+        HeadKind::Mlp => "mlp",
+        HeadKind::Logistic => "logistic",
+    }
+}
+
+/// Splits into `dir`, or reuses the split already there when it was made from the same source
+/// with the same seed, shares and strategy.
+fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
+    let cfg = SplitConfig {
+        ratios: a.ratios,
+        seed: a.seed,
+        mode: Mode::Hardlink,
+        keep_small: false,
+        exact: !a.hash_split,
+    };
+    let strategy = if cfg.exact { "exact" } else { "hash" };
+    let source = a.data.canonicalize().unwrap_or_else(|_| a.data.clone());
+    if let Ok(text) = std::fs::read_to_string(dir.join("split.json")) {
+        let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let same = old["seed"] == a.seed
+            && old["strategy"] == strategy
+            && old["source"] == source.display().to_string()
+            && old["ratios"] == serde_json::json!(a.ratios);
+        if same {
+            return Ok(format!("reused {}", dir.display()));
+        }
+    }
+    crate::split::split(&a.data, dir, &cfg, true)?;
+    Ok(format!("{strategy}, seed {}", a.seed))
+}
+
+fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {
+    TrainArgs {
+        features: features.to_owned(),
+        out: out.to_owned(),
+        head: a.head,
+        preset: a.preset,
+        hidden: a.hidden,
+        dropout: a.dropout,
+        lr: None,
+        batch: None,
+        epochs: a.epochs,
+        patience: None,
+        weight_decay: None,
+        class_weights: None,
+        feature_dropout: None,
+        passes: None,
+        seed: Some(a.seed),
+        logistic_alpha: None,
+        logistic_max_iter: None,
+        resume: false,
+        force: true,
+        threads: None,
+    }
 }

@@ -193,9 +193,9 @@ pub(super) fn synthesize(path: &Path, io: &Io) -> Result<Sidecar, BackboneError>
 /// The one-line warning printed when the sidecar was synthesised.
 pub(super) fn synthesized_warning(path: &Path, s: &Sidecar) -> String {
     format!(
-        "warning: no sidecar {}: assuming {:?} RGB input {}×{} (resize shorter side to {}), ImageNet mean/std, output `{}` with {} features; write the sidecar to be sure (see models/README.md)",
+        "warning: no sidecar {}: assuming {} RGB input {}×{} (resize shorter side to {}), ImageNet mean/std, output `{}` with {} features; write the sidecar to be sure (see models/README.md)",
         Sidecar::path_for(path).display(),
-        s.layout,
+        format!("{:?}", s.layout).to_uppercase(),
         s.input_size,
         s.input_size,
         s.resize_shorter,
@@ -229,6 +229,7 @@ pub(super) fn validate(path: &Path, sc: &Sidecar, io: &Io) -> Result<Checked, Ba
         sidecar: Sidecar::path_for(path),
         reason,
     };
+    sane_sidecar(sc).map_err(mismatch)?;
     let input = single_input(path, io)?;
     if input.name != sc.input_name {
         return Err(mismatch(format!(
@@ -293,6 +294,25 @@ pub(super) fn validate(path: &Path, sc: &Sidecar, io: &Io) -> Result<Checked, Ba
         input_dims: input.dims.clone(),
         output_dims: output.dims.clone(),
     })
+}
+
+/// Values no image model can use: sizes out of 1..=8192, resize below the crop, zero/NaN std.
+fn sane_sidecar(sc: &Sidecar) -> Result<(), String> {
+    if !(1..=8192).contains(&sc.input_size) || sc.resize_shorter < sc.input_size {
+        return Err(format!(
+            "sidecar input_size {} / resize_shorter {} (need 1 ≤ input_size ≤ resize_shorter, input_size ≤ 8192)",
+            sc.input_size, sc.resize_shorter
+        ));
+    }
+    let n = &sc.normalization;
+    let finite = n.mean.iter().chain(&n.std).all(|v| v.is_finite()) && n.scale.is_finite();
+    if !finite || n.std.contains(&0.0) || n.scale == 0.0 {
+        return Err(format!(
+            "sidecar normalization scale {} mean {:?} std {:?} (need finite values, non-zero std and scale)",
+            n.scale, n.mean, n.std
+        ));
+    }
+    Ok(())
 }
 
 /// One forward pass; returns the named output's floats (batch checked against `shape[0]`).

@@ -147,6 +147,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     );
     sc.feature_dim = 16;
     sc.input_size = 224;
+    sc.resize_shorter = 256;
     write(&sc);
     let err = Backbone::open(&args(model.clone()))
         .err()
@@ -157,10 +158,27 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
         "{err}"
     );
     sc.input_size = 32;
+    sc.resize_shorter = 36;
     sc.layout = Layout::Nhwc;
     write(&sc);
-    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("expects 3 channels there"), "{err}");
+    sc.layout = Layout::Nchw;
+    sc.normalization.std[1] = 0.0;
+    write(&sc);
+    let err = Backbone::open(&args(model.clone()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("non-zero std"), "{err}");
+    sc.normalization.std[1] = 0.224;
+    sc.resize_shorter = 16;
+    write(&sc);
+    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    assert!(err.contains("resize_shorter 16"), "{err}");
 }
 
 #[test]
@@ -190,4 +208,63 @@ fn zero_threads_is_refused() {
     let mut a = args(fixture("tiny.onnx"));
     a.threads = Some(0);
     assert!(matches!(Backbone::open(&a), Err(BackboneError::Threads)));
+}
+
+/// A valid ONNX file whose graph is `y = Relu(x)` with `x: float32 [batch, 10]`.
+fn vector_model(path: &Path) {
+    use onnx_protobuf::tensor_shape_proto::{dimension::Value as D, Dimension};
+    use onnx_protobuf::type_proto::{Tensor, Value as T};
+    use onnx_protobuf::{Message, ModelProto, NodeProto, OperatorSetIdProto};
+    use onnx_protobuf::{TensorShapeProto, TypeProto, ValueInfoProto};
+    let value = |name: &str| {
+        let dims = [D::DimParam("batch".into()), D::DimValue(10)];
+        let mut shape = TensorShapeProto::new();
+        shape.dim = dims
+            .into_iter()
+            .map(|v| {
+                let mut d = Dimension::new();
+                d.value = Some(v);
+                d
+            })
+            .collect();
+        let mut tensor = Tensor::new();
+        tensor.elem_type = 1;
+        tensor.shape = Some(shape).into();
+        let mut ty = TypeProto::new();
+        ty.value = Some(T::TensorType(tensor));
+        let mut v = ValueInfoProto::new();
+        v.name = name.into();
+        v.type_ = Some(ty).into();
+        v
+    };
+    let mut node = NodeProto::new();
+    node.op_type = "Relu".into();
+    node.input = vec!["x".into()];
+    node.output = vec!["y".into()];
+    let mut model = ModelProto::new();
+    model.ir_version = 8;
+    let mut opset = OperatorSetIdProto::new();
+    opset.version = 17;
+    model.opset_import = vec![opset];
+    let graph = model.graph.mut_or_insert_default();
+    graph.node = vec![node];
+    graph.input = vec![value("x")];
+    graph.output = vec![value("y")];
+    std::fs::write(path, model.write_to_bytes().unwrap()).unwrap();
+}
+
+#[test]
+fn model_without_an_image_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vector.onnx");
+    vector_model(&path);
+    let err = Backbone::open(&args(path)).err().unwrap();
+    assert!(matches!(err, BackboneError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("expected rank 4"), "{err}");
+}
+
+#[test]
+fn backbone_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Backbone>();
 }

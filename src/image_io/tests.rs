@@ -28,7 +28,7 @@ where
             img.as_raw().as_bytes(),
             img.width(),
             img.height(),
-            P::COLOR_TYPE.into(),
+            P::COLOR_TYPE,
         )
         .expect("encode png");
     out
@@ -85,7 +85,10 @@ fn exif_orientation_6_swaps_sizes_and_moves_the_top_left_corner_to_the_top_right
         top_right[0] > 200 && top_right[1] < 60,
         "top right {top_right:?}"
     );
-    assert!(top_left[0] < 200 || top_left[1] > 60, "top left {top_left:?}");
+    assert!(
+        top_left[0] < 200 || top_left[1] > 60,
+        "top left {top_left:?}"
+    );
 }
 
 #[test]

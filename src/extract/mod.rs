@@ -1,0 +1,363 @@
+//! Stage `extract`: run the frozen backbone over a split tree into the feature cache — K augmented
+//! passes of train, one eval pass of valid/test — resumable, shardable, refusing stale caches.
+
+mod engine;
+pub mod plan;
+
+use crate::augment::AugmentConfig;
+use crate::backbone::{Backbone, BackboneArgs};
+use crate::cache::{self, CacheSpec, ExtractStats, Manifest, ShardEntry, Skipped, CACHE_SCHEMA};
+use crate::preprocess::PreprocessConfig;
+use crate::shard::{self, FeatureDtype, ShardId};
+use anyhow::{bail, Context, Result};
+use plan::{ShardSel, SpecInputs};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `pipeline extract`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
+    /// Split tree to read: DATA/{train,valid,test}/<class>/<image> (made by `pipeline split`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Cache directory to create, resume or reuse.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Augmented passes over train (valid/test always get one eval pass).
+    #[arg(long, default_value_t = 5)]
+    pub passes: u32,
+    /// Images per backbone call.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Seed of the augmentations (each view is seeded by seed, pass and image path).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Storage type of the cached features.
+    #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
+    pub dtype: FeatureDtype,
+    /// Process only chunk numbers ≡ i (mod N), for array jobs; rerun without it to finalise.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<ShardSel>,
+    /// Images per shard file (default: as many as keep one chunk's features under 64 MB).
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
+    /// Decode/augment threads (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Rebuild a cache made with different inputs instead of refusing it.
+    #[arg(long)]
+    pub force: bool,
+    /// Stop at the first unusable image instead of skipping and listing it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What `run_extract` did, for the summary of `pipeline run`.
+#[derive(Debug, Clone)]
+pub struct ExtractReport {
+    pub dir: PathBuf,
+    pub key: String,
+    pub provider: String,
+    pub views: u64,
+    pub views_per_sec: f64,
+    pub reused: bool,
+    pub complete: bool,
+}
+
+/// Runs `pipeline extract`.
+pub fn run(args: ExtractArgs) -> Result<()> {
+    run_extract(&args).map(|_| ())
+}
+
+fn validate(args: &ExtractArgs) -> Result<()> {
+    if !(1..=1000).contains(&args.passes) {
+        bail!("--passes must be between 1 and 1000, got {}", args.passes);
+    }
+    if !(1..=4096).contains(&args.batch) {
+        bail!("--batch must be between 1 and 4096, got {}", args.batch);
+    }
+    if args.workers == Some(0) || args.chunk_size == Some(0) {
+        bail!("--workers and --chunk-size must be at least 1");
+    }
+    Ok(())
+}
+
+/// Extracts (or reuses) the cache and returns what happened.
+pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
+    validate(args)?;
+    if !crate::dataset::is_split_tree(&args.data) {
+        bail!(
+            "{} is not a split tree (expected {0}/train/<class>/...); run `pipeline split RAW --out {0}` first",
+            args.data.display()
+        );
+    }
+    let tree = crate::dataset::scan_split_tree(&args.data)?;
+    let mut bb = Backbone::open(&args.backbone)?;
+    let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
+    let aug = AugmentConfig::default();
+    let spec = plan::build_spec(
+        &tree,
+        SpecInputs {
+            backbone_hash: &bb.model_hash,
+            sidecar: serde_json::to_value(&bb.sidecar)?,
+            preprocess: serde_json::to_value(&pre)?,
+            augment: serde_json::to_value(&aug)?,
+            seed: args.seed,
+            passes: args.passes,
+            dtype: args.dtype,
+            feature_dim: bb.feature_dim(),
+            chunk_size: args.chunk_size,
+        },
+    );
+    let key = spec.key();
+    if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
+        return Ok(report);
+    }
+    let jobs = plan::pending(&args.out, &spec, &key, args.shard);
+    let total: u64 = jobs
+        .iter()
+        .map(|j| {
+            let p = &spec.splits[j.split];
+            let n = p
+                .images
+                .len()
+                .saturating_sub(j.chunk as usize * spec.chunk_size);
+            (n.min(spec.chunk_size) * p.passes as usize) as u64
+        })
+        .sum();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.workers.unwrap_or(0))
+        .build()
+        .context("starting the decode threads")?;
+    let pb = crate::progress::bar(total, "extract", "views");
+    let cfg = engine::EngineCfg {
+        data_root: &args.data,
+        cache_dir: &args.out,
+        key: &key,
+        pre: &pre,
+        aug: &aug,
+        batch: args.batch,
+        strict: args.strict,
+        pool: &pool,
+    };
+    let t0 = Instant::now();
+    let stats = engine::run(
+        &cfg,
+        &spec,
+        &jobs,
+        &mut |x, n| Ok(bb.run(x, n)?),
+        &mut |v| pb.inc(v),
+    )?;
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = stats.views as f64 / secs.max(1e-9);
+    let complete = finalize(
+        &args.out,
+        &spec,
+        &key,
+        &bb.provider,
+        &args.backbone.model,
+        stats.views,
+        secs,
+    )?;
+    let report = ExtractReport {
+        dir: args.out.clone(),
+        key: key.clone(),
+        provider: bb.provider.clone(),
+        views: stats.views,
+        views_per_sec: rate,
+        reused: false,
+        complete,
+    };
+    print_summary(&report, &stats, &spec, args)?;
+    Ok(report)
+}
+
+/// Checks an existing directory against the spec. Returns a report when the cache is already
+/// complete and current; errors when it belongs to other inputs (unless `force`, which wipes it).
+fn prepare_dir(
+    dir: &Path,
+    spec: &CacheSpec,
+    key: &str,
+    force: bool,
+    provider: &str,
+) -> Result<Option<ExtractReport>> {
+    let (mpath, ppath) = (dir.join(cache::MANIFEST), dir.join(cache::PLAN));
+    let existing: Option<CacheSpec> = if mpath.exists() {
+        cache::read_versioned::<Manifest>(&mpath)
+            .map(|m| m.spec)
+            .ok()
+    } else if ppath.exists() {
+        cache::read_versioned::<CacheSpec>(&ppath).ok()
+    } else {
+        None
+    };
+    let occupied = mpath.exists() || ppath.exists() || dir.join(cache::SHARDS).exists();
+    match existing {
+        Some(old) if old.key() == key && mpath.exists() => {
+            eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
+            return Ok(Some(ExtractReport {
+                dir: dir.to_owned(),
+                key: key.to_owned(),
+                provider: provider.to_owned(),
+                views: 0,
+                views_per_sec: 0.0,
+                reused: true,
+                complete: true,
+            }));
+        }
+        Some(old) if old.key() == key => eprintln!("resuming the interrupted extract in {}", dir.display()),
+        _ if !occupied => {}
+        _ if force => wipe(dir)?,
+        Some(old) => bail!(
+            "the cache in {} was made with different inputs: {}; rerun with --force to rebuild it, or choose another --out",
+            dir.display(),
+            crate::cache_check::first_difference(&old, spec).unwrap_or_else(|| "schema".into())
+        ),
+        None => bail!(
+            "{} holds an unreadable or older-format cache; rerun with --force to rebuild it, or choose another --out",
+            dir.display()
+        ),
+    }
+    std::fs::create_dir_all(dir.join(cache::SHARDS))
+        .with_context(|| format!("creating {}", dir.join(cache::SHARDS).display()))?;
+    cache::write_json_atomic(&ppath, spec)?;
+    Ok(None)
+}
+
+/// Removes a cache's own files (manifest, plan, shards), nothing else.
+fn wipe(dir: &Path) -> Result<()> {
+    eprintln!("--force: removing the old cache in {}", dir.display());
+    for f in [cache::MANIFEST, cache::PLAN] {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    let s = dir.join(cache::SHARDS);
+    if s.exists() {
+        std::fs::remove_dir_all(&s).with_context(|| format!("removing {}", s.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes the manifest when every chunk of every split is on disk; returns whether it did.
+fn finalize(
+    dir: &Path,
+    spec: &CacheSpec,
+    key: &str,
+    provider: &str,
+    model: &Path,
+    views: u64,
+    secs: f64,
+) -> Result<bool> {
+    let chunks = plan::all_chunks(spec);
+    let missing = chunks
+        .iter()
+        .filter(|(_, j)| !plan::chunk_done(dir, key, &spec.splits[j.split], j.chunk))
+        .count();
+    if missing > 0 {
+        eprintln!(
+            "{missing} of {} chunks are still missing (other --shard workers?); when all are in {}, rerun `pipeline extract` without --shard to finalise the cache",
+            chunks.len(),
+            dir.display()
+        );
+        return Ok(false);
+    }
+    let (mut shards, mut skipped) = (Vec::new(), Vec::new());
+    for (_, j) in chunks {
+        let p = &spec.splits[j.split];
+        for pass in 0..p.passes {
+            let id = ShardId {
+                split: &p.name,
+                pass,
+                chunk: j.chunk,
+            };
+            let meta = shard::read_meta(&cache::shard_path(dir, id))?;
+            if pass == 0 {
+                let list: Vec<(String, String)> = meta
+                    .get("skipped")
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .unwrap_or_default();
+                skipped.extend(list.into_iter().map(|(rel_path, reason)| Skipped {
+                    split: p.name.clone(),
+                    rel_path,
+                    reason,
+                }));
+            }
+            shards.push(ShardEntry {
+                file: id.file_name(),
+                split: p.name.clone(),
+                pass,
+                chunk: j.chunk,
+                rows: meta.get("rows").and_then(|r| r.parse().ok()).unwrap_or(0),
+            });
+        }
+    }
+    let manifest = Manifest {
+        schema_version: CACHE_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        key: key.to_owned(),
+        spec: spec.clone(),
+        skipped,
+        shards,
+        stats: ExtractStats {
+            provider: provider.to_owned(),
+            model_path: model.display().to_string(),
+            views,
+            seconds: secs,
+            views_per_sec: views as f64 / secs.max(1e-9),
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        },
+    };
+    cache::write_json_atomic(&dir.join(cache::MANIFEST), &manifest)?;
+    Ok(true)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join(cache::SHARDS))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn print_summary(
+    r: &ExtractReport,
+    stats: &engine::EngineStats,
+    spec: &CacheSpec,
+    args: &ExtractArgs,
+) -> Result<()> {
+    println!(
+        "extracted {} views of {} images ({} skipped) in {:.1} views/s on {}; feature width {}, {} train passes",
+        stats.views, stats.images, stats.skipped, r.views_per_sec, r.provider, spec.feature_dim, spec.passes
+    );
+    if r.complete {
+        let m: Manifest = cache::read_versioned(&r.dir.join(cache::MANIFEST))?;
+        for s in m.skipped.iter().take(20) {
+            println!("  skipped {}/{}: {}", s.split, s.rel_path, s.reason);
+        }
+        if m.skipped.len() > 20 {
+            println!(
+                "  … and {} more (see {}/manifest.json)",
+                m.skipped.len() - 20,
+                r.dir.display()
+            );
+        }
+    }
+    println!(
+        "cache {} (key {}, {:.1} MB, {})",
+        args.out.display(),
+        r.key,
+        dir_size(&r.dir) as f64 / 1e6,
+        if r.complete { "complete" } else { "partial" }
+    );
+    Ok(())
+}

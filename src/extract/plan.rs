@@ -1,0 +1,160 @@
+//! Planning an extract: the cache spec from the split tree and backbone, and what is left to do.
+
+use crate::cache::{self, CacheSpec, CachedImage, SplitPlan, CACHE_SCHEMA};
+use crate::dataset::SplitTree;
+use crate::shard::{self, FeatureDtype, ShardId};
+use std::path::Path;
+
+/// Byte budget for one chunk's features over all its passes; bounds extract's memory.
+const CHUNK_BYTES: usize = 64 << 20;
+
+/// Images per chunk: as many as fit [`CHUNK_BYTES`] of f32 features over `passes`, within 16…1024.
+pub fn chunk_size(feature_dim: usize, passes: u32) -> usize {
+    (CHUNK_BYTES / (feature_dim.max(1) * 4 * passes.max(1) as usize)).clamp(16, 1024)
+}
+
+/// Inputs to the spec that do not come from the split tree.
+pub struct SpecInputs<'a> {
+    pub backbone_hash: &'a str,
+    pub sidecar: serde_json::Value,
+    pub preprocess: serde_json::Value,
+    pub augment: serde_json::Value,
+    pub seed: u64,
+    pub passes: u32,
+    pub dtype: FeatureDtype,
+    pub feature_dim: usize,
+    /// Overrides [`chunk_size`].
+    pub chunk_size: Option<usize>,
+}
+
+/// The spec of the cache this extract produces: train gets `passes` augmented views, other
+/// splits one eval view.
+pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
+    let splits = tree
+        .splits
+        .iter()
+        .map(|(name, items)| {
+            let augmented = name == "train";
+            SplitPlan {
+                name: name.clone(),
+                passes: if augmented { inp.passes } else { 1 },
+                augmented,
+                images: items
+                    .iter()
+                    .map(|it| CachedImage {
+                        rel_path: it.rel_path.clone(),
+                        label: it.label as u32,
+                        bytes: it.bytes,
+                        mtime_ns: it.mtime_ns,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    CacheSpec {
+        schema_version: CACHE_SCHEMA,
+        backbone_hash: inp.backbone_hash.to_owned(),
+        sidecar: inp.sidecar,
+        preprocess: inp.preprocess,
+        augment: inp.augment,
+        seed: inp.seed,
+        passes: inp.passes,
+        dtype: inp.dtype,
+        feature_dim: inp.feature_dim,
+        chunk_size: inp
+            .chunk_size
+            .unwrap_or_else(|| chunk_size(inp.feature_dim, inp.passes)),
+        classes: tree.classes.clone(),
+        splits,
+    }
+}
+
+/// A unit of work: one chunk of one split, all its passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkJob {
+    /// Index into `spec.splits`.
+    pub split: usize,
+    pub chunk: u32,
+}
+
+/// `--shard i/N`: this process handles the chunks whose global number is `i` modulo `N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardSel {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for ShardSel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("--shard takes i/N with 0 ≤ i < N (e.g. 0/4), got `{s}`");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(ShardSel { index, count })
+    }
+}
+
+/// Whether every pass shard of a chunk exists with this cache key.
+pub fn chunk_done(dir: &Path, key: &str, plan: &SplitPlan, chunk: u32) -> bool {
+    (0..plan.passes).all(|pass| {
+        let id = ShardId {
+            split: &plan.name,
+            pass,
+            chunk,
+        };
+        shard::read_key(&cache::shard_path(dir, id)).is_ok_and(|k| k == key)
+    })
+}
+
+/// All chunks of the spec in a global order (split by split), with their global number.
+pub fn all_chunks(spec: &CacheSpec) -> Vec<(u32, ChunkJob)> {
+    let mut out = Vec::new();
+    let mut global = 0;
+    for (si, plan) in spec.splits.iter().enumerate() {
+        for chunk in 0..plan.chunks(spec.chunk_size) {
+            out.push((global, ChunkJob { split: si, chunk }));
+            global += 1;
+        }
+    }
+    out
+}
+
+/// Chunks still to compute for this process: selected by `--shard`, not yet complete on disk.
+pub fn pending(dir: &Path, spec: &CacheSpec, key: &str, sel: Option<ShardSel>) -> Vec<ChunkJob> {
+    all_chunks(spec)
+        .into_iter()
+        .filter(|(g, _)| sel.is_none_or(|s| g % s.count == s.index))
+        .map(|(_, job)| job)
+        .filter(|job| !chunk_done(dir, key, &spec.splits[job.split], job.chunk))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_size_bounds_memory() {
+        assert_eq!(chunk_size(512, 5), 1024);
+        assert_eq!(chunk_size(4096, 5), 819);
+        assert_eq!(chunk_size(25088, 5), 133);
+        assert_eq!(chunk_size(1 << 22, 5), 16);
+    }
+
+    #[test]
+    fn parses_shard_selection() {
+        assert_eq!(
+            "1/4".parse::<ShardSel>(),
+            Ok(ShardSel { index: 1, count: 4 })
+        );
+        for bad in ["4/4", "1", "a/2", "0/0", "-1/2"] {
+            assert!(bad.parse::<ShardSel>().is_err(), "{bad}");
+        }
+    }
+}
