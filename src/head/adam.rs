@@ -9,6 +9,11 @@
 
 use super::Float;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Zip};
+use rayon::prelude::*;
+
+/// Parameters with at least this many elements are updated on the rayon pool (only `0.weight`
+/// of the notebook head); smaller ones in the calling thread, cheaper than waking workers.
+const PARALLEL_MIN: usize = 1 << 18;
 
 /// Hyper-parameters; `Default` is PyTorch's.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -53,6 +58,45 @@ struct StepConsts<F> {
     eps: F,
 }
 
+impl<F: Float> StepConsts<F> {
+    /// The update of one element (see the module documentation).
+    #[inline(always)]
+    fn apply(&self, p: &mut F, g: F, m: &mut F, v: &mut F, with_decay: bool) {
+        let g = if with_decay { g + self.wd * *p } else { g };
+        *m = *m + self.one_minus_b1 * (g - *m);
+        *v = *v * self.b2 + self.one_minus_b2 * g * g;
+        *p += self.neg_step_size * *m / (v.sqrt() / self.bc2_sqrt + self.eps);
+    }
+}
+
+/// Elements per rayon task when updating large parameters.
+const CHUNK: usize = 1 << 16;
+
+/// Updates contiguous parameters `p` with gradients `g` and moments `m`, `v` (equal lengths).
+fn update_slices<F: Float>(
+    p: &mut [F],
+    g: &[F],
+    m: &mut [F],
+    v: &mut [F],
+    k: StepConsts<F>,
+    with_decay: bool,
+) {
+    let run = |p: &mut [F], g: &[F], m: &mut [F], v: &mut [F]| {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            k.apply(p, g, m, v, with_decay);
+        }
+    };
+    if p.len() >= PARALLEL_MIN {
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), v)| run(p, g, m, v));
+    } else {
+        run(p, g, m, v);
+    }
+}
+
 impl<F: Float> Adam<F> {
     /// Zero moments for parameters of the given shapes.
     pub fn new(config: AdamConfig, shapes: &[&[usize]]) -> Self {
@@ -93,16 +137,21 @@ impl<F: Float> Adam<F> {
             .zip(&mut self.m)
             .zip(&mut self.v)
         {
+            let mut p = p;
+            if let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
+                p.as_slice_mut(),
+                g.as_slice(),
+                m.as_slice_mut(),
+                v.as_slice_mut(),
+            ) {
+                update_slices(ps, gs, ms, vs, k, with_decay);
+                continue;
+            }
             Zip::from(p)
                 .and(&g)
                 .and(m)
                 .and(v)
-                .par_for_each(|p, &g, m, v| {
-                    let g = if with_decay { g + k.wd * *p } else { g };
-                    *m = *m + k.one_minus_b1 * (g - *m);
-                    *v = *v * k.b2 + k.one_minus_b2 * g * g;
-                    *p += k.neg_step_size * *m / (v.sqrt() / k.bc2_sqrt + k.eps);
-                });
+                .for_each(|p, &g, m, v| k.apply(p, g, m, v, with_decay));
         }
     }
 }

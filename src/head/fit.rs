@@ -373,7 +373,7 @@ pub fn balanced_weights(labels: &[u32], k: usize) -> Vec<f64> {
 pub enum ClassWeights {
     /// Every sample counts the same (the notebook).
     None,
-    /// Inverse class frequency, see [`balanced_weights`].
+    /// Inverse class frequency, N/(C·n_c) for C classes present (scikit-learn's "balanced").
     Balanced,
 }
 

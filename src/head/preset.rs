@@ -11,7 +11,7 @@ use super::sampler::PassMode;
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Small-data aware: every cached view in every epoch, a batch size that gives at least
-    /// [`MIN_STEPS_PER_EPOCH`] Adam steps per epoch (at most 128), inverted dropout 0.5 on the
+    /// 16 Adam steps per epoch (between 16 and 128), inverted dropout 0.5 on the
     /// input features, 60 epochs at most with patience 8.
     Default,
     /// The notebook: batch 128, one view per image per epoch, 30 epochs, patience 5.
