@@ -63,6 +63,23 @@ fixtures-images: venv
 fixtures-backbone: venv
     .venv/bin/python tests/fixtures/backbone/make_tiny.py
 
+# Extract vs bare ONNX Runtime vs PyTorch's loop (the PyTorch side needs torch + torchvision).
+bench-extract model data:
+    python3 benches/extract_bench.py --model {{model}} --data {{data}} --rounds 3 --torch-workers 0 2
+
+# Peak memory of extract on trees of different sizes.
+bench-extract-memory model +trees:
+    benches/extract_memory.sh {{model}} {{trees}}
+
+# One head epoch, Rust (criterion) then PyTorch (needs torch) on the same shapes.
+bench-head:
+    cargo bench --bench head_epoch
+    python3 scripts/bench_head_torch.py --threads 2
+
+# Preprocessing throughput (eval and train transforms).
+bench-preprocess:
+    cargo bench --bench preprocess
+
 # fmt check + clippy -D warnings + all tests (what .ci/run runs).
 ci: fetch-ort venv
     cargo fmt --check
