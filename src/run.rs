@@ -83,6 +83,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     eprintln!("[2/6] split");
     let split_dir = w.join("data");
     let split_note = split_stage(&a, &split_dir)?;
+    let by_split = crate::inspect::inspect(&split_dir, a.min_train, false)?;
+    crate::inspect::write_json(&by_split, &w.join("inspect/split/report.json"))?;
+    crate::inspect::write_plots(&by_split, &w.join("inspect/split"), false)?;
     eprintln!("[3/6] params");
     let params = crate::params::for_model(
         &a.model,
@@ -172,8 +175,9 @@ pub fn run(a: RunArgs) -> Result<()> {
         m.images
     );
     println!(
-        "plots      {} and {}",
+        "plots      {} (raw), {} (by split) and {}",
         w.join("inspect").display(),
+        w.join("inspect/split").display(),
         eval_dir.display()
     );
     Ok(())

@@ -68,6 +68,8 @@ fn run_then_eval_and_predict_in_every_format() {
     }
     for f in [
         "inspect/report.json",
+        "inspect/split/report.json",
+        "inspect/split/images_per_class.png",
         "data/split.json",
         "features/manifest.json",
         "runs/mlp/head.safetensors",
