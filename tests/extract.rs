@@ -1,24 +1,18 @@
 //! `pipeline extract` end to end on the committed fixtures: cache round trip, determinism,
 //! resume, refusals naming the differing field, --strict, NHWC/BGR models.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const MODEL: &str = "tests/fixtures/backbone/tiny.onnx";
-const MODEL_NHWC: &str = "tests/fixtures/backbone/tiny_nhwc.onnx";
+use common::{fails, pipeline, root, MODEL, MODEL_NHWC};
+use std::path::Path;
+use std::process::Output;
+
 const DATA: &str = "tests/fixtures/images/tree";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pipeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(args)
-        .current_dir(root())
-        .env("PIPELINE_NO_PROGRESS", "1")
-        .output()
-        .expect("run pipeline")
+/// Success, returning stdout and stderr together.
+fn ok(o: &Output) -> String {
+    let (out, err) = common::succeeded(o);
+    out + &err
 }
 
 fn extract(out: &Path, extra: &[&str]) -> Output {
@@ -29,24 +23,6 @@ fn extract(out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     pipeline(&args)
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(
-        o.status.success(),
-        "failed: {err}\nstdout: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    String::from_utf8_lossy(&o.stdout).to_string() + &err
-}
-
-fn fails(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(!o.status.success(), "unexpectedly succeeded: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
 }
 
 fn features(dir: &Path, split: &str, pass: u32) -> ndarray::Array2<f32> {

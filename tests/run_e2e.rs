@@ -2,42 +2,17 @@
 //! `predict` in every format, and the errors a user meets (mismatched cache and run, empty
 //! folder, missing model).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const MODEL: &str = "tests/fixtures/backbone/tiny.onnx";
-const MODEL_NHWC: &str = "tests/fixtures/backbone/tiny_nhwc.onnx";
+use common::{fails, pipeline, root, MODEL, MODEL_NHWC};
+use std::path::Path;
+use std::process::Output;
+
 const RAW: &str = "tests/fixtures/images/raw";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pipeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .args(args)
-        .current_dir(root())
-        .env("PIPELINE_NO_PROGRESS", "1")
-        .output()
-        .expect("run pipeline")
-}
-
+/// Success, returning stdout.
 fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(
-        o.status.success(),
-        "failed: {err}\nstdout: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn fails(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(!o.status.success(), "unexpectedly succeeded: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
+    common::succeeded(o).0
 }
 
 fn main_job(w: &Path) -> String {
