@@ -2,7 +2,7 @@
 //! (`tests/fixtures/preprocess/in_rocket_500x375.png`), ImageNet config (256 → 224, NCHW f32).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pipeline::augment::{train_into, view_seed, AugmentConfig};
+use pipeline::preprocess::augment::{train_into, view_seed, AugmentConfig};
 use pipeline::preprocess::{eval_into, PreprocessConfig};
 use std::hint::black_box;
 

@@ -5,12 +5,15 @@
 //! layout (NCHW or NHWC) and channel order; the output is `N × D` floats, row-major (outputs of
 //! rank > 2, e.g. `[N,512,7,7]`, are flattened per image).
 
+pub mod onnx_graph;
+pub mod ort_lib;
 mod session;
+pub mod sidecar;
 
-use crate::onnx_graph::{self, OnnxGraphError, MODEL_HINT};
-use crate::ort_lib::{self, OrtInfo, OrtLibError};
-use crate::sidecar::{Layout, Sidecar, SidecarError};
+use onnx_graph::{OnnxGraphError, MODEL_HINT};
+use ort_lib::{OrtInfo, OrtLibError};
 use serde::{Deserialize, Serialize};
+use sidecar::{Layout, Sidecar, SidecarError};
 use std::path::{Path, PathBuf};
 
 /// Where the backbone runs.

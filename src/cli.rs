@@ -14,46 +14,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Count images per class and split, measure image sizes, list unreadable or odd files.
-    Inspect(crate::inspect::InspectArgs),
+    Inspect(crate::commands::inspect::InspectArgs),
     /// Split a raw ImageFolder tree into train/valid/test (50/25/25 by default), seeded and stable.
-    Split(crate::split::SplitArgs),
+    Split(crate::commands::split::SplitArgs),
     /// Describe an ONNX backbone: inputs, outputs, opset, parameters, sidecar, ONNX Runtime version.
-    Info(crate::info::InfoArgs),
+    Info(crate::commands::info::InfoArgs),
     /// Count parameters: total, frozen (backbone) and trainable (head), layer by layer.
-    Params(crate::params::ParamsArgs),
+    Params(crate::commands::params::ParamsArgs),
     /// Bare backbone throughput on pre-made tensors (the yardstick for `extract`).
-    Bench(crate::bench::BenchArgs),
+    Bench(crate::commands::bench::BenchArgs),
     /// Run the frozen backbone over a split tree into the on-disk feature cache.
-    Extract(crate::extract::ExtractArgs),
+    Extract(crate::commands::extract::ExtractArgs),
     /// Print a feature cache's manifest in short.
-    CacheInfo(crate::cache_info::CacheInfoArgs),
+    CacheInfo(crate::commands::cache_info::CacheInfoArgs),
     /// Write a grid of augmented views of one image, to see what the train augmentation does.
-    AugmentPreview(crate::preview::PreviewArgs),
+    AugmentPreview(crate::commands::augment_preview::PreviewArgs),
     /// Train the head (MLP or logistic baseline) on cached features.
-    TrainHead(crate::train::TrainArgs),
+    TrainHead(crate::commands::train_head::TrainArgs),
     /// Evaluate a trained head on a cached split: top-1/top-5, per class, confusion.
-    Eval(crate::eval::EvalArgs),
+    Eval(crate::commands::eval::EvalArgs),
     /// Predict the top-k classes of images or folders with a backbone and a trained head.
-    Predict(crate::predict::PredictArgs),
+    Predict(crate::commands::predict::PredictArgs),
     /// The main job: inspect → split → extract → train-head → eval in one work directory.
-    Run(crate::run::RunArgs),
+    Run(crate::commands::run::RunArgs),
 }
 
 /// Runs the chosen sub-command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Inspect(a) => crate::inspect::run(a),
-        Command::Split(a) => crate::split::run(a),
-        Command::Info(a) => crate::info::run(a),
-        Command::Params(a) => crate::params::run(a),
-        Command::Bench(a) => crate::bench::run(a),
-        Command::Extract(a) => crate::extract::run(a),
-        Command::CacheInfo(a) => crate::cache_info::run(a),
-        Command::AugmentPreview(a) => crate::preview::run(a),
-        Command::TrainHead(a) => crate::train::run(a),
-        Command::Eval(a) => crate::eval::run(a),
-        Command::Predict(a) => crate::predict::run(a),
-        Command::Run(a) => crate::run::run(a),
+        Command::Inspect(a) => crate::commands::inspect::run(a),
+        Command::Split(a) => crate::commands::split::run(a),
+        Command::Info(a) => crate::commands::info::run(a),
+        Command::Params(a) => crate::commands::params::run(a),
+        Command::Bench(a) => crate::commands::bench::run(a),
+        Command::Extract(a) => crate::commands::extract::run(a),
+        Command::CacheInfo(a) => crate::commands::cache_info::run(a),
+        Command::AugmentPreview(a) => crate::commands::augment_preview::run(a),
+        Command::TrainHead(a) => crate::commands::train_head::run(a),
+        Command::Eval(a) => crate::commands::eval::run(a),
+        Command::Predict(a) => crate::commands::predict::run(a),
+        Command::Run(a) => crate::commands::run::run(a),
     }
 }
 

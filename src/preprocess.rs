@@ -8,8 +8,9 @@
 //! 256×128000 resize. Tensor values: `(x * scale - mean[c]) / std[c]` for pixels `x` in 0–255, in
 //! the model's channel order (see [`Normalization`]).
 
-use crate::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
+use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
 
+pub mod augment;
 mod normalize;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, IntoImageView, PixelType, ResizeAlg, ResizeOptions, Resizer};

@@ -3,11 +3,11 @@
 //! tiny-image, determinism, geometry and sampling-distribution checks.
 
 use image::RgbImage;
-use pipeline::augment::{
+use pipeline::backbone::sidecar::{ChannelOrder, Layout, Normalization};
+use pipeline::preprocess::augment::{
     apply_into, sample_params, train_into, view_seed, AugmentConfig, AugmentParams, CropBox,
 };
 use pipeline::preprocess::{eval_into, PreprocessConfig};
-use pipeline::sidecar::{ChannelOrder, Layout, Normalization};
 use std::path::{Path, PathBuf};
 
 /// Parity tolerance in 0–1 pixel units: ≥ 99.9 % of values within `CLOSE`, all within `MAX`.

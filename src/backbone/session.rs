@@ -2,8 +2,8 @@
 //! sidecar synthesis and the checks that model and sidecar fit.
 
 use super::{diagnose_load, BackboneArgs, BackboneError, Device};
-use crate::ort_lib::OrtInfo;
-use crate::sidecar::{ChannelOrder, Layout, Normalization, Sidecar, SIDECAR_SCHEMA};
+use crate::backbone::ort_lib::OrtInfo;
+use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar, SIDECAR_SCHEMA};
 use ort::session::Session;
 use std::path::Path;
 
@@ -97,7 +97,7 @@ fn build(ort: &OrtInfo, path: &Path, threads: Option<usize>, cuda: bool) -> Resu
         }
         b.commit_from_file(path).map_err(|e| load(e.to_string()))
     };
-    crate::ort_lib::quietly(attempt).unwrap_or_else(|panic| Err(Fail::Load(panic)))
+    crate::backbone::ort_lib::quietly(attempt).unwrap_or_else(|panic| Err(Fail::Load(panic)))
 }
 
 /// The session's inputs and outputs.

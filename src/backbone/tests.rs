@@ -1,7 +1,7 @@
 //! Backbone tests on the committed tiny fixtures (need ONNX Runtime in .ort/cpu or ORT_DYLIB_PATH).
 
 use super::*;
-use crate::sidecar::Normalization;
+use crate::backbone::sidecar::Normalization;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -183,7 +183,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
 
 #[test]
 fn cuda_on_a_cpu_build_names_the_fix_and_auto_falls_back() {
-    let ort = crate::ort_lib::init(None).unwrap();
+    let ort = crate::backbone::ort_lib::init(None).unwrap();
     if ort
         .providers()
         .unwrap()

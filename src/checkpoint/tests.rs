@@ -4,6 +4,7 @@ use super::resume::{read_state, write_state};
 use super::*;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{FitState, PassMode};
+use crate::head::tensor_file::TensorWriter;
 
 fn meta(k: usize, d: usize) -> HeadMeta {
     HeadMeta {

@@ -2,7 +2,7 @@
 //! the inverse for previews.
 
 use super::{PreprocessConfig, PreprocessError, Window};
-use crate::sidecar::{ChannelOrder, Layout};
+use crate::backbone::sidecar::{ChannelOrder, Layout};
 use image::RgbImage;
 
 /// Writes RGB rows into the model's layout through per-channel lookup tables.

@@ -4,11 +4,11 @@
 mod engine;
 pub mod plan;
 
-use crate::augment::AugmentConfig;
 use crate::backbone::{Backbone, BackboneArgs};
+use crate::cache::shard::{self, FeatureDtype, ShardId};
 use crate::cache::{self, CacheSpec, ExtractStats, Manifest, ShardEntry, Skipped, CACHE_SCHEMA};
+use crate::preprocess::augment::AugmentConfig;
 use crate::preprocess::PreprocessConfig;
-use crate::shard::{self, FeatureDtype, ShardId};
 use anyhow::{bail, Context, Result};
 use plan::{ShardSel, SpecInputs};
 use std::path::{Path, PathBuf};
@@ -214,7 +214,7 @@ fn prepare_dir(
         Some(old) => bail!(
             "the cache in {} was made with different inputs: {}; rerun with --force to rebuild it, or choose another --out",
             dir.display(),
-            crate::cache_check::first_difference(&old, spec).unwrap_or_else(|| "schema".into())
+            crate::cache::check::first_difference(&old, spec).unwrap_or_else(|| "schema".into())
         ),
         None => bail!(
             "{} holds an unreadable or older-format cache; rerun with --force to rebuild it, or choose another --out",

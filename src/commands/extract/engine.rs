@@ -4,10 +4,10 @@
 //! channel depth and one chunk of features, whatever the dataset size.
 
 use super::plan::ChunkJob;
-use crate::augment::{self, AugmentConfig};
+use crate::cache::shard::{self, ShardData, ShardId};
 use crate::cache::{self, CacheSpec, SplitPlan};
+use crate::preprocess::augment::{self, AugmentConfig};
 use crate::preprocess::{self, PreprocessConfig};
-use crate::shard::{self, ShardData, ShardId};
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::{bounded, Sender};
 use rayon::prelude::*;

@@ -4,8 +4,9 @@
 //! `Linear(D,H) → ReLU → Dropout → Linear(H,K) → LogSoftmax` (trainable), named like the
 //! PyTorch `Sequential` (`0`, `3` hold weights). `D` = backbone feature width, `H` hidden, `K` classes.
 
-use crate::onnx_graph::{self, ModelSummary};
-use crate::sidecar::Sidecar;
+use crate::backbone::onnx_graph::{self, ModelSummary};
+use crate::backbone::sidecar::Sidecar;
+use crate::output::thousands;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -151,19 +152,6 @@ pub fn report(summary: &ModelSummary, d: usize, h: usize, k: usize) -> ParamsRep
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn shapes_text(shapes: &[Vec<i64>]) -> String {
     if shapes.is_empty() {
         return "-".into();
@@ -246,14 +234,6 @@ pub fn for_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(135_335_076), "135,335,076");
-    }
 
     #[test]
     fn vgg16_fc7_head_for_100_classes() {

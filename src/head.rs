@@ -5,6 +5,7 @@
 //! `K` classes. Weight matrices are stored as PyTorch stores `nn.Linear.weight`: `[out, in]`.
 
 pub mod adam;
+pub mod class_weights;
 pub mod data;
 pub mod fit;
 pub mod history;

@@ -100,7 +100,7 @@ pub fn run(args: SplitArgs) -> anyhow::Result<()> {
         exact: args.exact,
     };
     let m = split(&args.raw, &args.out, &cfg, args.force)?;
-    crate::inspect::print_stdout(&manifest::summary_text(&m, &args.out))
+    crate::output::print_stdout(&manifest::summary_text(&m, &args.out))
 }
 
 /// Splits `raw` into `out` (see the module doc) and returns what `split.json` holds.

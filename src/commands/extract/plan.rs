@@ -1,8 +1,8 @@
 //! Planning an extract: the cache spec from the split tree and backbone, and what is left to do.
 
+use crate::cache::shard::{self, FeatureDtype, ShardId};
 use crate::cache::{self, CacheSpec, CachedImage, SplitPlan, CACHE_SCHEMA};
 use crate::dataset::SplitTree;
-use crate::shard::{self, FeatureDtype, ShardId};
 use std::path::Path;
 
 /// Byte budget for one chunk's features over all its passes; bounds extract's memory.

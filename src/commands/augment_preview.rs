@@ -1,9 +1,9 @@
 //! Stage `augment-preview`: a PNG grid of one image's eval view and its augmented train views,
 //! exactly as `extract` computes them (same seeds), de-normalised back to RGB.
 
-use crate::augment::{apply_into, sample_params, view_seed, AugmentConfig};
+use crate::backbone::sidecar::Sidecar;
+use crate::preprocess::augment::{apply_into, sample_params, view_seed, AugmentConfig};
 use crate::preprocess::{denormalize_to_rgb8, eval_into, PreprocessConfig};
-use crate::sidecar::Sidecar;
 use anyhow::{bail, Context};
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};

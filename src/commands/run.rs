@@ -2,13 +2,13 @@
 //! work directory, reusing what an earlier run already computed, with one summary at the end.
 
 use crate::backbone::{BackboneArgs, Device};
+use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::{HeadKind, TrainedRun};
-use crate::eval::EvalArgs;
-use crate::extract::ExtractArgs;
+use crate::commands::eval::EvalArgs;
+use crate::commands::extract::ExtractArgs;
+use crate::commands::split::{Mode, SplitConfig};
+use crate::commands::train_head::TrainArgs;
 use crate::head::preset::Preset;
-use crate::shard::FeatureDtype;
-use crate::split::{Mode, SplitConfig};
-use crate::train::TrainArgs;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +28,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Train/valid/test shares.
-    #[arg(long, default_value = "50,25,25", value_parser = crate::split::parse_ratios)]
+    #[arg(long, default_value = "50,25,25", value_parser = crate::commands::split::parse_ratios)]
     pub ratios: [f64; 3],
     /// Stable hash split instead of exact per-class quotas (exact suits small classes).
     #[arg(long)]
@@ -77,17 +77,17 @@ pub fn run(a: RunArgs) -> Result<()> {
     let w = &a.workdir;
     std::fs::create_dir_all(w).with_context(|| format!("creating {}", w.display()))?;
     eprintln!("[1/6] inspect {}", a.data.display());
-    let report = crate::inspect::inspect(&a.data, a.min_train, false)?;
-    crate::inspect::write_json(&report, &w.join("inspect/report.json"))?;
-    crate::inspect::write_plots(&report, &w.join("inspect"), false)?;
+    let report = crate::commands::inspect::inspect(&a.data, a.min_train, false)?;
+    crate::commands::inspect::write_json(&report, &w.join("inspect/report.json"))?;
+    crate::commands::inspect::write_plots(&report, &w.join("inspect"), false)?;
     eprintln!("[2/6] split");
     let split_dir = w.join("data");
     let split_note = split_stage(&a, &split_dir)?;
-    let by_split = crate::inspect::inspect(&split_dir, a.min_train, false)?;
-    crate::inspect::write_json(&by_split, &w.join("inspect/split/report.json"))?;
-    crate::inspect::write_plots(&by_split, &w.join("inspect/split"), false)?;
+    let by_split = crate::commands::inspect::inspect(&split_dir, a.min_train, false)?;
+    crate::commands::inspect::write_json(&by_split, &w.join("inspect/split/report.json"))?;
+    crate::commands::inspect::write_plots(&by_split, &w.join("inspect/split"), false)?;
     eprintln!("[3/6] params");
-    let params = crate::params::for_model(
+    let params = crate::commands::params::for_model(
         &a.model,
         a.hidden.unwrap_or(256),
         report.classes.len().max(2),
@@ -99,7 +99,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         threads: a.threads,
         ort_lib: a.ort_lib.clone(),
     };
-    let ex = crate::extract::run_extract(&ExtractArgs {
+    let ex = crate::commands::extract::run_extract(&ExtractArgs {
         backbone,
         data: split_dir.clone(),
         out: w.join("features"),
@@ -115,9 +115,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     })?;
     eprintln!("[5/6] train-head");
     let run_dir = w.join("runs").join(head_name(a.head));
-    crate::train::run(train_args(&a, &w.join("features"), &run_dir))?;
+    crate::commands::train_head::run(train_args(&a, &w.join("features"), &run_dir))?;
     eprintln!("[6/6] eval");
-    let (m, eval_dir) = crate::eval::evaluate(&EvalArgs {
+    let (m, eval_dir) = crate::commands::eval::evaluate(&EvalArgs {
         features: w.join("features"),
         run: run_dir.clone(),
         split: "test".into(),
@@ -143,9 +143,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     );
     println!(
         "parameters total {}, frozen {}, trainable {}",
-        crate::params::thousands(params.total),
-        crate::params::thousands(params.frozen),
-        crate::params::thousands(params.trainable)
+        crate::output::thousands(params.total),
+        crate::output::thousands(params.frozen),
+        crate::output::thousands(params.trainable)
     );
     if ex.reused {
         println!(
@@ -212,7 +212,7 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
             return Ok(format!("reused {}", dir.display()));
         }
     }
-    crate::split::split(&a.data, dir, &cfg, true)?;
+    crate::commands::split::split(&a.data, dir, &cfg, true)?;
     Ok(format!("{strategy}, seed {}", a.seed))
 }
 

@@ -79,8 +79,8 @@ fn walk(a: &Value, b: &Value, path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::shard::FeatureDtype;
     use crate::cache::{CachedImage, SplitPlan, CACHE_SCHEMA};
-    use crate::shard::FeatureDtype;
 
     type Change = Box<dyn Fn(&mut CacheSpec)>;
 

@@ -1,10 +1,10 @@
 //! Stage `info`: what a backbone is and whether it loads — graph I/O, opset, producer, parameter
 //! count, sidecar, ONNX Runtime version and path, execution providers.
 
+use crate::backbone::onnx_graph::{self, format_dims, ModelSummary, TensorInfo};
+use crate::backbone::sidecar::Sidecar;
 use crate::backbone::{Backbone, BackboneArgs};
-use crate::onnx_graph::{self, format_dims, ModelSummary, TensorInfo};
-use crate::params::thousands;
-use crate::sidecar::Sidecar;
+use crate::output::thousands;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -13,6 +13,7 @@ pub use report::{ImageRecord, Quartiles, SizeStats};
 pub use summary::{Counts, Report, SizeSummary};
 pub use table::render_table;
 
+use crate::output::print_stdout;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -63,16 +64,6 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         }
     }
     print_stdout(&out)
-}
-
-/// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error.
-pub fn print_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut lock = std::io::stdout().lock();
-    match lock.write_all(text.as_bytes()).and_then(|_| lock.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 /// Scans, probes and summarises the tree at `dir`.

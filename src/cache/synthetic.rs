@@ -1,0 +1,102 @@
+//! A complete cache written from in-memory features, for tests and tools.
+
+use super::shard::{self, FeatureDtype, ShardId};
+use super::*;
+use ndarray::Array2;
+use serde_json::Value;
+use std::path::Path;
+
+/// Writes a complete cache from in-memory features (tests and tools). Each split is
+/// `(name, passes, features [passes·N, D] pass-major, labels [N])`.
+pub fn write_synthetic(
+    dir: &Path,
+    classes: &[String],
+    splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
+) -> Result<FeatureCache, CacheError> {
+    let dim = splits.first().map_or(0, |s| s.2.ncols());
+    let plans = splits
+        .iter()
+        .map(|(name, passes, _, labels)| SplitPlan {
+            name: name.to_string(),
+            passes: *passes,
+            augmented: *name == "train",
+            images: labels
+                .iter()
+                .enumerate()
+                .map(|(i, &label)| CachedImage {
+                    rel_path: format!(
+                        "{}/{i:05}.png",
+                        classes.get(label as usize).map_or("?", |c| c)
+                    ),
+                    label,
+                    bytes: 0,
+                    mtime_ns: 0,
+                })
+                .collect(),
+        })
+        .collect();
+    let spec = CacheSpec {
+        schema_version: CACHE_SCHEMA,
+        backbone_hash: "synthetic".into(),
+        sidecar: Value::Null,
+        preprocess: Value::Null,
+        augment: Value::Null,
+        seed: 0,
+        passes: splits.iter().map(|s| s.1).max().unwrap_or(1),
+        dtype: FeatureDtype::F32,
+        feature_dim: dim,
+        chunk_size: usize::MAX,
+        classes: classes.to_vec(),
+        splits: plans,
+    };
+    let key = spec.key();
+    let werr = |source| CacheError::Write {
+        path: dir.join(SHARDS),
+        source,
+    };
+    std::fs::create_dir_all(dir.join(SHARDS)).map_err(werr)?;
+    let mut shards = Vec::new();
+    for (name, passes, feats, labels) in splits {
+        let n = labels.len();
+        for pass in 0..*passes {
+            let id = ShardId {
+                split: name,
+                pass,
+                chunk: 0,
+            };
+            let rows = feats.slice(ndarray::s![pass as usize * n..(pass as usize + 1) * n, ..]);
+            let data = shard::ShardData {
+                features: rows.iter().copied().collect(),
+                labels: labels.clone(),
+                index: (0..n as u32).collect(),
+            };
+            shard::write(
+                &shard_path(dir, id),
+                &key,
+                id,
+                dim,
+                FeatureDtype::F32,
+                &data,
+                &[],
+            )?;
+            shards.push(ShardEntry {
+                file: id.file_name(),
+                split: name.to_string(),
+                pass,
+                chunk: 0,
+                rows: n,
+            });
+        }
+    }
+    let manifest = Manifest {
+        schema_version: CACHE_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        key,
+        spec,
+        skipped: vec![],
+        shards,
+        stats: ExtractStats::default(),
+    };
+    write_json_atomic(&dir.join(MANIFEST), &manifest)?;
+    FeatureCache::open(dir)
+}

@@ -1,0 +1,164 @@
+//! `RUN/head.safetensors`: writing the trained head with PyTorch names, and reading it back with
+//! its format, version and shapes checked against its metadata.
+
+use super::{invalid, CheckpointError, HeadMeta, HeadModel, HEAD_FILE, HEAD_FORMAT, RUN_SCHEMA};
+use crate::head::logistic::LinearHead;
+use crate::head::mlp::{Mlp, PARAM_NAMES};
+use crate::head::tensor_file::{TensorReader, TensorWriter};
+use ndarray::{Array2, Ix1, Ix2};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes `RUN/head.safetensors`.
+pub fn write_head(dir: &Path, head: &HeadModel, meta: &HeadMeta) -> Result<(), CheckpointError> {
+    let mut w = TensorWriter::default();
+    match head {
+        HeadModel::Mlp(m) => {
+            for (name, p) in PARAM_NAMES.iter().zip(m.params()) {
+                w.add(name, p);
+            }
+            w.meta("hidden", m.dims().1.to_string());
+        }
+        HeadModel::Logistic(l) => {
+            w.add("0.weight", l.weight.view().into_dyn());
+            w.add("0.bias", l.bias.view().into_dyn());
+        }
+    }
+    let classes = serde_json::to_string(&meta.classes).map_err(|e| invalid(dir, e.to_string()))?;
+    w.meta("format", HEAD_FORMAT);
+    w.meta("schema_version", RUN_SCHEMA.to_string());
+    w.meta("head_kind", head.kind().name());
+    w.meta("classes", classes);
+    w.meta("feature_dim", meta.feature_dim.to_string());
+    w.meta("cache_key", meta.cache_key.clone());
+    w.meta("best_epoch", meta.best_epoch.to_string());
+    w.meta("tool_version", env!("CARGO_PKG_VERSION"));
+    w.write(&dir.join(HEAD_FILE), safetensors::Dtype::F32)?;
+    Ok(())
+}
+
+fn meta_field<'a>(
+    m: &'a HashMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<&'a str, CheckpointError> {
+    m.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| invalid(path, format!("metadata has no `{key}`")))
+}
+
+fn meta_num<T: std::str::FromStr>(
+    m: &HashMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<T, CheckpointError> {
+    let v = meta_field(m, path, key)?;
+    v.parse()
+        .map_err(|_| invalid(path, format!("metadata `{key}` = {v:?} is not a number")))
+}
+
+fn matrix(r: &TensorReader, name: &str) -> Result<Array2<f32>, CheckpointError> {
+    let a = r.array::<f32>(name)?;
+    let shape = a.shape().to_vec();
+    a.into_dimensionality::<Ix2>().map_err(|_| {
+        invalid(
+            &r.path,
+            format!("`{name}` has shape {shape:?}, expected 2 dimensions"),
+        )
+    })
+}
+
+fn vector(r: &TensorReader, name: &str) -> Result<ndarray::Array1<f32>, CheckpointError> {
+    let a = r.array::<f32>(name)?;
+    let shape = a.shape().to_vec();
+    a.into_dimensionality::<Ix1>().map_err(|_| {
+        invalid(
+            &r.path,
+            format!("`{name}` has shape {shape:?}, expected 1 dimension"),
+        )
+    })
+}
+
+/// Reads an MLP stored under `prefix` (`""` or e.g. `"last."`) in a tensor file.
+pub(crate) fn read_mlp(r: &TensorReader, prefix: &str) -> Result<Mlp<f32>, CheckpointError> {
+    let n = |i: usize| format!("{prefix}{}", PARAM_NAMES[i]);
+    Mlp::from_parts(
+        matrix(r, &n(0))?,
+        vector(r, &n(1))?,
+        matrix(r, &n(2))?,
+        vector(r, &n(3))?,
+    )
+    .map_err(|e| invalid(&r.path, e.to_string()))
+}
+
+/// Reads `RUN/head.safetensors`, checking its format, version and shapes against its metadata.
+pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
+    let path = dir.join(HEAD_FILE);
+    if !path.exists() {
+        return Err(CheckpointError::Missing {
+            dir: dir.to_path_buf(),
+            file: HEAD_FILE,
+        });
+    }
+    let r = TensorReader::open(&path)?;
+    let m = r.metadata()?;
+    if m.get("format").map(String::as_str) != Some(HEAD_FORMAT) {
+        return Err(invalid(
+            &path,
+            "not a pipeline head (metadata `format` is not `pipeline-head`)",
+        ));
+    }
+    let version = meta_field(&m, &path, "schema_version")?;
+    if version != RUN_SCHEMA.to_string() {
+        return Err(CheckpointError::Version {
+            path,
+            found: version.to_string(),
+        });
+    }
+    let classes: Vec<String> =
+        serde_json::from_str(meta_field(&m, &path, "classes")?).map_err(|e| {
+            invalid(
+                &path,
+                format!("metadata `classes` is not a JSON list of names: {e}"),
+            )
+        })?;
+    let meta = HeadMeta {
+        classes,
+        feature_dim: meta_num(&m, &path, "feature_dim")?,
+        cache_key: meta_field(&m, &path, "cache_key")?.to_string(),
+        best_epoch: meta_num(&m, &path, "best_epoch")?,
+    };
+    let head = match meta_field(&m, &path, "head_kind")? {
+        "mlp" => HeadModel::Mlp(read_mlp(&r, "")?),
+        "logistic" => HeadModel::Logistic(LinearHead {
+            weight: matrix(&r, "0.weight")?,
+            bias: vector(&r, "0.bias")?,
+        }),
+        other => {
+            return Err(invalid(
+                &path,
+                format!("unknown head_kind {other:?} (expected mlp or logistic)"),
+            ))
+        }
+    };
+    let ok_linear = match &head {
+        HeadModel::Logistic(l) => l.bias.len() == l.weight.nrows(),
+        HeadModel::Mlp(_) => true,
+    };
+    if !ok_linear
+        || head.feature_dim() != meta.feature_dim
+        || head.num_classes() != meta.classes.len()
+    {
+        return Err(invalid(
+            &path,
+            format!(
+                "weights take {} features to {} classes, metadata says {} features and {} classes",
+                head.feature_dim(),
+                head.num_classes(),
+                meta.feature_dim,
+                meta.classes.len()
+            ),
+        ));
+    }
+    Ok((head, meta))
+}

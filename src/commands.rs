@@ -1,0 +1,16 @@
+//! The sub-commands, one module each: an `Args` struct (clap derive; its doc comments are the
+//! help text) and a `run(args)` that reads files, calls the parts and writes files and reports.
+//! A command never uses another command, except [`run`], which chains them into the main job.
+
+pub mod augment_preview;
+pub mod bench;
+pub mod cache_info;
+pub mod eval;
+pub mod extract;
+pub mod info;
+pub mod inspect;
+pub mod params;
+pub mod predict;
+pub mod run;
+pub mod split;
+pub mod train_head;
