@@ -12,27 +12,18 @@ Usage: scripts/fetch_fashion_mnist.py [--out data/fashion-mnist] [--per-class N]
 """
 import argparse
 import gzip
-import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
 from pathlib import Path
 
+from debian_package import prepare_out, unpack
+
 PACKAGE = "dataset-fashion-mnist"
 DATA = Path("usr/share/datasets/fashion-mnist")
 CLASSES = ["t-shirt_top", "trouser", "pullover", "dress", "coat",
            "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
-
-
-def run(cmd, cwd):
-    try:
-        subprocess.run(cmd, cwd=cwd, check=True)
-    except FileNotFoundError:
-        sys.exit(f"error: {cmd[0]} not found; this script needs a Debian-based system (apt-get, dpkg-deb)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"error: {' '.join(cmd)} failed with exit code {e.returncode}")
 
 
 def read_idx(path, magic):
@@ -57,15 +48,7 @@ def gray_png(pixels, w, h):
 
 
 def extract(deb, tmp):
-    if deb is None:
-        run(["apt-get", "download", PACKAGE], cwd=tmp)
-        debs = sorted(Path(tmp).glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            sys.exit(f"error: apt-get download left no {PACKAGE}_*.deb in {tmp}; try `apt-get update` first")
-        deb = debs[-1]
-    root = Path(tmp) / "x"
-    run(["dpkg-deb", "-x", str(deb), str(root)], cwd=tmp)
-    return root / DATA
+    return unpack(PACKAGE, deb, tmp) / DATA
 
 
 def write_set(data, name, out, per_class, counts):
@@ -92,10 +75,7 @@ def main():
     args = ap.parse_args()
     if args.per_class is not None and args.per_class < 1:
         sys.exit("error: --per-class must be at least 1")
-    if args.out.exists() and any(args.out.iterdir()):
-        if not args.force:
-            sys.exit(f"error: {args.out} exists and is not empty; pass --force to replace it")
-        shutil.rmtree(args.out)
+    prepare_out(args.out, args.force)
     for c in CLASSES:
         (args.out / c).mkdir(parents=True, exist_ok=True)
     counts = [0] * len(CLASSES)

@@ -13,10 +13,11 @@ Usage: scripts/fetch_tuxpaint.py [--out data/tuxpaint] [--deb FILE.deb] [--force
 """
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from debian_package import prepare_out, unpack
 
 PACKAGE = "tuxpaint-stamps-default"
 STAMPS = Path("usr/share/tuxpaint/stamps")
@@ -57,25 +58,8 @@ CLASSES = {
 MIN_PER_CLASS = 3
 
 
-def run(cmd, cwd):
-    try:
-        subprocess.run(cmd, cwd=cwd, check=True)
-    except FileNotFoundError:
-        sys.exit(f"error: {cmd[0]} not found; this script needs a Debian-based system (apt-get, dpkg-deb)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"error: {' '.join(cmd)} failed with exit code {e.returncode}")
-
-
 def extract(deb, tmp):
-    if deb is None:
-        run(["apt-get", "download", PACKAGE], cwd=tmp)
-        debs = sorted(Path(tmp).glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            sys.exit(f"error: apt-get download left no {PACKAGE}_*.deb in {tmp}; try `apt-get update` first")
-        deb = debs[-1]
-    root = Path(tmp) / "x"
-    run(["dpkg-deb", "-x", str(deb), str(root)], cwd=tmp)
-    return root / STAMPS
+    return unpack(PACKAGE, deb, tmp) / STAMPS
 
 
 def select(stamps, folder, keep, drop):
@@ -94,10 +78,7 @@ def main():
     ap.add_argument("--deb", type=Path, help=f"an already downloaded {PACKAGE}_*.deb")
     ap.add_argument("--force", action="store_true", help="replace an existing OUT")
     args = ap.parse_args()
-    if args.out.exists() and any(args.out.iterdir()):
-        if not args.force:
-            sys.exit(f"error: {args.out} exists and is not empty; pass --force to replace it")
-        shutil.rmtree(args.out)
+    prepare_out(args.out, args.force)
     with tempfile.TemporaryDirectory() as tmp:
         stamps = extract(args.deb.resolve() if args.deb else None, tmp)
         total = 0

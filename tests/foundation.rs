@@ -5,36 +5,20 @@
 //! via the executable's location). The VGG-16 count test needs a Python with `onnx` + `numpy`:
 //! `PIPELINE_PYTHON` (default `python3`); without one it is skipped with a printed reason.
 
+mod common;
+
+use common::{assert_clean_failure, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/backbone")
-        .join(name)
+    common::fixture("backbone").join(name)
 }
 
 fn pipeline(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipeline"));
-    cmd.current_dir(dir).args(args);
+    let mut cmd = common::command_in(dir);
+    cmd.args(args);
     cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Exit 1, no panic, exactly one `error:` line (notes aside) containing every `needles`.
-fn assert_clean_failure(out: &Output, needles: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("note:")).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "missing {n:?} in: {err}");
-    }
 }
 
 #[test]

@@ -1,47 +1,23 @@
 //! End-to-end tests of `pipeline inspect` and `pipeline split` on the committed fixtures
 //! (tests/fixtures/images, made by make_fixtures.py), running the real binary.
 
+mod common;
+
+use common::{json, s};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images")
-}
-
-fn pipeline(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipeline"));
-    cmd.args(args).env("PIPELINE_NO_PROGRESS", "1");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run pipeline")
+    common::fixture("images")
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = pipeline(args, &[]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    common::stdout_of(&common::pipeline(args))
 }
 
 fn fails(args: &[&str]) -> String {
-    let out = pipeline(args, &[]);
-    assert!(!out.status.success(), "{args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::fails(&common::pipeline(args))
 }
 
 #[test]
@@ -178,7 +154,7 @@ fn inspect_reads_raw_trees_and_draws_without_a_font() {
         "5",
         "--full-decode",
     ];
-    let out = pipeline(&args, &[("PIPELINE_FONT", "/nonexistent/font.ttf")]);
+    let out = common::pipeline_env(&args, &[("PIPELINE_FONT", "/nonexistent/font.ttf")]);
     assert!(
         out.status.success(),
         "{}",

@@ -1,6 +1,7 @@
 //! `train-head` correctness: the PyTorch reference trajectories (f64 and f32), and the stage run
 //! end to end on synthetic caches (early stopping, resume, the run directory, refusals).
 
+mod common;
 #[path = "train_head/early_stop.rs"]
 mod early_stop;
 #[path = "train_head/reference.rs"]
@@ -10,9 +11,10 @@ use ndarray::Array2;
 use pipeline::head::tensor_file::TensorReader;
 use std::path::Path;
 
+use common::s;
 use pipeline::checkpoint::TrainedRun;
 use rand::Rng;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Three Gaussian blobs in 8 dimensions; train has `passes` noisy views, valid one view.
 /// The cache key depends on the image list, so caches with different `n` have different keys.
@@ -44,35 +46,17 @@ fn synthetic_cache(dir: &Path, passes: u32, seed: u64, n: usize) {
 }
 
 fn train_head(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeline"))
-        .arg("train-head")
-        .args(args)
-        .env("PIPELINE_NO_PROGRESS", "1")
-        .output()
-        .unwrap()
+    let mut all = vec!["train-head"];
+    all.extend_from_slice(args);
+    common::pipeline(&all)
 }
 
 fn ok(out: Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "stdout:\n{text}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    common::stdout_of(&out)
 }
 
 fn fails(out: Output) -> String {
-    assert!(
-        !out.status.success(),
-        "expected a failure; stdout:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::fails(&out)
 }
 
 #[test]

@@ -1,9 +1,29 @@
 //! Scatter plots, histograms and line charts on f64 axes.
 
 use super::{axes, builder, de, font_available, legend, span, PlotError, Res, COLOURS};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
+
+type XyChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A white canvas with a titled, labelled f64 × f64 chart over `x` = (lo, hi) and `y` = (lo, hi).
+fn xy_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    text: bool,
+    title: &str,
+    x: (f64, f64),
+    y: (f64, f64),
+    (x_label, y_label): (&str, &str),
+) -> Result<XyChart<'a, DB>, String> {
+    root.fill(&WHITE).map_err(de)?;
+    let mut chart = builder(root, text, title, 30, 70)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(de)?;
+    axes(&mut chart, text, x_label, y_label)?;
+    Ok(chart)
+}
 
 /// One dot per point (semi-transparent, so dense regions read darker).
 pub fn scatter(
@@ -28,13 +48,9 @@ fn draw_scatter<DB: DrawingBackend>(
     x_label: &str,
     y_label: &str,
 ) -> Res {
-    root.fill(&WHITE).map_err(de)?;
-    let (x0, x1) = span(points.iter().map(|p| p.0));
-    let (y0, y1) = span(points.iter().map(|p| p.1));
-    let mut chart = builder(root, text, title, 30, 70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(de)?;
-    axes(&mut chart, text, x_label, y_label)?;
+    let x = span(points.iter().map(|p| p.0));
+    let y = span(points.iter().map(|p| p.1));
+    let mut chart = xy_chart(root, text, title, x, y, (x_label, y_label))?;
     let alpha = (200.0 / (points.len().max(1) as f64)).clamp(0.05, 0.7);
     let dots = points
         .iter()
@@ -73,7 +89,6 @@ fn draw_histogram<DB: DrawingBackend>(
     bins: usize,
     x_label: &str,
 ) -> Res {
-    root.fill(&WHITE).map_err(de)?;
     let finite: Vec<f64> = values.iter().cloned().filter(|v| v.is_finite()).collect();
     let lo = finite.iter().cloned().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -91,10 +106,7 @@ fn draw_histogram<DB: DrawingBackend>(
         counts[b] += 1;
     }
     let top = counts.iter().cloned().max().unwrap_or(0).max(1) as f64 * 1.08;
-    let mut chart = builder(root, text, title, 30, 70)
-        .build_cartesian_2d(lo..hi, 0f64..top)
-        .map_err(de)?;
-    axes(&mut chart, text, x_label, "images")?;
+    let mut chart = xy_chart(root, text, title, (lo, hi), (0.0, top), (x_label, "images"))?;
     let bars = counts.iter().enumerate().map(|(b, &c)| {
         let x0 = lo + b as f64 * width;
         let mut r = Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], COLOURS[0].filled());
@@ -128,14 +140,10 @@ fn draw_lines<DB: DrawingBackend>(
     y_label: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Res {
-    root.fill(&WHITE).map_err(de)?;
     let all = || series.iter().flat_map(|(_, pts)| pts.iter());
-    let (x0, x1) = span(all().map(|p| p.0));
-    let (y0, y1) = span(all().map(|p| p.1));
-    let mut chart = builder(root, text, title, 30, 70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(de)?;
-    axes(&mut chart, text, x_label, y_label)?;
+    let x = span(all().map(|p| p.0));
+    let y = span(all().map(|p| p.1));
+    let mut chart = xy_chart(root, text, title, x, y, (x_label, y_label))?;
     for (s, (name, pts)) in series.iter().enumerate() {
         let colour = COLOURS[s % COLOURS.len()];
         let pts: Vec<(f64, f64)> = pts

@@ -1,7 +1,8 @@
-//! Helpers shared by the end-to-end tests: run the real binary from the repository root and check
-//! its exit status, never accepting a panic.
+//! Helpers shared by the end-to-end tests: run the real binary and check its exit status, never
+//! accepting a panic; small path and JSON conveniences. Each test crate uses a subset.
+#![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const MODEL: &str = "tests/fixtures/backbone/tiny.onnx";
@@ -11,29 +12,82 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `root()/tests/fixtures/REL`.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// The `pipeline` binary as a command run in `dir`, progress bars off; add args and envs to it.
+pub fn command_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipeline"));
+    cmd.current_dir(dir).env("PIPELINE_NO_PROGRESS", "1");
+    cmd
+}
+
 /// Runs `pipeline ARGS` in the repository root, progress bars off.
 pub fn pipeline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeline"))
+    command_in(&root())
         .args(args)
-        .current_dir(root())
-        .env("PIPELINE_NO_PROGRESS", "1")
         .output()
         .expect("run pipeline")
 }
 
+/// Runs `pipeline ARGS` in the repository root with extra environment variables.
+pub fn pipeline_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = command_in(&root());
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run pipeline")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Asserts success without a panic; returns (stdout, stderr).
 pub fn succeeded(o: &Output) -> (String, String) {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let err = text(&o.stderr);
+    let out = text(&o.stdout);
     assert!(o.status.success(), "failed: {err}\nstdout: {out}");
     assert!(!err.contains("panicked"), "{err}");
     (out, err)
 }
 
+/// Asserts success without a panic; returns stdout.
+pub fn stdout_of(o: &Output) -> String {
+    succeeded(o).0
+}
+
 /// Asserts failure without a panic; returns stderr.
 pub fn fails(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let err = text(&o.stderr);
     assert!(!o.status.success(), "unexpectedly succeeded: {err}");
     assert!(!err.contains("panicked"), "{err}");
     err
+}
+
+/// Exit 1, no panic, exactly one `error:` line (notes aside) containing every one of `needles`.
+pub fn assert_clean_failure(out: &Output, needles: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("note:")).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "missing {n:?} in: {err}");
+    }
+}
+
+/// A path as `&str` for an argument list.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 test path")
+}
+
+/// Reads and parses a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
