@@ -175,15 +175,7 @@ impl Backbone {
         if let Some(fixed) = self.fixed_batch.filter(|&b| b != n) {
             return Err(BackboneError::FixedBatch { fixed, n });
         }
-        let shape = self.input_shape(n);
-        let out = session::infer(
-            &mut self.session,
-            &self.sidecar.input_name,
-            &self.sidecar.output_name,
-            shape,
-            input,
-        )
-        .map_err(|reason| BackboneError::Run { n, reason })?;
+        let out = self.infer(input, n)?;
         let width = self.feature_dim();
         if out.len() != n * width {
             return Err(BackboneError::Run {
@@ -216,30 +208,26 @@ impl Backbone {
     fn dry_run_width(&mut self) -> Result<usize, BackboneError> {
         let n = self.fixed_batch.unwrap_or(1);
         let zeros = vec![0f32; n * self.input_len()];
+        Ok(self.infer(&zeros, n)?.len() / n)
+    }
+
+    /// One session call on `n` images of `input` (already in the model's layout), raw output.
+    fn infer(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>, BackboneError> {
         let shape = self.input_shape(n);
-        let out = session::infer(
+        session::infer(
             &mut self.session,
             &self.sidecar.input_name,
             &self.sidecar.output_name,
             shape,
-            &zeros,
+            input,
         )
-        .map_err(|reason| BackboneError::Run { n, reason })?;
-        Ok(out.len() / n)
+        .map_err(|reason| BackboneError::Run { n, reason })
     }
 }
 
 /// Refuses a missing, non-regular or empty model file before anything heavier runs.
 fn check_file(path: &Path) -> Result<(), BackboneError> {
-    let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => OnnxGraphError::Missing {
-            path: path.to_owned(),
-        },
-        _ => OnnxGraphError::Io {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| OnnxGraphError::io(path, e))?;
     if !meta.is_file() {
         return Err(OnnxGraphError::NotOnnx {
             path: path.to_owned(),

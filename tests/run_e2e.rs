@@ -127,6 +127,11 @@ fn run_then_eval_and_predict_in_every_format() {
     assert_eq!(csv.lines().count(), json.lines().count() + 1);
 }
 
+/// `pipeline predict --model MODEL --run RUN PATH`.
+fn predict(model: &str, run: &str, path: &str) -> Output {
+    pipeline(&["predict", "--model", model, "--run", run, path])
+}
+
 #[test]
 fn predict_skips_unreadable_files_and_refuses_bad_inputs() {
     let t = tempfile::tempdir().unwrap();
@@ -143,48 +148,20 @@ fn predict_skips_unreadable_files_and_refuses_bad_inputs() {
     )
     .unwrap();
     std::fs::write(mixed.join("bad.jpg"), b"not an image").unwrap();
-    let o = pipeline(&[
-        "predict",
-        "--model",
-        MODEL,
-        "--run",
-        r,
-        mixed.to_str().unwrap(),
-    ]);
+    let o = predict(MODEL, r, mixed.to_str().unwrap());
     let out = ok(&o);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.jpg"));
     // empty folder
     let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let err = fails(&pipeline(&[
-        "predict",
-        "--model",
-        MODEL,
-        "--run",
-        r,
-        empty.to_str().unwrap(),
-    ]));
+    let err = fails(&predict(MODEL, r, empty.to_str().unwrap()));
     assert!(err.contains("no files found"), "{err}");
     // missing model
-    let err = fails(&pipeline(&[
-        "predict",
-        "--model",
-        "models/nope.onnx",
-        "--run",
-        r,
-        empty.to_str().unwrap(),
-    ]));
+    let err = fails(&predict("models/nope.onnx", r, empty.to_str().unwrap()));
     assert!(err.contains("nope.onnx"), "{err}");
     // another model than the run's
-    let err = fails(&pipeline(&[
-        "predict",
-        "--model",
-        MODEL_NHWC,
-        "--run",
-        r,
-        mixed.to_str().unwrap(),
-    ]));
+    let err = fails(&predict(MODEL_NHWC, r, mixed.to_str().unwrap()));
     assert!(err.contains("model differs"), "{err}");
 }
 

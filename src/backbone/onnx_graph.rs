@@ -112,16 +112,23 @@ pub fn read(path: &Path) -> Result<ModelSummary, OnnxGraphError> {
     summarise(path, file_bytes, &model)
 }
 
+impl OnnxGraphError {
+    /// `Missing` for a file that does not exist, `Io` for any other read failure.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Self::Missing {
+                path: path.to_owned(),
+            },
+            _ => Self::Io {
+                path: path.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
 fn parse(path: &Path) -> Result<ModelProto, OnnxGraphError> {
-    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => OnnxGraphError::Missing {
-            path: path.to_owned(),
-        },
-        _ => OnnxGraphError::Io {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
+    let file = std::fs::File::open(path).map_err(|e| OnnxGraphError::io(path, e))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     if bytes == 0 {
         return Err(OnnxGraphError::Empty {
