@@ -71,10 +71,20 @@ bench-extract model data:
 bench-extract-memory model +trees:
     benches/extract_memory.sh {{model}} {{trees}}
 
-# One head epoch, Rust (criterion) then PyTorch (needs torch) on the same shapes.
-bench-head:
-    cargo bench --bench head_epoch
-    python3 scripts/bench_head_torch.py --threads 2
+# One head epoch (4,096 × 4,096, 100 classes, batch 128), Rust and PyTorch alternately, 2 threads, medians
+# (PyTorch from TORCH_PYTHON, default /work/torchvenv/bin/python); then the products alone.
+bench-head rounds="5":
+    cargo bench --bench head_epoch --no-run
+    benches/head_vs_torch.sh {{rounds}} 2
+    RAYON_NUM_THREADS=2 MATMUL_NUM_THREADS=2 cargo bench --bench head_epoch -- head_products --noplot
+
+# `pipeline cv --repeats 20` (run defaults) on a Caltech-sized synthetic cache (8,300 images, 100 classes,
+# 12 views, 4,096-d; made once in work/cv-synthetic), with wall time and peak memory. Bar: ≤ 15 min, ≤ 4 GB.
+bench-cv:
+    test -f work/cv-synthetic/manifest.json || cargo run --release --example make_cv_cache -- --out work/cv-synthetic
+    cargo build --release
+    /usr/bin/time -v target/release/pipeline cv --features work/cv-synthetic --repeats 20 --json work/cv-synthetic.json 2> >(tee work/cv-synthetic.time >&2)
+    grep -E "Elapsed \(wall|Maximum resident" work/cv-synthetic.time
 
 # Preprocessing throughput (eval and train transforms).
 bench-preprocess:

@@ -1,12 +1,17 @@
 //! One training epoch of the notebook head on cached features: 4,096 images × 4,096 features,
 //! 100 classes, hidden 256, dropout 0.2, batch 128, Adam (forward, backward and update of every
-//! batch; no validation). Compare with `scripts/bench_head_torch.py` on the same machine.
-//! Run: `cargo bench --bench head_epoch` (set `MATMUL_NUM_THREADS` to pin the thread count).
+//! batch; no validation). Compare with `benches/head_epoch_torch.py` on the same machine.
+//! Also times the epoch's two large products alone, `matrixmultiply` (through ndarray, the
+//! previous kernel) against `gemm` (the head's, [`pipeline::head::matmul`]).
+//! Run: `cargo bench --bench head_epoch` (set `RAYON_NUM_THREADS` to pin the thread count; the
+//! side-by-side comparison with PyTorch is `benches/head_vs_torch.sh`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
 use pipeline::head::adam::AdamConfig;
 use pipeline::head::fit::{FitConfig, FitState, PassMode, TrainData};
+use pipeline::head::matmul::gemm;
 use rand::Rng;
 
 const N: usize = 4096;
@@ -37,7 +42,7 @@ fn epoch(c: &mut Criterion) {
     };
     let mut state = FitState::<f32>::new(&cfg, D, K);
     let mut g = c.benchmark_group("head_epoch");
-    g.sample_size(20);
+    g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("4096x4096_k100_b128_f32", |b| {
         b.iter(|| {
@@ -50,5 +55,30 @@ fn epoch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, epoch);
+/// `[128,4096]·[4096,256]` (forward) and `[256,128]·[128,4096]` (the `0.weight` gradient).
+fn products(c: &mut Criterion) {
+    let mut rng = pipeline::seed::rng(1, &[b"bench"]);
+    let mut rand = |r, c| Array2::from_shape_simple_fn((r, c), || rng.gen_range(-1.0f32..1.0));
+    let (x, w1, da) = (rand(128, D), rand(256, D), rand(128, 256));
+    let mut a = Array2::<f32>::zeros((128, 256));
+    let mut gw1 = Array2::<f32>::zeros((256, D));
+    let mut g = c.benchmark_group("head_products");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(2 * 2 * 128 * 256 * D as u64));
+    g.bench_function("matrixmultiply_fwd_and_dw1", |b| {
+        b.iter(|| {
+            general_mat_mul(1.0, &x, &w1.t(), 0.0, &mut a);
+            general_mat_mul(1.0, &da.t(), &x, 0.0, &mut gw1);
+        })
+    });
+    g.bench_function("gemm_fwd_and_dw1", |b| {
+        b.iter(|| {
+            gemm(1.0, x.view(), w1.t(), 0.0, a.view_mut());
+            gemm(1.0, da.t(), x.view(), 0.0, gw1.view_mut());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, epoch, products);
 criterion_main!(benches);

@@ -11,6 +11,7 @@ pub mod fit;
 pub mod history;
 pub mod logistic;
 pub mod loss;
+pub mod matmul;
 pub mod mlp;
 pub mod preset;
 pub mod sampler;

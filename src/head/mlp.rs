@@ -5,8 +5,8 @@
 //! `3.weight` `[K,H]`, `3.bias` `[K]` (index 1 is the ReLU, 2 the Dropout, 4 the LogSoftmax).
 
 use super::loss::{log_softmax_inplace, softmax_nll_backward, BatchLoss};
+use super::matmul::gemm;
 use super::Float;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
 use rand::distributions::{Distribution, Uniform};
 use rand::Rng;
@@ -128,7 +128,7 @@ impl<F: Float> Mlp<F> {
     /// `relu(x·w1ᵀ + b1)` `[N,H]` for `x` `[N,D]`.
     fn hidden(&self, x: ArrayView2<F>) -> Array2<F> {
         let mut a = Array2::zeros((x.nrows(), self.w1.nrows()));
-        general_mat_mul(F::one(), &x, &self.w1.t(), F::zero(), &mut a);
+        gemm(F::one(), x, self.w1.t(), F::zero(), a.view_mut());
         Zip::from(a.rows_mut()).for_each(|mut row| {
             Zip::from(&mut row).and(&self.b1).for_each(|v, &b| {
                 let s = *v + b;
@@ -141,7 +141,7 @@ impl<F: Float> Mlp<F> {
     /// `a·w2ᵀ + b2` `[N,K]` for hidden activations `a` `[N,H]`.
     fn output(&self, a: &Array2<F>) -> Array2<F> {
         let mut z = Array2::zeros((a.nrows(), self.w2.nrows()));
-        general_mat_mul(F::one(), a, &self.w2.t(), F::zero(), &mut z);
+        gemm(F::one(), a.view(), self.w2.t(), F::zero(), z.view_mut());
         z += &self.b2;
         z
     }
@@ -171,9 +171,16 @@ impl<F: Float> Mlp<F> {
         }
         let mut dz = self.output(&a); // [N,K] logits, then dL/dlogits
         let loss = softmax_nll_backward(&mut dz, labels, class_weights);
-        general_mat_mul(F::one(), &dz.t(), &a, F::zero(), &mut grads.w2);
+        gemm(F::one(), dz.t(), a.view(), F::zero(), grads.w2.view_mut());
         grads.b2 = dz.sum_axis(Axis(0));
-        let mut da = dz.dot(&self.w2); // [N,H] dL/d(dropout output)
+        let mut da = Array2::zeros(a.raw_dim()); // [N,H] dL/d(dropout output)
+        gemm(
+            F::one(),
+            dz.view(),
+            self.w2.view(),
+            F::zero(),
+            da.view_mut(),
+        );
         match hidden_scale {
             Some(s) => Zip::from(&mut da).and(&a).and(&s).for_each(|g, &v, &k| {
                 *g = if v > F::zero() { *g * k } else { F::zero() };
@@ -184,7 +191,7 @@ impl<F: Float> Mlp<F> {
                 }
             }),
         }
-        general_mat_mul(F::one(), &da.t(), &x, F::zero(), &mut grads.w1);
+        gemm(F::one(), da.t(), x, F::zero(), grads.w1.view_mut());
         grads.b1 = da.sum_axis(Axis(0));
         loss
     }

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-# Needs: torch (the torch venv: /opt/pyenv/torch/bin/python). Not needed by CI.
+# Needs: torch (a separate venv, e.g. `python3 -m venv /work/torchvenv && /work/torchvenv/bin/pip install torch`). Not needed by CI.
 # Does: times one training epoch of the notebook head in PyTorch on in-memory features, the
 # same work as benches/head_epoch.rs: 4096 images x 4096 features, 100 classes, Linear(4096,256)
 # -> ReLU -> Dropout(0.2) -> Linear(256,100) -> LogSoftmax, NLLLoss, Adam(lr 1e-3), batch 128,
 # shuffled each epoch (index permutation, no DataLoader overhead). Prints the median of --epochs
 # timed epochs after one warm-up epoch, and the median process CPU time (all threads) per epoch.
-# Usage: /opt/pyenv/torch/bin/python scripts/bench_head_torch.py [--threads 2] [--epochs 15]
+# Usage: /work/torchvenv/bin/python benches/head_epoch_torch.py [--threads 2] [--epochs 15]
 import argparse
 import statistics
 import time
