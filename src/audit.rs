@@ -35,7 +35,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             folds: 5,
-            dup_threshold: 0.92,
+            dup_threshold: 0.90,
             outlier_z: 3.5,
             seed: 0,
         }

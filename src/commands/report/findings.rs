@@ -79,11 +79,11 @@ pub fn confused(w: &Workdir, p: Option<&Predictions>) -> String {
     if pairs.is_empty() {
         return "<p>No test image is misclassified.</p>".into();
     }
-    let mut o = String::new();
+    let mut o = String::from("<div class=\"groups\">");
     for ((y, g), imgs) in pairs.iter().take(PAIRS) {
         let _ = write!(
             o,
-            "<h3>{} → {}: {} test image{}</h3><div class=\"cards\">",
+            "<div class=\"group\"><h3>{} → {}: {} test image{}</h3><div class=\"cards\">",
             esc(&p.classes[*y]),
             esc(&p.classes[*g]),
             imgs.len(),
@@ -100,9 +100,9 @@ pub fn confused(w: &Workdir, p: Option<&Predictions>) -> String {
                 ),
             );
         }
-        o += "</div>";
+        o += "</div></div>";
     }
-    o
+    o + "</div>"
 }
 
 /// The audit: likely label errors, near-duplicates, outliers.
