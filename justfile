@@ -99,3 +99,11 @@ ci: fetch-ort venv
 # Run the tests.
 test: fetch-ort venv
     cargo test
+
+# Render the fixture run's report in headless Chromium (installed if missing): no console errors,
+# no network requests, screenshot in work/report-check/report.png.
+report-check:
+    cargo build
+    rm -rf work/report-check && mkdir -p work/report-check
+    PIPELINE_NO_PROGRESS=1 target/debug/pipeline run --data tests/fixtures/images/raw --model tests/fixtures/backbone/tiny.onnx --workdir work/report-check/w --passes 2 --device cpu --epochs 5 >work/report-check/run.txt
+    scripts/report_check.sh work/report-check/w/report.html work/report-check/report.png

@@ -35,6 +35,10 @@ pub enum Command {
     Eval(crate::commands::eval::EvalArgs),
     /// Predict the top-k classes of images or folders with a backbone and a trained head.
     Predict(crate::commands::predict::PredictArgs),
+    /// Likely label errors, near-duplicates and outliers, from a feature cache.
+    Audit(crate::commands::audit::AuditArgs),
+    /// One self-contained HTML page of a `pipeline run` work directory.
+    Report(crate::commands::report::ReportArgs),
     /// The main job: inspect → split → extract → train-head → eval in one work directory.
     Run(crate::commands::run::RunArgs),
 }
@@ -53,6 +57,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::TrainHead(a) => crate::commands::train_head::run(a),
         Command::Eval(a) => crate::commands::eval::run(a),
         Command::Predict(a) => crate::commands::predict::run(a),
+        Command::Audit(a) => crate::commands::audit::run(a),
+        Command::Report(a) => crate::commands::report::run(a),
         Command::Run(a) => crate::commands::run::run(a),
     }
 }

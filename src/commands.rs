@@ -2,6 +2,7 @@
 //! help text) and a `run(args)` that reads files, calls the parts and writes files and reports.
 //! A command never uses another command, except [`run`], which chains them into the main job.
 
+pub mod audit;
 pub mod augment_preview;
 pub mod bench;
 pub mod cache_info;
@@ -11,6 +12,7 @@ pub mod info;
 pub mod inspect;
 pub mod params;
 pub mod predict;
+pub mod report;
 pub mod run;
 pub mod split;
 pub mod train_head;

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 
+pub mod audit;
 pub mod backbone;
 pub mod cache;
 pub mod checkpoint;

@@ -92,6 +92,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         a.hidden.unwrap_or(256),
         report.classes.len().max(2),
     )?;
+    crate::checkpoint::write_json(&w.join("params.json"), &params)?;
     eprintln!("[4/6] extract");
     let backbone = BackboneArgs {
         model: a.model.clone(),
@@ -124,6 +125,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         out: None,
     })?;
     let trained = TrainedRun::load(&run_dir)?;
+    let (audit_note, page) = audit_and_report(w, &run_dir);
     let tree = crate::dataset::scan_split_tree(&split_dir)?;
     let counts = |s: &str| tree.split(s).map_or(0, <[_]>::len);
     println!("── pipeline run summary ──");
@@ -180,7 +182,36 @@ pub fn run(a: RunArgs) -> Result<()> {
         w.join("inspect/split").display(),
         eval_dir.display()
     );
+    println!("audit      {audit_note}");
+    println!("report     {page}");
     Ok(())
+}
+
+/// Audits the cache into `WORKDIR/audit.json` and writes `WORKDIR/report.html`; a failure of
+/// either is reported in the returned notes, not fatal to the run.
+fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
+    eprintln!("[audit] label issues, near-duplicates, outliers");
+    let cfg = crate::audit::AuditConfig::default();
+    let audit_note = match crate::commands::audit::audit_cache(&w.join("features"), &cfg)
+        .and_then(|r| crate::commands::audit::write_json(&r, &w.join("audit.json")).map(|_| r))
+    {
+        Ok(r) => format!(
+            "{} likely label errors, {} near-duplicate pairs ({} across splits), {} outliers ({})",
+            r.label_issues.len(),
+            r.near_duplicates.len(),
+            r.near_duplicates.iter().filter(|d| d.cross_split).count(),
+            r.outliers.len(),
+            w.join("audit.json").display()
+        ),
+        Err(e) => format!("skipped: {e:#}"),
+    };
+    eprintln!("[report] {}", w.join("report.html").display());
+    let out = w.join("report.html");
+    let page = match crate::commands::report::write_report(w, Some(run_dir), &out) {
+        Ok(bytes) => format!("{} ({:.1} kB)", out.display(), bytes as f64 / 1e3),
+        Err(e) => format!("not written: {e:#}"),
+    };
+    (audit_note, page)
 }
 
 fn head_name(h: HeadKind) -> &'static str {

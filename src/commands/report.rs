@@ -1,0 +1,179 @@
+//! Stage `report`: one self-contained HTML page of a `pipeline run` work directory — data,
+//! model, extraction, training, evaluation, worst test images, most-confused pairs and the audit.
+//! Charts are inline SVG, thumbnails `data:` URIs; the page fetches nothing.
+
+mod data;
+mod evaluation;
+mod findings;
+mod html;
+mod svg;
+
+use crate::audit::{AuditConfig, AuditReport};
+use crate::cache::FeatureCache;
+use crate::checkpoint::TrainedRun;
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `pipeline report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Work directory of `pipeline run` (inspect/, data/, features/, runs/…).
+    pub workdir: PathBuf,
+    /// Output file [default: WORKDIR/report.html].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run directory to report on [default: WORKDIR/runs/mlp, else the first run under runs/].
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+}
+
+/// Runs `pipeline report`.
+pub fn run(args: ReportArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.workdir.join("report.html"));
+    let bytes = write_report(&args.workdir, args.run.as_deref(), &out)?;
+    crate::output::print_stdout(&format!(
+        "wrote {} ({:.1} kB)\n",
+        out.display(),
+        bytes as f64 / 1e3
+    ))
+}
+
+/// Everything the report reads from a work directory; each part is optional.
+pub struct Workdir {
+    pub dir: PathBuf,
+    /// `inspect/report.json` (the raw tree).
+    pub raw: Option<Value>,
+    /// `inspect/split/report.json` (the split tree).
+    pub by_split: Option<Value>,
+    /// `data/split.json`.
+    pub split: Option<Value>,
+    /// `params.json`.
+    pub params: Option<Value>,
+    pub cache: Option<FeatureCache>,
+    pub run_dir: Option<PathBuf>,
+    pub trained: Option<TrainedRun>,
+    /// `RUN/history.json`.
+    pub history: Option<Value>,
+    /// `RUN/metrics.json`.
+    pub run_metrics: Option<Value>,
+    /// `RUN/eval-test/metrics.json`.
+    pub eval: Option<Value>,
+    pub audit: Option<AuditReport>,
+}
+
+fn read(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn find_run(w: &Path) -> Option<PathBuf> {
+    let mlp = w.join("runs/mlp");
+    if mlp.join("config.json").exists() {
+        return Some(mlp);
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(w.join("runs"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("config.json").exists())
+        .collect();
+    dirs.sort();
+    dirs.into_iter().next()
+}
+
+impl Workdir {
+    /// Reads what is there; the audit comes from `audit.json`, or is computed from the cache.
+    pub fn load(dir: &Path, run: Option<&Path>) -> Result<Workdir> {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "work directory {} does not exist; run `pipeline run --workdir {}` first",
+                dir.display(),
+                dir.display()
+            );
+        }
+        let cache = FeatureCache::open(&dir.join("features")).ok();
+        let run_dir = run.map(Path::to_path_buf).or_else(|| find_run(dir));
+        let trained = run_dir.as_deref().and_then(|r| TrainedRun::load(r).ok());
+        let audit = match read(&dir.join("audit.json")) {
+            Some(v) => serde_json::from_value(v).ok(),
+            None => cache
+                .as_ref()
+                .and_then(|c| crate::audit::audit(c, &AuditConfig::default()).ok()),
+        };
+        Ok(Workdir {
+            raw: read(&dir.join("inspect/report.json")),
+            by_split: read(&dir.join("inspect/split/report.json")),
+            split: read(&dir.join("data/split.json")),
+            params: read(&dir.join("params.json")),
+            history: run_dir.as_ref().and_then(|r| read(&r.join("history.json"))),
+            run_metrics: run_dir.as_ref().and_then(|r| read(&r.join("metrics.json"))),
+            eval: run_dir
+                .as_ref()
+                .and_then(|r| read(&r.join("eval-test/metrics.json"))),
+            cache,
+            run_dir,
+            trained,
+            audit,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Path of an image named `split/class/file` in the split tree.
+    pub fn image(&self, rel: &str) -> PathBuf {
+        self.dir.join("data").join(rel)
+    }
+}
+
+/// Builds the page and writes it to `out` (temporary sibling, then renamed); returns its size.
+pub fn write_report(workdir: &Path, run: Option<&Path>, out: &Path) -> Result<usize> {
+    let w = Workdir::load(workdir, run)?;
+    let page = render(&w);
+    if let Some(d) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let tmp = out.with_extension("html.tmp");
+    std::fs::write(&tmp, &page).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+    Ok(page.len())
+}
+
+/// The whole page.
+pub fn render(w: &Workdir) -> String {
+    let preds = evaluation::Predictions::compute(w);
+    let sections = [
+        ("data", "Data", data::data(w)),
+        ("model", "Model", data::model(w)),
+        ("extraction", "Extraction", data::extraction(w)),
+        ("training", "Training", evaluation::training(w)),
+        ("evaluation", "Evaluation", evaluation::evaluation(w)),
+        (
+            "misclassified",
+            "Misclassified",
+            findings::misclassified(w, preds.as_ref()),
+        ),
+        (
+            "confused",
+            "Most-confused pairs",
+            findings::confused(w, preds.as_ref()),
+        ),
+        ("audit", "Audit", findings::audit(w)),
+    ];
+    let sub = format!(
+        "{} · pipeline {}",
+        w.dir.display(),
+        env!("CARGO_PKG_VERSION")
+    );
+    html::page("pipeline report", &sub, &sections)
+}
+
+/// A note for a missing input.
+fn missing(what: &str, fix: &str) -> String {
+    format!(
+        "<p class=\"note\">No {} found; {}.</p>",
+        html::esc(what),
+        html::esc(fix)
+    )
+}

@@ -1,0 +1,197 @@
+//! Report sections that show images: the worst test images (fastai's "top losses"), the
+//! most-confused class pairs with examples, and the audit of the data from its own features.
+
+use super::evaluation::Predictions;
+use super::html::{esc, table, thumbnail, Cell};
+use super::{missing, Workdir};
+use std::fmt::Write as _;
+
+/// Worst test images shown.
+const WORST: usize = 24;
+/// Confused pairs shown, and examples per pair.
+const PAIRS: usize = 10;
+const EXAMPLES: usize = 3;
+/// Rows per audit list shown with thumbnails.
+const AUDIT_ROWS: usize = 12;
+
+fn card(w: &Workdir, path: &str, body: &str) -> String {
+    format!(
+        "<div class=\"card\">{}<div class=\"p\">{}</div>{body}</div>",
+        thumbnail(&w.image(path), path),
+        esc(path)
+    )
+}
+
+/// The worst test images by loss, misclassified first.
+pub fn misclassified(w: &Workdir, p: Option<&Predictions>) -> String {
+    let Some(p) = p else {
+        return missing(
+            "test predictions (cache test split + trained run)",
+            "run `pipeline run`",
+        );
+    };
+    let mut order: Vec<(usize, f32)> = (0..p.labels.len())
+        .map(|i| (i, p.proba[[i, p.labels[i] as usize]]))
+        .collect();
+    order.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let wrong = order
+        .iter()
+        .filter(|(i, _)| p.top(*i, 1)[0].0 != p.labels[*i] as usize)
+        .count();
+    let mut o = format!("<p>{wrong} of {} test images are misclassified. The {} with the highest loss (lowest probability of the true class):</p><div class=\"cards\">", p.labels.len(), WORST.min(order.len()));
+    for &(i, pt) in order.iter().take(WORST) {
+        let y = p.labels[i] as usize;
+        let mut b = format!(
+            "<div>true <b>{}</b> ({:.1} %)</div><ol>",
+            esc(&p.classes[y]),
+            pt * 100.0
+        );
+        for (c, q) in p.top(i, 3) {
+            let cls = if c == y { "ok" } else { "bad" };
+            let _ = write!(
+                b,
+                "<li class=\"{cls}\">{} {:.1} %</li>",
+                esc(&p.classes[c]),
+                q * 100.0
+            );
+        }
+        o += &card(w, &p.paths[i], &(b + "</ol>"));
+    }
+    o + "</div>"
+}
+
+/// Most-confused (true → predicted) pairs with example thumbnails.
+pub fn confused(w: &Workdir, p: Option<&Predictions>) -> String {
+    let Some(p) = p else {
+        return missing("test predictions", "run `pipeline run`");
+    };
+    let k = p.classes.len();
+    let mut pairs: Vec<((usize, usize), Vec<usize>)> = Vec::new();
+    let mut by = std::collections::HashMap::<(usize, usize), Vec<usize>>::new();
+    for i in 0..p.labels.len() {
+        let (y, g) = (p.labels[i] as usize, p.top(i, 1)[0].0);
+        if y != g && y < k {
+            by.entry((y, g)).or_default().push(i);
+        }
+    }
+    pairs.extend(by);
+    pairs.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    if pairs.is_empty() {
+        return "<p>No test image is misclassified.</p>".into();
+    }
+    let mut o = String::from("<div class=\"groups\">");
+    for ((y, g), imgs) in pairs.iter().take(PAIRS) {
+        let _ = write!(
+            o,
+            "<div class=\"group\"><h3>{} → {}: {} test image{}</h3><div class=\"cards\">",
+            esc(&p.classes[*y]),
+            esc(&p.classes[*g]),
+            imgs.len(),
+            if imgs.len() == 1 { "" } else { "s" }
+        );
+        for &i in imgs.iter().take(EXAMPLES) {
+            o += &card(
+                w,
+                &p.paths[i],
+                &format!(
+                    "<div class=\"bad\">{:.1} % {}</div>",
+                    p.proba[[i, *g]] * 100.0,
+                    esc(&p.classes[*g])
+                ),
+            );
+        }
+        o += "</div></div>";
+    }
+    o + "</div>"
+}
+
+/// The audit: likely label errors, near-duplicates, outliers.
+pub fn audit(w: &Workdir) -> String {
+    let Some(a) = &w.audit else {
+        return missing(
+            "audit (audit.json)",
+            "run `pipeline audit --features WORKDIR/features --json WORKDIR/audit.json`",
+        );
+    };
+    let mut o = format!(
+        "<p>Every image of every split as the mean of its cached views; a {}-fold logistic model predicts each image without having seen it (out-of-fold top-1 {:.1} % on {} images).</p>",
+        a.config.folds, a.oof_accuracy * 100.0, a.images
+    );
+    let _ = write!(o, "<h3>Likely label errors: {}</h3><p class=\"note\">Confident learning: the out-of-fold model gives another class more than its usual confidence and more than the given one. Score = p(suggested) − p(given).</p><div class=\"cards\">", a.label_issues.len());
+    for i in a.label_issues.iter().take(AUDIT_ROWS) {
+        o += &card(w, &i.path, &format!("<div>given <b>{}</b> {:.0} %</div><div class=\"bad\">suggested <b>{}</b> {:.0} %</div><div>score {:.2}</div>", esc(&i.given), i.p_given * 100.0, esc(&i.suggested), i.p_suggested * 100.0, i.score));
+    }
+    o += "</div>";
+    if a.label_issues.len() > AUDIT_ROWS {
+        o += &table(
+            &["path", "given", "suggested", "score"],
+            a.label_issues
+                .iter()
+                .map(|i| {
+                    vec![
+                        Cell::text(&i.path),
+                        Cell::text(&i.given),
+                        Cell::text(&i.suggested),
+                        Cell::num(f64::from(i.score), format!("{:.3}", i.score)),
+                    ]
+                })
+                .collect(),
+            true,
+        );
+    }
+    let cross = a.near_duplicates.iter().filter(|d| d.cross_split).count();
+    let _ = write!(o, "<h3>Near-duplicates: {} pairs, {cross} across splits</h3><p class=\"note\">Feature cosine ≥ {} (centred, L2-normalised features): resized or re-encoded copies that byte hashes miss. Cross-split pairs leak test images into training.</p>", a.near_duplicates.len(), a.config.dup_threshold);
+    let mut dups: Vec<_> = a.near_duplicates.iter().collect();
+    dups.sort_by_key(|d| !d.cross_split);
+    o += "<div class=\"cards\">";
+    for d in dups.iter().take(AUDIT_ROWS / 2) {
+        let flag = if d.cross_split {
+            "<div class=\"bad\">CROSS-SPLIT</div>"
+        } else {
+            ""
+        };
+        let _ = write!(
+            o,
+            "<div class=\"pair\">{}{}</div>",
+            card(
+                w,
+                &d.a,
+                &format!("<div>cosine {:.3}</div>{flag}", d.similarity)
+            ),
+            card(w, &d.b, "")
+        );
+    }
+    o += "</div>";
+    if a.near_duplicates.len() > AUDIT_ROWS / 2 {
+        o += &table(
+            &["a", "b", "cosine", "cross split"],
+            a.near_duplicates
+                .iter()
+                .map(|d| {
+                    vec![
+                        Cell::text(&d.a),
+                        Cell::text(&d.b),
+                        Cell::num(f64::from(d.similarity), format!("{:.3}", d.similarity)),
+                        Cell::text(if d.cross_split { "yes" } else { "" }),
+                    ]
+                })
+                .collect(),
+            true,
+        );
+    }
+    let _ = write!(o, "<h3>Outliers: {}</h3><p class=\"note\">Distance 1 − cos to the nearest class centre, robust z ≥ {}.</p><div class=\"cards\">", a.outliers.len(), a.config.outlier_z);
+    for x in a.outliers.iter().take(AUDIT_ROWS) {
+        o += &card(
+            w,
+            &x.path,
+            &format!(
+                "<div>class <b>{}</b>, nearest centre {}</div><div>distance {:.3}, z {:.1}</div>",
+                esc(&x.class),
+                esc(&x.nearest),
+                x.score,
+                x.z
+            ),
+        );
+    }
+    o + "</div>"
+}
