@@ -35,6 +35,10 @@ pub enum Command {
     Eval(crate::commands::eval::EvalArgs),
     /// Predict the top-k classes of images or folders with a backbone and a trained head.
     Predict(crate::commands::predict::PredictArgs),
+    /// Write one ONNX file: uint8 image in, eval transform + backbone + head, probabilities out.
+    Export(crate::commands::export::ExportArgs),
+    /// Make a static int8 (QDQ, per-channel) backbone calibrated on your own images.
+    Quantize(crate::commands::quantize::QuantizeArgs),
     /// The main job: inspect → split → extract → train-head → eval in one work directory.
     Run(crate::commands::run::RunArgs),
 }
@@ -53,6 +57,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::TrainHead(a) => crate::commands::train_head::run(a),
         Command::Eval(a) => crate::commands::eval::run(a),
         Command::Predict(a) => crate::commands::predict::run(a),
+        Command::Export(a) => crate::commands::export::run(a),
+        Command::Quantize(a) => crate::commands::quantize::run(a),
         Command::Run(a) => crate::commands::run::run(a),
     }
 }
