@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fails, pipeline, root, succeeded, MODEL};
+use common::{fails, pipeline, root, succeeded, MODEL, MODEL_NHWC};
 use serde_json::Value;
 
 const RAW: &str = "tests/fixtures/images/raw";
@@ -23,11 +23,11 @@ fn quantize_writes_an_int8_model_and_sidecar() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("tiny-int8.onnx");
+    let out = t.path().join("tiny-nhwc-int8.onnx");
     succeeded(&pipeline(&[
         "quantize",
         "--model",
-        MODEL,
+        MODEL_NHWC,
         "--calib",
         RAW,
         "--out",
