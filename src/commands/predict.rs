@@ -114,26 +114,29 @@ fn check_model(bb: &Backbone, pre: &PreprocessConfig, run: &TrainedRun) -> Resul
     Ok(())
 }
 
+/// [`collect_files`], refusing an empty result.
+fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no files found under {paths:?}; give image files or folders that contain images");
+    }
+    Ok(files)
+}
+
 /// Runs `pipeline predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
     if args.topk == 0 || args.batch == 0 {
         bail!("--topk and --batch must be at least 1");
     }
-    let files = collect_files(&args.paths)?;
-    if files.is_empty() {
-        bail!(
-            "no files found under {:?}; give image files or folders that contain images",
-            args.paths
-        );
-    }
     if let Some(path) = &args.classifier {
-        return classifier::run(path, &args, &files);
+        return classifier::run(path, &args, &image_files(&args.paths)?);
     }
     let (Some(backbone), Some(run_dir)) = (&args.backbone, &args.run) else {
         bail!("give --model and --run (or --classifier FILE from `pipeline export`)");
     };
     let run = TrainedRun::load(run_dir)?;
     let mut bb = Backbone::open(backbone)?;
+    let files = image_files(&args.paths)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
     check_model(&bb, &pre, &run)?;
     let k = args.topk.min(run.classes.len());
