@@ -39,6 +39,10 @@ pub enum Command {
     Audit(crate::commands::audit::AuditArgs),
     /// One self-contained HTML page of a `pipeline run` work directory.
     Report(crate::commands::report::ReportArgs),
+    /// Write one ONNX file: uint8 image in, eval transform + backbone + head, probabilities out.
+    Export(crate::commands::export::ExportArgs),
+    /// Make a static int8 (QDQ, per-channel) backbone calibrated on your own images.
+    Quantize(crate::commands::quantize::QuantizeArgs),
     /// The main job: inspect → split → extract → train-head → eval in one work directory.
     Run(crate::commands::run::RunArgs),
 }
@@ -59,6 +63,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => crate::commands::predict::run(a),
         Command::Audit(a) => crate::commands::audit::run(a),
         Command::Report(a) => crate::commands::report::run(a),
+        Command::Export(a) => crate::commands::export::run(a),
+        Command::Quantize(a) => crate::commands::quantize::run(a),
         Command::Run(a) => crate::commands::run::run(a),
     }
 }

@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod head;
 pub mod image_io;
 pub mod metrics;
+pub mod onnx_build;
 pub mod output;
 pub mod plot;
 pub mod preprocess;

@@ -1,5 +1,8 @@
 //! Stage `predict`: top-k classes with probabilities for image files and folders, streamed as
-//! they come, through the same eval preprocessing as `extract`.
+//! they come, through the same eval preprocessing as `extract`; or, with `--classifier`, a file
+//! written by `pipeline export`, alone (see [`classifier`]).
+
+mod classifier;
 
 use crate::backbone::{Backbone, BackboneArgs};
 use crate::checkpoint::TrainedRun;
@@ -25,10 +28,13 @@ pub enum Format {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PredictArgs {
     #[command(flatten)]
-    pub backbone: BackboneArgs,
+    pub backbone: Option<BackboneArgs>,
     /// Run directory written by `pipeline train-head`.
-    #[arg(long)]
-    pub run: PathBuf,
+    #[arg(long, required_unless_present = "classifier")]
+    pub run: Option<PathBuf>,
+    /// A classifier written by `pipeline export`, run alone (instead of --model and --run).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["run", "model"])]
+    pub classifier: Option<PathBuf>,
     /// Image files or folders (searched recursively; hidden files skipped).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -108,20 +114,29 @@ fn check_model(bb: &Backbone, pre: &PreprocessConfig, run: &TrainedRun) -> Resul
     Ok(())
 }
 
+/// [`collect_files`], refusing an empty result.
+fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no files found under {paths:?}; give image files or folders that contain images");
+    }
+    Ok(files)
+}
+
 /// Runs `pipeline predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
     if args.topk == 0 || args.batch == 0 {
         bail!("--topk and --batch must be at least 1");
     }
-    let run = TrainedRun::load(&args.run)?;
-    let mut bb = Backbone::open(&args.backbone)?;
-    let files = collect_files(&args.paths)?;
-    if files.is_empty() {
-        bail!(
-            "no files found under {:?}; give image files or folders that contain images",
-            args.paths
-        );
+    if let Some(path) = &args.classifier {
+        return classifier::run(path, &args, &image_files(&args.paths)?);
     }
+    let (Some(backbone), Some(run_dir)) = (&args.backbone, &args.run) else {
+        bail!("give --model and --run (or --classifier FILE from `pipeline export`)");
+    };
+    let run = TrainedRun::load(run_dir)?;
+    let mut bb = Backbone::open(backbone)?;
+    let files = image_files(&args.paths)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
     check_model(&bb, &pre, &run)?;
     let k = args.topk.min(run.classes.len());

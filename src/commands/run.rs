@@ -6,6 +6,7 @@ use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::{HeadKind, TrainedRun};
 use crate::commands::eval::EvalArgs;
 use crate::commands::extract::ExtractArgs;
+use crate::commands::quantize::BackbonePrecision;
 use crate::commands::split::{Mode, SplitConfig};
 use crate::commands::train_head::TrainArgs;
 use crate::head::preset::Preset;
@@ -49,6 +50,13 @@ pub struct RunArgs {
     pub ort_lib: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
     pub dtype: FeatureDtype,
+    /// Backbone precision; int8 quantizes it once (calibrated on the train split, cached in
+    /// WORKDIR/models/ by the f32 model's hash and the calibration set) and extracts with it.
+    #[arg(long, value_enum, default_value_t = BackbonePrecision::F32)]
+    pub precision: BackbonePrecision,
+    /// Calibration images for --precision int8, picked evenly over the train split.
+    #[arg(long, default_value_t = 64)]
+    pub calib_images: usize,
     /// Head to train.
     #[arg(long, value_enum, default_value_t = HeadKind::Mlp)]
     pub head: HeadKind,
@@ -93,9 +101,18 @@ pub fn run(a: RunArgs) -> Result<()> {
         report.classes.len().max(2),
     )?;
     crate::checkpoint::write_json(&w.join("params.json"), &params)?;
+    let model = match a.precision {
+        BackbonePrecision::F32 => a.model.clone(),
+        BackbonePrecision::Int8 => crate::commands::quantize::cached_int8(
+            &a.model,
+            &split_dir.join("train"),
+            a.calib_images,
+            &w.join("models"),
+        )?,
+    };
     eprintln!("[4/6] extract");
     let backbone = BackboneArgs {
-        model: a.model.clone(),
+        model,
         device: a.device,
         threads: a.threads,
         ort_lib: a.ort_lib.clone(),

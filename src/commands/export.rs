@@ -1,0 +1,234 @@
+//! Stage `export`: one ONNX file holding the eval transform, the backbone, the trained head and
+//! Softmax (uint8 pixels in, `probabilities` out), plus `classifier.json` beside it with the
+//! same facts as the file's `metadata_props`.
+
+mod facts;
+
+use crate::backbone::sidecar::Sidecar;
+use crate::checkpoint::TrainedRun;
+use crate::onnx_build::compose::{compose, InputKind, Spec, View};
+use crate::preprocess::PreprocessConfig;
+use anyhow::{bail, Context, Result};
+use onnx_protobuf::{Message, ModelProto};
+use std::path::{Path, PathBuf};
+
+/// Numeric precision of the exported backbone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    /// Half the file size, for GPUs; slow on CPU in ONNX Runtime.
+    F16,
+    /// The static int8 (QDQ) backbone made by `pipeline quantize` (pass it as --model).
+    Int8,
+}
+
+/// Arguments of `pipeline export`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    /// Run directory written by `pipeline train-head` (or `pipeline run`).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The backbone the run's features were extracted with (its sidecar beside it).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The classifier file to write; `<out>.json` is written beside it.
+    #[arg(long, default_value = "classifier.onnx")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// image: uint8 [1,H,W,3] of any size, the eval transform in the graph; crop: uint8
+    /// [N,S,S,3] centre crops, batched.
+    #[arg(long, value_enum, default_value_t = InputKind::Image)]
+    pub input: InputKind,
+}
+
+/// What `export` wrote.
+#[derive(Debug)]
+pub struct Exported {
+    pub path: PathBuf,
+    pub facts_path: PathBuf,
+    pub bytes: usize,
+}
+
+/// Runs `pipeline export`.
+pub fn run(args: ExportArgs) -> Result<()> {
+    let e = export(&args)?;
+    println!(
+        "wrote {} ({:.1} MB) and {}",
+        e.path.display(),
+        e.bytes as f64 / 1e6,
+        e.facts_path.display()
+    );
+    Ok(())
+}
+
+/// Checks that run and backbone belong together, composes the graph and writes both files.
+pub fn export(args: &ExportArgs) -> Result<Exported> {
+    let run = TrainedRun::load(&args.run)?;
+    let views = run_views(&run)?;
+    let sidecar = Sidecar::load_for(&args.model)?.with_context(|| {
+        format!(
+            "no sidecar {} beside the model; export needs the sidecar the run's cache was extracted with",
+            Sidecar::path_for(&args.model).display()
+        )
+    })?;
+    let model_hash = crate::backbone::hash_file(&args.model)?;
+    let pre = PreprocessConfig::from_sidecar(&sidecar);
+    check_pair(&run, &args.model, &model_hash, &pre, &sidecar)?;
+    let model_precision = facts::sidecar_precision(&args.model)?;
+    check_precision(args.precision, &model_precision, &args.model)?;
+    check_out(&args.out)?;
+    let backbone = read_model(&args.model)?;
+    let spec = Spec {
+        input: args.input,
+        pre: &pre,
+        views: &views,
+        head: &run.head,
+        backbone_input: &sidecar.input_name,
+        backbone_output: &sidecar.output_name,
+        f16: args.precision == Precision::F16,
+    };
+    let mut model = compose(backbone, &spec)
+        .with_context(|| format!("composing the classifier around {}", args.model.display()))?;
+    let facts = facts::Facts::new(&run, &sidecar, &model_hash, &pre, args, &views);
+    facts.stamp(&mut model)?;
+    let bytes = model
+        .write_to_bytes()
+        .context("serialising the classifier graph")?;
+    write_atomic(&args.out, &bytes)?;
+    let facts_path = args.out.with_extension("json");
+    let json = facts.to_json(&bytes)?;
+    write_atomic(&facts_path, json.as_bytes())?;
+    Ok(Exported {
+        path: args.out.clone(),
+        facts_path,
+        bytes: bytes.len(),
+    })
+}
+
+/// The run's test-time views; only the centre view is built into the graph so far.
+fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
+    let named = run.config.get("views").and_then(|v| v.as_str());
+    match named {
+        None | Some("centre") | Some("center") => Ok(vec![View::CENTRE]),
+        Some(other) => bail!(
+            "the run {} was trained on views `{other}`, but export builds only the centre view into the graph so far; export a run trained with --views centre",
+            run.dir.display()
+        ),
+    }
+}
+
+fn short(h: &str) -> &str {
+    &h[..12.min(h.len())]
+}
+
+/// Refuses a backbone that is not the one the run's head was trained on.
+fn check_pair(
+    run: &TrainedRun,
+    model: &Path,
+    hash: &str,
+    pre: &PreprocessConfig,
+    sidecar: &Sidecar,
+) -> Result<()> {
+    if hash != run.backbone_hash {
+        bail!(
+            "the run {} and the backbone {} do not belong together: the head was trained on features of a model with blake3 {}, this file has {}; pass the --model the run's cache was extracted with",
+            run.dir.display(),
+            model.display(),
+            short(&run.backbone_hash),
+            short(hash)
+        );
+    }
+    if serde_json::to_value(pre)? != run.preprocess {
+        bail!(
+            "preprocessing from the sidecar of {} ({}) differs from the run's ({}); restore the sidecar the cache was extracted with",
+            model.display(),
+            serde_json::to_value(pre)?,
+            run.preprocess
+        );
+    }
+    if sidecar.feature_dim != run.feature_dim {
+        bail!(
+            "feature width mismatch: the sidecar of {} says {}, the head expects {}",
+            model.display(),
+            sidecar.feature_dim,
+            run.feature_dim
+        );
+    }
+    Ok(())
+}
+
+fn check_precision(wanted: Precision, model: &str, path: &Path) -> Result<()> {
+    match (wanted, model) {
+        (Precision::F32 | Precision::F16, "f32") | (Precision::Int8, "int8") => Ok(()),
+        (Precision::Int8, _) => bail!(
+            "--precision int8 ships the int8 backbone itself: {} is {model}; make one with `pipeline quantize` (or `pipeline run --precision int8`), train the head on its features and pass it as --model",
+            path.display()
+        ),
+        (Precision::F32 | Precision::F16, _) => bail!(
+            "{} is a {model} backbone (its sidecar says so); pass --precision {model}",
+            path.display()
+        ),
+    }
+}
+
+/// Refuses an `--out` whose folder is missing or that names a folder, before any work.
+fn check_out(out: &Path) -> Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "cannot write --out {}: folder {} does not exist; create it or choose another path",
+            out.display(),
+            parent.display()
+        );
+    }
+    if out.is_dir() {
+        bail!(
+            "--out {} is a folder; give a file name such as {}/classifier.onnx",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Parses a model whose weights are all inside the file.
+fn read_model(path: &Path) -> Result<ModelProto> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let model = ModelProto::parse_from_bytes(&bytes)
+        .with_context(|| format!("{} is not a readable ONNX model", path.display()))?;
+    let external = model
+        .graph
+        .as_ref()
+        .is_some_and(|g| g.initializer.iter().any(|t| !t.external_data.is_empty()));
+    if external {
+        bail!(
+            "{} keeps weights in external data files; save it with all weights inside the .onnx (onnx.save(model, path, save_as_external_data=False)) and retry",
+            path.display()
+        );
+    }
+    Ok(model)
+}
+
+/// Writes `bytes` to a temporary sibling, then renames it over `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy().to_string());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let unwritable = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write {}: {e}; choose a writable --out (check the folder's permissions and free space)",
+            path.display()
+        )
+    };
+    std::fs::write(&tmp, bytes).map_err(unwritable)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        unwritable(e)
+    })
+}

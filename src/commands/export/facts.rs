@@ -1,0 +1,134 @@
+//! The facts an exported classifier carries: ONNX `metadata_props` and `classifier.json`.
+
+use super::{ExportArgs, Precision};
+use crate::backbone::sidecar::Sidecar;
+use crate::checkpoint::{TrainedRun, CONFIG_FILE};
+use crate::onnx_build::compose::{InputKind, View};
+use crate::preprocess::PreprocessConfig;
+use anyhow::{Context, Result};
+use onnx_protobuf::{ModelProto, StringStringEntryProto};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Value of the `format` key.
+pub const CLASSIFIER_FORMAT: &str = "pipeline-classifier";
+/// Version of the metadata keys this build writes and `predict --classifier` reads.
+pub const CLASSIFIER_SCHEMA: u32 = 1;
+
+/// Everything recorded about one export, as JSON values keyed like the metadata.
+pub struct Facts {
+    entries: Vec<(&'static str, Value)>,
+}
+
+/// The sidecar's `precision` (written by `pipeline quantize`); `f32` when absent.
+pub fn sidecar_precision(model: &Path) -> Result<String> {
+    let path = Sidecar::path_for(model);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(v.get("precision")
+        .and_then(Value::as_str)
+        .unwrap_or("f32")
+        .to_owned())
+}
+
+fn input_contract(input: InputKind, pre: &PreprocessConfig) -> Value {
+    let s = pre.crop;
+    match input {
+        InputKind::Image => json!({
+            "name": "image", "dtype": "uint8", "shape": [1, "height", "width", 3],
+            "meaning": "one decoded RGB image of any size (drop alpha); resize, crop and normalisation run inside the graph",
+        }),
+        InputKind::Crop => json!({
+            "name": "crop", "dtype": "uint8", "shape": ["batch", s, s, 3],
+            "meaning": format!("RGB centre crops: resize the shorter side to {} (bilinear, antialiased, as PIL), centre-crop {s}", pre.resize_shorter),
+        }),
+    }
+}
+
+impl Facts {
+    pub fn new(
+        run: &TrainedRun,
+        sidecar: &Sidecar,
+        model_hash: &str,
+        pre: &PreprocessConfig,
+        args: &ExportArgs,
+        views: &[View],
+    ) -> Facts {
+        let config_hash = std::fs::read(run.dir.join(CONFIG_FILE))
+            .map(|b| blake3::hash(&b).to_hex().to_string())
+            .unwrap_or_default();
+        let view_names = if args.input == InputKind::Crop || views == [View::CENTRE] {
+            json!(["centre"])
+        } else {
+            json!(views.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>())
+        };
+        let precision = json!(precision_name(args.precision));
+        let entries = vec![
+            ("format", json!(CLASSIFIER_FORMAT)),
+            ("schema_version", json!(CLASSIFIER_SCHEMA)),
+            ("tool_version", json!(env!("CARGO_PKG_VERSION"))),
+            ("classes", json!(run.classes)),
+            ("input", input_contract(args.input, pre)),
+            (
+                "outputs",
+                json!({"probabilities": ["batch", run.classes.len()], "logits": ["batch", run.classes.len()]}),
+            ),
+            ("views", view_names),
+            ("preprocess", serde_json::to_value(pre).unwrap_or_default()),
+            ("precision", precision),
+            ("head", json!(run.head.kind().name())),
+            ("backbone_name", json!(sidecar.name)),
+            ("backbone_source", json!(sidecar.source)),
+            ("backbone_licence", json!(sidecar.licence)),
+            ("backbone_hash", json!(model_hash)),
+            ("cache_key", json!(run.cache_key)),
+            ("config_hash", json!(config_hash)),
+        ];
+        Facts { entries }
+    }
+
+    /// Writes the facts into `metadata_props` (strings stay bare, the rest as JSON) and the
+    /// producer fields.
+    pub fn stamp(&self, model: &mut ModelProto) -> Result<()> {
+        model.producer_name = "pipeline".into();
+        model.producer_version = env!("CARGO_PKG_VERSION").into();
+        model.metadata_props = self
+            .entries
+            .iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: k.to_string(),
+                value: match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                ..Default::default()
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// `classifier.json`: the same facts plus the blake3 hash and size of the ONNX file.
+    pub fn to_json(&self, onnx_bytes: &[u8]) -> Result<String> {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &self.entries {
+            map.insert(k.to_string(), v.clone());
+        }
+        map.insert(
+            "onnx_blake3".into(),
+            json!(blake3::hash(onnx_bytes).to_hex().to_string()),
+        );
+        map.insert("onnx_bytes".into(), json!(onnx_bytes.len()));
+        Ok(serde_json::to_string_pretty(&Value::Object(map))? + "\n")
+    }
+}
+
+/// `--precision` as the metadata writes it.
+pub fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "f32",
+        Precision::F16 => "f16",
+        Precision::Int8 => "int8",
+    }
+}

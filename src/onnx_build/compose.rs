@@ -1,0 +1,354 @@
+//! One classifier graph: uint8 pixels → the eval transform → backbone → head → Softmax.
+//!
+//! `--input image`: `image` uint8 `[1, H, W, 3]` RGB, any size → Resize (shorter side →
+//! `resize_shorter`, bilinear, antialias, half-pixel; ONNX Runtime's uint8 path is PIL's
+//! algorithm) → the views' crop windows → normalise → backbone → mean over views → head.
+//! `--input crop`: `crop` uint8 `[N, S, S, 3]` RGB centre crops, batched, one view each.
+//! Outputs `logits` and `probabilities`, float32 `[N, K]`.
+
+pub mod views;
+
+use super::upgrade::{default_opset, raise_opset};
+use super::PREFIX;
+use super::{attr_int, attr_ints, attr_str, node, port, tensor_f32, tensor_i64, BuildError, Dim};
+use crate::backbone::sidecar::{ChannelOrder, Layout};
+use crate::checkpoint::HeadModel;
+use crate::preprocess::PreprocessConfig;
+use onnx_protobuf::tensor_proto::DataType;
+use onnx_protobuf::{ModelProto, NodeProto, TensorProto};
+use std::collections::HashSet;
+pub use views::View;
+
+/// The graph input's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// uint8 RGB `[1, H, W, 3]`, any size; the whole eval transform runs in the graph.
+    Image,
+    /// uint8 RGB `[N, S, S, 3]` crops already resized and centre-cropped.
+    Crop,
+}
+
+impl InputKind {
+    /// Name of the graph input.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputKind::Image => "image",
+            InputKind::Crop => "crop",
+        }
+    }
+}
+
+/// What to compose around the backbone.
+pub struct Spec<'a> {
+    pub input: InputKind,
+    pub pre: &'a PreprocessConfig,
+    /// Views averaged in feature space (`--input image` only; crops are one view).
+    pub views: &'a [View],
+    pub head: &'a HeadModel,
+    pub backbone_input: &'a str,
+    pub backbone_output: &'a str,
+    /// Run the backbone in float16 (see [`super::f16`]).
+    pub f16: bool,
+}
+
+/// Opset the in-graph antialiased `Resize` needs.
+pub const RESIZE_OPSET: i64 = 18;
+/// Opset whose Softmax/ReduceMean forms the composer writes below [`RESIZE_OPSET`].
+const MIN_OPSET: i64 = 13;
+
+/// Nodes and initializers being added, with unique names under [`PREFIX`].
+pub(crate) struct Graph {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    count: usize,
+    opset: i64,
+}
+
+impl Graph {
+    fn fresh(&mut self, what: &str) -> String {
+        self.count += 1;
+        format!("{PREFIX}{what}_{}", self.count)
+    }
+    /// Adds `op` with a fresh output name; returns it.
+    pub(crate) fn op(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<onnx_protobuf::AttributeProto>,
+    ) -> String {
+        let out = self.fresh(op);
+        self.op_to(op, inputs, &out, attrs);
+        out
+    }
+    fn op_to(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        out: &str,
+        attrs: Vec<onnx_protobuf::AttributeProto>,
+    ) {
+        let name = self.fresh(&format!("{op}_node"));
+        self.nodes.push(node(op, &name, inputs, &[out], attrs));
+    }
+    pub(crate) fn c_i64(&mut self, dims: &[i64], data: &[i64]) -> String {
+        let name = self.fresh("const");
+        self.inits.push(tensor_i64(&name, dims, data));
+        name
+    }
+    pub(crate) fn c_f32(&mut self, dims: &[i64], data: &[f32]) -> String {
+        let name = self.fresh("const");
+        self.inits.push(tensor_f32(&name, dims, data));
+        name
+    }
+    /// `ReduceMean` over `axis`, keeping it, in the form of this graph's opset.
+    fn reduce_mean(&mut self, x: &str, axis: i64) -> String {
+        if self.opset >= 18 {
+            let axes = self.c_i64(&[1], &[axis]);
+            self.op("ReduceMean", &[x, &axes], vec![attr_int("keepdims", 1)])
+        } else {
+            self.op(
+                "ReduceMean",
+                &[x],
+                vec![attr_ints("axes", &[axis]), attr_int("keepdims", 1)],
+            )
+        }
+    }
+}
+
+/// Composes the classifier around `backbone` (consumed); raises its opset as needed.
+pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, BuildError> {
+    let target = match spec.input {
+        InputKind::Image => RESIZE_OPSET,
+        InputKind::Crop => MIN_OPSET,
+    };
+    let opset = raise_opset(&mut backbone, target)?;
+    debug_assert_eq!(default_opset(&backbone), Some(opset));
+    check_names(&backbone, spec)?;
+    let mut g = Graph {
+        nodes: Vec::new(),
+        inits: Vec::new(),
+        count: 0,
+        opset,
+    };
+    let (crops, batch) = match spec.input {
+        InputKind::Image => (resize_and_crop(&mut g, spec)?, Dim::Fixed(1)),
+        InputKind::Crop => (spec.input.name().to_owned(), Dim::Param("batch")),
+    };
+    let graph = backbone.graph.as_mut().expect("checked by check_names");
+    let mut feats = spec.backbone_output.to_owned();
+    if spec.f16 {
+        super::f16::graph_to_f16(graph)?;
+        let x = format!("{PREFIX}normalised");
+        normalise(&mut g, spec.pre, &crops, &x);
+        g.op_to("Cast", &[&x], spec.backbone_input, vec![attr_int("to", 10)]);
+    } else {
+        normalise(&mut g, spec.pre, &crops, spec.backbone_input);
+    }
+    let mut nodes = std::mem::take(&mut g.nodes);
+    nodes.append(&mut graph.node);
+    if spec.f16 {
+        feats = g.op("Cast", &[&feats], vec![attr_int("to", 1)]);
+    }
+    let feats = g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]);
+    let views = if spec.input == InputKind::Image {
+        spec.views.len()
+    } else {
+        1
+    };
+    let feats = if views > 1 {
+        g.reduce_mean(&feats, 0)
+    } else {
+        feats
+    };
+    head(&mut g, spec.head, &feats);
+    nodes.append(&mut g.nodes);
+    graph.node = nodes;
+    graph.initializer.append(&mut g.inits);
+    let s = spec.pre.crop as i64;
+    let k = spec.head.num_classes() as i64;
+    let input = match spec.input {
+        InputKind::Image => port(
+            "image",
+            DataType::UINT8,
+            &[
+                Dim::Fixed(1),
+                Dim::Param("height"),
+                Dim::Param("width"),
+                Dim::Fixed(3),
+            ],
+        ),
+        InputKind::Crop => port(
+            "crop",
+            DataType::UINT8,
+            &[batch.clone(), Dim::Fixed(s), Dim::Fixed(s), Dim::Fixed(3)],
+        ),
+    };
+    graph.input = vec![input];
+    graph.output = vec![
+        port(
+            "probabilities",
+            DataType::FLOAT,
+            &[batch.clone(), Dim::Fixed(k)],
+        ),
+        port("logits", DataType::FLOAT, &[batch, Dim::Fixed(k)]),
+    ];
+    graph.value_info.retain(|v| v.name != spec.backbone_input);
+    graph.name = format!("{PREFIX}classifier");
+    Ok(backbone)
+}
+
+/// The backbone must take `backbone_input` (its only non-constant input) and give
+/// `backbone_output`, and none of its names may clash with the ones added here.
+fn check_names(backbone: &ModelProto, spec: &Spec) -> Result<(), BuildError> {
+    let graph = backbone
+        .graph
+        .as_ref()
+        .ok_or_else(|| BuildError::Graph("no graph".into()))?;
+    let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .filter(|n| !inits.contains(n))
+        .collect();
+    if inputs != [spec.backbone_input] {
+        return Err(BuildError::Graph(format!(
+            "expected one input `{}`, the graph takes {inputs:?}",
+            spec.backbone_input
+        )));
+    }
+    if !graph.output.iter().any(|o| o.name == spec.backbone_output) {
+        return Err(BuildError::Graph(format!(
+            "no output `{}`",
+            spec.backbone_output
+        )));
+    }
+    let reserved = ["image", "crop", "probabilities", "logits"];
+    let clash = graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().chain(&n.output))
+        .chain(
+            inits
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .find(|n| reserved.contains(&n.as_str()) || n.starts_with(PREFIX))
+        .cloned();
+    match clash {
+        Some(n) => Err(BuildError::Graph(format!(
+            "the backbone already uses the name `{n}`, which the classifier needs; rename it in the backbone"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `image` → resized (shorter side → `resize_shorter`) → the views' crops, uint8 `[V,S,S,3]`.
+fn resize_and_crop(g: &mut Graph, spec: &Spec) -> Result<String, BuildError> {
+    let pre = spec.pre;
+    if pre.resize_shorter < pre.crop {
+        return Err(BuildError::Graph(format!(
+            "resize_shorter {} is smaller than the crop {}: the padded centre crop is not built in the graph; export with --input crop",
+            pre.resize_shorter, pre.crop
+        )));
+    }
+    if spec.views.is_empty() {
+        return Err(BuildError::Graph("no views to export".into()));
+    }
+    let shape = g.op("Shape", &["image"], vec![]);
+    let idx = g.c_i64(&[2], &[1, 2]);
+    let hw = g.op("Gather", &[&shape, &idx], vec![attr_int("axis", 0)]);
+    let short = g.op("ReduceMin", &[&hw], vec![attr_int("keepdims", 1)]);
+    let r = g.c_i64(&[1], &[pre.resize_shorter as i64]);
+    let scaled = g.op("Mul", &[&hw, &r], vec![]);
+    // torchvision: long side = int(shorter * long / short); integer division truncates the same.
+    let sizes = g.op("Div", &[&scaled, &short], vec![]);
+    let resized = g.op(
+        "Resize",
+        &["image", "", "", &sizes],
+        vec![
+            attr_str("mode", "linear"),
+            attr_int("antialias", 1),
+            attr_ints("axes", &[1, 2]),
+            attr_str("coordinate_transformation_mode", "half_pixel"),
+        ],
+    );
+    Ok(views::crops(
+        g,
+        &resized,
+        &sizes,
+        pre.crop as i64,
+        spec.views,
+    ))
+}
+
+/// uint8 RGB `[N,S,S,3]` → `(x·scale − mean) / std` in the model's channel order and layout,
+/// written to `out` (the backbone's input), as the Rust eval transform computes it.
+fn normalise(g: &mut Graph, pre: &PreprocessConfig, crops: &str, out: &str) {
+    let mut x = g.op("Cast", &[crops], vec![attr_int("to", 1)]);
+    if pre.channel_order == ChannelOrder::Bgr {
+        let idx = g.c_i64(&[3], &[2, 1, 0]);
+        x = g.op("Gather", &[&x, &idx], vec![attr_int("axis", 3)]);
+    }
+    let n = &pre.normalization;
+    let scale = g.c_f32(&[1], &[n.scale]);
+    let mean = g.c_f32(&[3], &n.mean);
+    let std = g.c_f32(&[3], &n.std);
+    let x = g.op("Mul", &[&x, &scale], vec![]);
+    let x = g.op("Sub", &[&x, &mean], vec![]);
+    match pre.layout {
+        Layout::Nhwc => g.op_to("Div", &[&x, &std], out, vec![]),
+        Layout::Nchw => {
+            let x = g.op("Div", &[&x, &std], vec![]);
+            g.op_to(
+                "Transpose",
+                &[&x],
+                out,
+                vec![attr_ints("perm", &[0, 3, 1, 2])],
+            );
+        }
+    }
+}
+
+/// Features `[N,D]` → `logits` → `probabilities`.
+fn head(g: &mut Graph, head: &HeadModel, feats: &str) {
+    let gemm = |g: &mut Graph,
+                x: &str,
+                w: &ndarray::Array2<f32>,
+                b: &ndarray::Array1<f32>,
+                out: Option<&str>| {
+        let (r, c) = w.dim();
+        let w = g.c_f32(
+            &[r as i64, c as i64],
+            &w.iter().copied().collect::<Vec<_>>(),
+        );
+        let b = g.c_f32(&[b.len() as i64], &b.to_vec());
+        let attrs = vec![attr_int("transB", 1)];
+        match out {
+            Some(o) => {
+                g.op_to("Gemm", &[x, &w, &b], o, attrs);
+                o.to_owned()
+            }
+            None => g.op("Gemm", &[x, &w, &b], attrs),
+        }
+    };
+    match head {
+        HeadModel::Mlp(m) => {
+            let h = gemm(g, feats, &m.w1, &m.b1, None);
+            let h = g.op("Relu", &[&h], vec![]);
+            gemm(g, &h, &m.w2, &m.b2, Some("logits"));
+        }
+        HeadModel::Logistic(l) => {
+            gemm(g, feats, &l.weight, &l.bias, Some("logits"));
+        }
+    }
+    g.op_to(
+        "Softmax",
+        &["logits"],
+        "probabilities",
+        vec![attr_int("axis", 1)],
+    );
+}

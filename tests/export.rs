@@ -1,0 +1,276 @@
+//! `pipeline export` and `predict --classifier` on the tiny fixture backbones: the crop-input
+//! file equals `predict --model --run` within 1e-5; the image-input file (resize in the graph)
+//! agrees on top-1 and its probability difference is measured; Python's onnxruntime loads the
+//! file and agrees; a mismatched backbone, an unwritable --out and unsupported views are refused.
+
+mod common;
+
+use common::{fails, pipeline, succeeded, MODEL, MODEL_NHWC};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const RAW: &str = "tests/fixtures/images/raw";
+
+/// A trained run per (model, head), made once per test process.
+fn trained(model: &str, head: &str) -> PathBuf {
+    static RUNS: OnceLock<std::sync::Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let runs = RUNS.get_or_init(Default::default);
+    let mut map = runs.lock().unwrap_or_else(|e| e.into_inner());
+    let key = format!("{model}-{head}");
+    if let Some(p) = map.get(&key) {
+        return p.clone();
+    }
+    let w = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("export-{}-{key}", std::process::id()).replace('/', "_"));
+    let ws = w.to_str().unwrap();
+    succeeded(&pipeline(&[
+        "run",
+        "--data",
+        RAW,
+        "--model",
+        model,
+        "--workdir",
+        ws,
+        "--passes",
+        "1",
+        "--device",
+        "cpu",
+        "--epochs",
+        "5",
+        "--head",
+        head,
+    ]));
+    let run = w.join("runs").join(head);
+    map.insert(key, run.clone());
+    run
+}
+
+fn export(run: &Path, model: &str, out: &Path, input: &str) {
+    succeeded(&pipeline(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--model",
+        model,
+        "--out",
+        out.to_str().unwrap(),
+        "--input",
+        input,
+    ]));
+}
+
+/// `predict … --format json --topk 99` → path → probabilities by class.
+fn predictions(args: &[&str]) -> HashMap<String, HashMap<String, f64>> {
+    let mut full = vec!["predict", "--format", "json", "--topk", "99"];
+    full.extend_from_slice(args);
+    let (out, _) = succeeded(&pipeline(&full));
+    out.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let probs = v["topk"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["class"].as_str().unwrap().to_owned(),
+                        t["probability"].as_f64().unwrap(),
+                    )
+                })
+                .collect();
+            (v["path"].as_str().unwrap().to_owned(), probs)
+        })
+        .collect()
+}
+
+fn reference(run: &Path, model: &str) -> HashMap<String, HashMap<String, f64>> {
+    predictions(&[
+        "--model",
+        model,
+        "--run",
+        run.to_str().unwrap(),
+        "--device",
+        "cpu",
+        RAW,
+    ])
+}
+
+fn top1(p: &HashMap<String, f64>) -> &str {
+    p.iter()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(c, _)| c.as_str())
+        .unwrap()
+}
+
+/// (top-1 agreement, max |Δp|) over all images.
+fn compare(
+    a: &HashMap<String, HashMap<String, f64>>,
+    b: &HashMap<String, HashMap<String, f64>>,
+) -> (f64, f64) {
+    assert_eq!(a.len(), b.len());
+    let (mut agree, mut max) = (0usize, 0f64);
+    for (path, pa) in a {
+        let pb = &b[path];
+        agree += (top1(pa) == top1(pb)) as usize;
+        for (c, v) in pa {
+            max = max.max((v - pb[c]).abs());
+        }
+    }
+    (agree as f64 / a.len() as f64, max)
+}
+
+#[test]
+fn crop_input_equals_predict_within_1e5() {
+    let t = tempfile::tempdir().unwrap();
+    for (model, head) in [(MODEL, "mlp"), (MODEL_NHWC, "logistic")] {
+        let run = trained(model, head);
+        let out = t.path().join(format!("{head}.onnx"));
+        export(&run, model, &out, "crop");
+        let got = predictions(&["--classifier", out.to_str().unwrap(), RAW]);
+        let (agree, max) = compare(&reference(&run, model), &got);
+        eprintln!("{model} {head} --input crop: top-1 agreement {agree}, max |Δp| {max:e}");
+        assert!(max <= 1e-5, "max |Δp| {max}");
+        assert_eq!(agree, 1.0);
+        let facts: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(facts["input"]["name"], "crop");
+        assert_eq!(facts["head"], head);
+        assert!(facts["classes"].as_array().unwrap().len() >= 2);
+        assert_eq!(facts["backbone_hash"].as_str().unwrap().len(), 64);
+    }
+}
+
+#[test]
+fn image_input_agrees_with_predict() {
+    let t = tempfile::tempdir().unwrap();
+    for (model, head) in [(MODEL, "mlp"), (MODEL_NHWC, "logistic")] {
+        let run = trained(model, head);
+        let out = t.path().join("classifier.onnx");
+        export(&run, model, &out, "image");
+        let got = predictions(&["--classifier", out.to_str().unwrap(), RAW]);
+        let (agree, max) = compare(&reference(&run, model), &got);
+        eprintln!("{model} {head} --input image: top-1 agreement {agree:.3}, max |Δp| {max:.2e}");
+        assert!(agree >= 0.95, "top-1 agreement {agree}");
+        assert!(max < 5e-3, "max |Δp| {max}");
+    }
+}
+
+#[test]
+fn python_onnxruntime_loads_and_agrees() {
+    let py = common::root().join(".venv/bin/python");
+    if !py.exists() {
+        eprintln!("skipped: no .venv/bin/python with onnxruntime");
+        return;
+    }
+    let run = trained(MODEL, "mlp");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("classifier.onnx");
+    export(&run, MODEL, &out, "image");
+    let got = predictions(&["--classifier", out.to_str().unwrap(), RAW]);
+    let script = r#"
+import sys, json, glob, numpy as np, onnxruntime as ort
+from PIL import Image
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+classes = json.loads(s.get_modelmeta().custom_metadata_map["classes"])
+for f in sorted(glob.glob(sys.argv[2] + "/**/*.png", recursive=True)):
+    try:
+        x = np.asarray(Image.open(f).convert("RGB"))[None]
+    except Exception:
+        continue
+    p = s.run(["probabilities"], {"image": x})[0][0]
+    print(json.dumps({"path": f, "probs": dict(zip(classes, map(float, p)))}))
+"#;
+    let o = std::process::Command::new(&py)
+        .args(["-c", script, out.to_str().unwrap(), RAW])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut n = 0;
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        let Some(ours) = got.get(v["path"].as_str().unwrap()) else {
+            continue;
+        };
+        for (c, p) in v["probs"].as_object().unwrap() {
+            let d = (p.as_f64().unwrap() - ours[c]).abs();
+            assert!(
+                d < 1e-4,
+                "{}: {c} python {p} vs rust {}",
+                v["path"],
+                ours[c]
+            );
+        }
+        n += 1;
+    }
+    assert!(n > 0, "python scored no image");
+}
+
+#[test]
+fn refuses_a_backbone_the_run_was_not_trained_on() {
+    let run = trained(MODEL, "mlp");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("c.onnx");
+    let err = fails(&pipeline(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--model",
+        MODEL_NHWC,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(err.contains("do not belong together"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn refuses_an_unwritable_out() {
+    let run = trained(MODEL, "mlp");
+    let r = run.to_str().unwrap();
+    for (out, needle) in [
+        ("Cargo.toml/c.onnx", "does not exist"),
+        ("tests", "is a folder"),
+        ("no/such/dir/c.onnx", "does not exist"),
+    ] {
+        let err = fails(&pipeline(&[
+            "export", "--run", r, "--model", MODEL, "--out", out,
+        ]));
+        assert!(err.contains(needle), "{out}: {err}");
+    }
+}
+
+#[test]
+fn refuses_views_it_does_not_build() {
+    let run = trained(MODEL, "mlp");
+    let t = tempfile::tempdir().unwrap();
+    let copy = t.path().join("run");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["head.safetensors", "config.json"] {
+        std::fs::copy(run.join(f), copy.join(f)).unwrap();
+    }
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap();
+    cfg["views"] = Value::from("ten-crop");
+    std::fs::write(copy.join("config.json"), cfg.to_string()).unwrap();
+    let out = t.path().join("c.onnx");
+    let err = fails(&pipeline(&[
+        "export",
+        "--run",
+        copy.to_str().unwrap(),
+        "--model",
+        MODEL,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(err.contains("centre view"), "{err}");
+}
+
+#[test]
+fn predict_classifier_refuses_a_plain_backbone() {
+    let err = fails(&pipeline(&["predict", "--classifier", MODEL, RAW]));
+    assert!(err.contains("pipeline export"), "{err}");
+}
