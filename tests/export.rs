@@ -274,3 +274,26 @@ fn predict_classifier_refuses_a_plain_backbone() {
     let err = fails(&pipeline(&["predict", "--classifier", MODEL, RAW]));
     assert!(err.contains("pipeline export"), "{err}");
 }
+
+/// Opt-in, real model: `PIPELINE_EXPORT_RUN=RUN PIPELINE_EXPORT_IMAGES=DIR cargo test --test export
+/// -- --ignored` with `models/vgg16-conv.onnx` (e.g. a `pipeline run` on Tux Paint and its test split).
+#[test]
+#[ignore]
+fn vgg16_image_export_agrees_on_real_photos() {
+    let (Ok(run), Ok(images)) = (
+        std::env::var("PIPELINE_EXPORT_RUN"),
+        std::env::var("PIPELINE_EXPORT_IMAGES"),
+    ) else {
+        eprintln!("skipped: set PIPELINE_EXPORT_RUN and PIPELINE_EXPORT_IMAGES");
+        return;
+    };
+    let model = "models/vgg16-conv.onnx";
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("vgg.onnx");
+    export(Path::new(&run), model, &out, "image");
+    let reference = predictions(&["--model", model, "--run", &run, "--device", "cpu", &images]);
+    let got = predictions(&["--classifier", out.to_str().unwrap(), &images]);
+    let (agree, max) = compare(&reference, &got);
+    eprintln!("VGG-16 --input image: top-1 agreement {agree:.3}, max |Δp| {max:.2e}");
+    assert!(agree >= 0.95, "top-1 agreement {agree}");
+}
