@@ -2,7 +2,6 @@
 //! into a wrong class is a likely label error, a resized copy in another split a cross-split
 //! near-duplicate.
 
-#[allow(dead_code)]
 mod common;
 
 use common::{fails, pipeline, root, succeeded, MODEL};

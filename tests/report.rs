@@ -1,7 +1,6 @@
 //! `pipeline run` ends with WORKDIR/report.html: one self-contained page (nothing fetched, every
 //! image a `data:` URI) with every section; `pipeline report` rewrites it anywhere.
 
-#[allow(dead_code)]
 mod common;
 
 use common::{fails, pipeline, succeeded, MODEL};
