@@ -12,12 +12,14 @@
 pub mod cli;
 pub mod commands;
 
+pub mod atomic;
 pub mod backbone;
 pub mod cache;
 pub mod checkpoint;
 pub mod dataset;
 pub mod head;
 pub mod image_io;
+pub mod lock;
 pub mod metrics;
 pub mod output;
 pub mod plot;
