@@ -226,7 +226,6 @@ impl TrainedRun {
     pub fn load(dir: &Path) -> Result<TrainedRun, CheckpointError> {
         let (head, meta) = read_head(dir)?;
         let config: Value = read_json(dir, CONFIG_FILE)?;
-        check_complete(dir, &config)?;
         let cpath = dir.join(CONFIG_FILE);
         let found = config.get("schema_version").and_then(Value::as_u64);
         if found != Some(RUN_SCHEMA as u64) {
@@ -261,6 +260,7 @@ impl TrainedRun {
                 ),
             ));
         }
+        check_complete(dir, &config)?;
         Ok(TrainedRun {
             dir: dir.to_path_buf(),
             config,

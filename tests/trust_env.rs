@@ -262,7 +262,7 @@ fn survives_a_full_disk_and_completes_identically_after_space_is_freed() {
     let reference = t.path().join("ref");
     succeeded(&run_within(extract_cmd(&reference), 120));
     let mnt = t.path().join("small");
-    if tmpfs(&mnt, "12k").is_none() {
+    if tmpfs(&mnt, "16k").is_none() {
         eprintln!("skipping: cannot mount a tmpfs here (needs root)");
         return;
     }

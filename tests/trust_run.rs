@@ -37,11 +37,10 @@ fn train(cache: &Path, run: &Path, extra: &[&str]) -> std::process::Output {
         cache.to_str().unwrap(),
         "--out",
         run.to_str().unwrap(),
-        "--epochs",
-        "3",
-        "--hidden",
-        "8",
     ];
+    if !extra.contains(&"--resume") {
+        args.extend_from_slice(&["--epochs", "3", "--hidden", "8"]);
+    }
     args.extend_from_slice(extra);
     let o = pipeline(&args);
     if extra.is_empty() || extra.contains(&"--resume") {

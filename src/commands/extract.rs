@@ -120,7 +120,10 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     );
     let key = spec.key();
     let _lock = crate::lock::lock_dir(&args.out, args.shard.is_some())?;
-    crate::atomic::remove_stale_temps(&args.out.join(cache::SHARDS));
+    if args.shard.is_none() {
+        // Only a sole writer may remove temporaries; --shard workers may be writing theirs.
+        crate::atomic::remove_stale_temps(&args.out.join(cache::SHARDS));
+    }
     if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
         return Ok(report);
     }
