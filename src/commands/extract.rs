@@ -206,7 +206,8 @@ fn prepare_dir(
     } else {
         None
     };
-    let occupied = mpath.exists() || ppath.exists() || dir.join(cache::SHARDS).exists();
+    // `shards/` alone is not a cache: a concurrent --shard worker may have just created it.
+    let occupied = mpath.exists() || ppath.exists();
     let current = existing.as_ref().is_some_and(|old| old.key() == key);
     if current && mpath.exists() && !still_valid(dir)? {
         std::fs::remove_file(&mpath).with_context(|| format!("removing {}", mpath.display()))?;
@@ -237,9 +238,9 @@ fn prepare_dir(
             dir.display()
         ),
     }
+    cache::write_json_atomic(&ppath, spec)?;
     std::fs::create_dir_all(dir.join(cache::SHARDS))
         .with_context(|| format!("creating {}", dir.join(cache::SHARDS).display()))?;
-    cache::write_json_atomic(&ppath, spec)?;
     Ok(None)
 }
 
