@@ -9,6 +9,7 @@
 pub mod check;
 pub mod shard;
 mod synthetic;
+mod verify;
 
 pub use synthetic::write_synthetic;
 
@@ -96,6 +97,8 @@ pub struct ShardEntry {
     pub pass: u32,
     pub chunk: u32,
     pub rows: usize,
+    /// BLAKE3 of the shard file, checked on every read.
+    pub blake3: String,
 }
 
 /// How the cache was made (informational; not part of the key).
@@ -145,6 +148,8 @@ pub enum CacheError {
         pass: u32,
         passes: u32,
     },
+    #[error("cache {path}: {reason}; rerun the same `pipeline extract` command to recompute it")]
+    Damaged { path: PathBuf, reason: String },
     #[error(transparent)]
     Shard(#[from] ShardError),
     #[error("cannot write {path}: {source}")]
@@ -197,10 +202,8 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Cac
         path: path.to_owned(),
         source,
     };
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(value).map_err(|e| werr(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, text).map_err(werr)?;
-    std::fs::rename(&tmp, path).map_err(werr)
+    crate::atomic::write_file(path, text.as_bytes()).map_err(werr)
 }
 
 impl FeatureCache {
@@ -221,13 +224,14 @@ impl FeatureCache {
                 reason: "its key does not match its contents (edited by hand?)".into(),
             });
         }
+        verify::check_entries(&mpath, &manifest)?;
         if let Some(s) = manifest
             .shards
             .iter()
-            .find(|s| !dir.join(SHARDS).join(&s.file).exists())
+            .find(|s| !dir.join(SHARDS).join(&s.file).is_file())
         {
-            return Err(CacheError::BadManifest {
-                path: mpath,
+            return Err(CacheError::Damaged {
+                path: dir.to_owned(),
                 reason: format!("shard {} is missing", s.file),
             });
         }
@@ -294,32 +298,26 @@ impl FeatureCache {
         entries.sort_by_key(|s| s.chunk);
         let dim = spec.feature_dim;
         let rows: usize = entries.iter().map(|s| s.rows).sum();
+        let cap = rows
+            .checked_mul(dim)
+            .ok_or_else(|| CacheError::BadManifest {
+                path: self.dir.join(MANIFEST),
+                reason: format!("{rows} rows of width {dim} overflow"),
+            })?;
         let (mut feats, mut labels, mut paths) = (
-            Vec::with_capacity(rows * dim),
+            Vec::with_capacity(cap),
             Vec::with_capacity(rows),
             Vec::with_capacity(rows),
         );
         for e in entries {
-            let data = shard::read(
-                &self.dir.join(SHARDS).join(&e.file),
-                &self.manifest.key,
-                dim,
-            )?;
+            let data = self.read_entry(plan, e)?;
             feats.extend_from_slice(&data.features);
             labels.extend_from_slice(&data.labels);
-            for &i in &data.index {
-                let img = plan
-                    .images
-                    .get(i as usize)
-                    .ok_or_else(|| CacheError::BadManifest {
-                        path: self.dir.join(SHARDS).join(&e.file),
-                        reason: format!(
-                            "image index {i} beyond the split's {} images",
-                            plan.images.len()
-                        ),
-                    })?;
-                paths.push(img.rel_path.clone());
-            }
+            paths.extend(
+                data.index
+                    .iter()
+                    .map(|&i| plan.images[i as usize].rel_path.clone()),
+            );
         }
         let n = labels.len();
         let features =

@@ -166,6 +166,12 @@ pub enum CheckpointError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("run {dir} is incomplete: stopped at epoch {done} of {total}; rerun `pipeline train-head` with --resume to finish it", dir = dir.display())]
+    Incomplete {
+        dir: PathBuf,
+        done: usize,
+        total: u64,
+    },
     #[error(transparent)]
     Tensor(#[from] TensorFileError),
 }
@@ -237,6 +243,24 @@ impl TrainedRun {
                 format!("does not match {HEAD_FILE} (cache key, classes or feature width differ)"),
             ));
         }
+        let hidden = parsed.mlp.as_ref().map(|f| f.hidden);
+        let kind_ok = parsed.head == head.kind()
+            && match &head {
+                HeadModel::Mlp(m) => hidden == Some(m.dims().1),
+                HeadModel::Logistic(_) => true,
+            };
+        if !kind_ok {
+            return Err(invalid(
+                &cpath,
+                format!(
+                    "says a {} head (hidden {hidden:?}), {HEAD_FILE} holds a {} head of {} parameters",
+                    parsed.head.name(),
+                    head.kind().name(),
+                    head.num_params()
+                ),
+            ));
+        }
+        check_complete(dir, &config)?;
         Ok(TrainedRun {
             dir: dir.to_path_buf(),
             config,
@@ -266,6 +290,26 @@ impl TrainedRun {
             self.feature_dim
         )))
     }
+}
+
+/// `metrics.json` is written last by `train-head`: a run without it was interrupted.
+fn check_complete(dir: &Path, config: &Value) -> Result<(), CheckpointError> {
+    if dir.join(METRICS_FILE).is_file() {
+        return Ok(());
+    }
+    let done = std::fs::read_to_string(dir.join(HISTORY_JSON))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+        .map_or(0, |h| h.len());
+    let total = config
+        .pointer("/mlp/max_epochs")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Err(CheckpointError::Incomplete {
+        dir: dir.to_path_buf(),
+        done,
+        total,
+    })
 }
 
 /// Saves the history as `history.json` and `history.csv`.

@@ -158,6 +158,31 @@ fn require_dir(root: &Path) -> Result<(), DatasetError> {
     }
 }
 
+/// Whether `path` (which need not exist yet) lies inside the folder `tree` or is `tree` itself,
+/// symbolic links resolved: an output there would be read back as input.
+pub fn is_inside(path: &Path, tree: &Path) -> bool {
+    let Ok(tree) = std::fs::canonicalize(tree) else {
+        return false;
+    };
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(p), Some(n)) => {
+                rest.push(n.to_owned());
+                existing = p;
+            }
+            _ => return false,
+        }
+    }
+    let Ok(mut real) = std::fs::canonicalize(existing) else {
+        return false;
+    };
+    real.extend(rest.iter().rev());
+    real.starts_with(&tree)
+}
+
 fn is_hidden(name: &str) -> bool {
     name.starts_with('.')
 }
@@ -194,7 +219,8 @@ fn scan_classes(
         .zip(labels.par_iter())
         .map(|(class, &label)| {
             let mut items = Vec::new();
-            walk(&root.join(class), class, label, 0, &mut items)?;
+            let mut seen = std::collections::HashSet::new();
+            walk(&root.join(class), class, label, 0, &mut items, &mut seen)?;
             Ok(items)
         })
         .collect::<Result<_, DatasetError>>()?;
@@ -209,7 +235,14 @@ fn walk(
     label: usize,
     depth: usize,
     out: &mut Vec<Item>,
+    seen: &mut std::collections::HashSet<PathBuf>,
 ) -> Result<(), DatasetError> {
+    // A folder reached twice (a symbolic-link loop or two links to one folder) is walked once.
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        if !seen.insert(real) {
+            return Ok(());
+        }
+    }
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
         let name = utf8_name(&entry)?;
@@ -221,7 +254,7 @@ fn walk(
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {
                 if depth < MAX_DEPTH {
-                    walk(&path, &rel_path, label, depth + 1, out)?;
+                    walk(&path, &rel_path, label, depth + 1, out, seen)?;
                 }
             }
             Ok(m) if m.is_file() => out.push(Item {

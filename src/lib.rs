@@ -1,17 +1,18 @@
 //! `pipeline`: transfer-learning image classification as staged, cached, reproducible commands.
 //!
 //! Layers (dependencies flow one way): `main` → [`cli`] → [`commands`] → parts.
-//! [`commands`] holds one module per sub-command (only `run` calls other commands); everything
-//! else here is a part — a mechanism that no part above it in the list below depends on a
-//! command for:
+//! [`commands`] holds one module per sub-command (only `run` calls other commands); every other
+//! module here is a part, and no part uses a command:
 //! [`image_io`] and [`dataset`] read images and trees, [`preprocess`] turns them into tensors,
 //! [`backbone`] runs the frozen ONNX model, [`cache`] stores its features, [`head`] trains on them,
-//! [`checkpoint`] stores the trained head, [`metrics`], [`plot`], [`output`], [`progress`] and
-//! [`seed`] serve them all.
+//! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
+//! [`audit`] finds suspicious images from their features; [`atomic`] and [`lock`] keep outputs
+//! whole and single-writer; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
 pub mod cli;
 pub mod commands;
 
+pub mod atomic;
 pub mod audit;
 pub mod backbone;
 pub mod cache;
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod dataset;
 pub mod head;
 pub mod image_io;
+pub mod lock;
 pub mod metrics;
 pub mod onnx_build;
 pub mod output;

@@ -139,7 +139,7 @@ pub fn compute(
 
 /// A CSV field, quoted when it holds a comma, quote or newline.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()

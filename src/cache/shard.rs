@@ -42,9 +42,9 @@ pub enum ShardError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("shard {path} is not a valid safetensors file ({reason}); delete it and rerun `pipeline extract` to recompute it")]
+    #[error("shard {path} is damaged ({reason}); rerun the same `pipeline extract` command to recompute it")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("shard {path} belongs to cache key {found}, expected {expected}; rerun `pipeline extract --force` to rebuild the cache")]
+    #[error("shard {path} belongs to cache key {found}, expected {expected}; rerun the same `pipeline extract` command to recompute it")]
     WrongKey {
         path: PathBuf,
         found: String,
@@ -67,7 +67,25 @@ fn u32_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Writes a shard atomically. `features` is row-major `[labels.len(), dim]`.
+/// What the manifest says a shard holds; [`read_verified`] refuses a file that disagrees.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub blake3: &'a str,
+    pub rows: usize,
+    pub classes: usize,
+}
+
+/// A shard's header and content hash, from a full structural read.
+#[derive(Debug, Clone)]
+pub struct ShardInfo {
+    pub meta: HashMap<String, String>,
+    pub rows: usize,
+    /// BLAKE3 of the whole file, 64 hex digits.
+    pub blake3: String,
+}
+
+/// Writes a shard atomically; returns the BLAKE3 of the bytes written.
+/// `features` is row-major `[labels.len(), dim]`.
 pub fn write(
     path: &Path,
     key: &str,
@@ -76,7 +94,7 @@ pub fn write(
     dtype: FeatureDtype,
     data: &ShardData,
     extra_meta: &[(&str, String)],
-) -> Result<(), ShardError> {
+) -> Result<String, ShardError> {
     let rows = data.labels.len();
     let err = |reason: String| ShardError::Write {
         path: path.to_owned(),
@@ -118,7 +136,9 @@ pub fn write(
         ("rows".to_string(), rows.to_string()),
     ]);
     meta.extend(extra_meta.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    safetensors::serialize_to_file(tensors, Some(meta), path).map_err(|e| err(e.to_string()))
+    let bytes = safetensors::serialize(tensors, Some(meta)).map_err(|e| err(e.to_string()))?;
+    crate::atomic::write_file(path, &bytes).map_err(|e| err(e.to_string()))?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
 /// Reads a shard's `__metadata__` from its header alone (not its tensors).
@@ -129,11 +149,16 @@ pub fn read_meta(path: &Path) -> Result<HashMap<String, String>, ShardError> {
         source,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
     let mut n = [0u8; 8];
-    f.read_exact(&mut n).map_err(io)?;
+    f.read_exact(&mut n)
+        .map_err(|_| corrupt(path, format!("file of {len} bytes has no header")))?;
     let n = u64::from_le_bytes(n);
-    if n > 100_000_000 {
-        return Err(corrupt(path, format!("header of {n} bytes")));
+    if n > 100_000_000 || n > len.saturating_sub(8) {
+        return Err(corrupt(
+            path,
+            format!("header claims {n} bytes, the file has {len}"),
+        ));
     }
     let mut header = vec![0u8; n as usize];
     f.read_exact(&mut header).map_err(io)?;
@@ -166,16 +191,80 @@ fn corrupt(path: &Path, e: impl std::fmt::Display) -> ShardError {
     }
 }
 
+/// Reads a whole shard and checks its structure and key; returns its header and content hash.
+pub fn inspect(path: &Path, key: &str) -> Result<ShardInfo, ShardError> {
+    let bytes = read_bytes(path)?;
+    let (meta, data) = decode(path, &bytes, key, None)?;
+    Ok(ShardInfo {
+        meta,
+        rows: data.labels.len(),
+        blake3: blake3::hash(&bytes).to_hex().to_string(),
+    })
+}
+
+/// Reads a shard, checking its content hash against the manifest's before parsing it, then its
+/// key, width, row count and labels.
+pub fn read_verified(
+    path: &Path,
+    key: &str,
+    dim: usize,
+    want: Expected<'_>,
+) -> Result<ShardData, ShardError> {
+    let bytes = read_bytes(path)?;
+    let found = blake3::hash(&bytes).to_hex().to_string();
+    if found != want.blake3 {
+        return Err(corrupt(
+            path,
+            format!(
+                "content hash {} differs from the manifest's {} ({} bytes; truncated, modified or swapped)",
+                &found[..16],
+                &want.blake3[..want.blake3.len().min(16)],
+                bytes.len()
+            ),
+        ));
+    }
+    let (_, data) = decode(path, &bytes, key, Some(dim))?;
+    if data.labels.len() != want.rows {
+        return Err(corrupt(
+            path,
+            format!(
+                "{} rows, the manifest says {}",
+                data.labels.len(),
+                want.rows
+            ),
+        ));
+    }
+    if data.features.iter().any(|v| !v.is_finite()) {
+        return Err(corrupt(path, "features hold NaN or infinite values"));
+    }
+    if let Some(l) = data.labels.iter().find(|&&l| l as usize >= want.classes) {
+        return Err(corrupt(
+            path,
+            format!("label {l} outside the {} classes", want.classes),
+        ));
+    }
+    Ok(data)
+}
+
 /// Reads a shard, checking its key and feature width.
 pub fn read(path: &Path, key: &str, dim: usize) -> Result<ShardData, ShardError> {
     let bytes = read_bytes(path)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(path, e))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
-    let found = meta
+    decode(path, &bytes, key, Some(dim)).map(|(_, d)| d)
+}
+
+type Decoded = (HashMap<String, String>, ShardData);
+
+/// Parses shard bytes; `dim: None` accepts any feature width.
+fn decode(path: &Path, bytes: &[u8], key: &str, dim: Option<usize>) -> Result<Decoded, ShardError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, e))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
+    let meta: HashMap<String, String> = meta
         .metadata()
-        .as_ref()
-        .and_then(|m| m.get("cache_key").cloned())
-        .unwrap_or_default();
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let found = meta.get("cache_key").cloned().unwrap_or_default();
     if found != key {
         return Err(ShardError::WrongKey {
             path: path.to_owned(),
@@ -186,7 +275,13 @@ pub fn read(path: &Path, key: &str, dim: usize) -> Result<ShardData, ShardError>
     let get = |name: &str| st.tensor(name).map_err(|e| corrupt(path, e));
     let (f, l, i) = (get("features")?, get("labels")?, get("index")?);
     let rows = l.shape().first().copied().unwrap_or(0);
-    if f.shape() != [rows, dim] || i.shape() != [rows] || l.dtype() != Dtype::U32 {
+    let dim = dim.unwrap_or_else(|| f.shape().get(1).copied().unwrap_or(0));
+    if f.shape() != [rows, dim]
+        || i.shape() != [rows]
+        || l.shape() != [rows]
+        || l.dtype() != Dtype::U32
+        || i.dtype() != Dtype::U32
+    {
         return Err(corrupt(
             path,
             format!(
@@ -216,11 +311,12 @@ pub fn read(path: &Path, key: &str, dim: usize) -> Result<ShardData, ShardError>
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     };
-    Ok(ShardData {
+    let data = ShardData {
         features,
         labels: u32s(&l),
         index: u32s(&i),
-    })
+    };
+    Ok((meta, data))
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub fn write_synthetic(
                 labels: labels.clone(),
                 index: (0..n as u32).collect(),
             };
-            shard::write(
+            let blake3 = shard::write(
                 &shard_path(dir, id),
                 &key,
                 id,
@@ -85,6 +85,7 @@ pub fn write_synthetic(
                 pass,
                 chunk: 0,
                 rows: n,
+                blake3,
             });
         }
     }

@@ -160,5 +160,36 @@ pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
             ),
         ));
     }
+    check_weights(&path, &head)?;
     Ok((head, meta))
+}
+
+/// Refuses zero-width layers and non-finite weights: they would score as NaN, not fail.
+fn check_weights(path: &Path, head: &HeadModel) -> Result<(), CheckpointError> {
+    let (d, h, k, params) = match head {
+        HeadModel::Mlp(m) => {
+            let (d, h, k) = m.dims();
+            (d, h, k, m.params().to_vec())
+        }
+        HeadModel::Logistic(l) => (
+            l.weight.ncols(),
+            1,
+            l.weight.nrows(),
+            vec![l.weight.view().into_dyn(), l.bias.view().into_dyn()],
+        ),
+    };
+    if d == 0 || h == 0 || k == 0 {
+        return Err(invalid(
+            path,
+            format!("a layer has zero width ({d} features, {h} hidden, {k} classes)"),
+        ));
+    }
+    let bad: usize = params
+        .iter()
+        .map(|p| p.iter().filter(|v| !v.is_finite()).count())
+        .sum();
+    if bad > 0 {
+        return Err(invalid(path, format!("{bad} weights are NaN or infinite")));
+    }
+    Ok(())
 }

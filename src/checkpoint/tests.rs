@@ -156,6 +156,12 @@ fn rejects_a_config_that_disagrees_with_the_head() {
         ..config
     };
     write_json(&dir.path().join(CONFIG_FILE), &fixed).unwrap();
+    let err = TrainedRun::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("incomplete") && err.contains("--resume"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join(METRICS_FILE), "{}").unwrap();
     let run = TrainedRun::load(dir.path()).unwrap();
     assert_eq!(run.log_proba(Array2::zeros((2, 5)).view()).dim(), (2, 3));
     assert!(run.check_width(4).is_err() && run.check_width(5).is_ok());

@@ -12,11 +12,36 @@ pub struct CacheInfoArgs {
     /// Print the whole manifest as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Read every shard and check it against the manifest (BLAKE3, rows, labels).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Runs `pipeline cache-info`.
 pub fn run(args: CacheInfoArgs) -> Result<()> {
     let c = FeatureCache::open(&args.cache)?;
+    if args.verify {
+        let bad = c.verify();
+        for (_, reason) in &bad {
+            eprintln!("{reason}");
+        }
+        if !bad.is_empty() {
+            anyhow::bail!(
+                "{} of {} shards in {} failed verification; rerun the same `pipeline extract` command to recompute them",
+                bad.len(),
+                c.manifest.shards.len(),
+                args.cache.display()
+            );
+        }
+        crate::output::print_stdout(&format!(
+            "verified {} shards (BLAKE3, rows, labels) in {}\n",
+            c.manifest.shards.len(),
+            args.cache.display()
+        ))?;
+        if !args.json {
+            return Ok(());
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&c.manifest)?);
         return Ok(());

@@ -87,6 +87,13 @@ fn validate(args: &ExtractArgs) -> Result<()> {
 /// Extracts (or reuses) the cache and returns what happened.
 pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     validate(args)?;
+    if crate::dataset::is_inside(&args.out, &args.data) {
+        bail!(
+            "--out {} is inside --data {}: the cache would be read back as images; choose an --out outside the data tree",
+            args.out.display(),
+            args.data.display()
+        );
+    }
     if !crate::dataset::is_split_tree(&args.data) {
         bail!(
             "{} is not a split tree (expected {0}/train/<class>/...); run `pipeline split RAW --out {0}` first",
@@ -112,6 +119,11 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         },
     );
     let key = spec.key();
+    let _lock = crate::lock::lock_dir(&args.out, args.shard.is_some())?;
+    if args.shard.is_none() {
+        // Only a sole writer may remove temporaries; --shard workers may be writing theirs.
+        crate::atomic::remove_stale_temps(&args.out.join(cache::SHARDS));
+    }
     if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
         return Ok(report);
     }
@@ -194,9 +206,14 @@ fn prepare_dir(
     } else {
         None
     };
-    let occupied = mpath.exists() || ppath.exists() || dir.join(cache::SHARDS).exists();
+    // `shards/` alone is not a cache: a concurrent --shard worker may have just created it.
+    let occupied = mpath.exists() || ppath.exists();
+    let current = existing.as_ref().is_some_and(|old| old.key() == key);
+    if current && mpath.exists() && !still_valid(dir)? {
+        std::fs::remove_file(&mpath).with_context(|| format!("removing {}", mpath.display()))?;
+    }
     match existing {
-        Some(old) if old.key() == key && mpath.exists() => {
+        Some(_) if current && mpath.exists() => {
             eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
             return Ok(Some(ExtractReport {
                 dir: dir.to_owned(),
@@ -208,7 +225,7 @@ fn prepare_dir(
                 complete: true,
             }));
         }
-        Some(old) if old.key() == key => eprintln!("resuming the interrupted extract in {}", dir.display()),
+        Some(_) if current => eprintln!("resuming the interrupted extract in {}", dir.display()),
         _ if !occupied => {}
         _ if force => wipe(dir)?,
         Some(old) => bail!(
@@ -221,10 +238,42 @@ fn prepare_dir(
             dir.display()
         ),
     }
+    cache::write_json_atomic(&ppath, spec)?;
     std::fs::create_dir_all(dir.join(cache::SHARDS))
         .with_context(|| format!("creating {}", dir.join(cache::SHARDS).display()))?;
-    cache::write_json_atomic(&ppath, spec)?;
     Ok(None)
+}
+
+/// Whether a current cache's manifest and shards check out. Shards that are missing or whose
+/// BLAKE3 differs from the manifest's are deleted (resuming recomputes exactly those chunks).
+fn still_valid(dir: &Path) -> Result<bool> {
+    let m: Manifest = cache::read_versioned(&dir.join(cache::MANIFEST))?;
+    let mut bad = 0;
+    for e in &m.shards {
+        let p = dir.join(cache::SHARDS).join(&e.file);
+        if e.file.contains(['/', '\\']) || e.file.starts_with('.') {
+            continue;
+        }
+        let ok = std::fs::read(&p).is_ok_and(|b| blake3::hash(&b).to_hex().as_str() == e.blake3);
+        if !ok {
+            eprintln!(
+                "shard {} is missing or damaged; recomputing it",
+                p.display()
+            );
+            let _ = std::fs::remove_file(&p);
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Ok(false);
+    }
+    match cache::FeatureCache::open(dir) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            eprintln!("{e}; rebuilding the manifest from the shards");
+            Ok(false)
+        }
+    }
 }
 
 /// Removes a cache's own files (manifest, plan, shards), nothing else.
@@ -275,7 +324,8 @@ fn finalize(
                 pass,
                 chunk: j.chunk,
             };
-            let meta = shard::read_meta(&cache::shard_path(dir, id))?;
+            let info = shard::inspect(&cache::shard_path(dir, id), key)?;
+            let meta = &info.meta;
             if pass == 0 {
                 let list: Vec<(String, String)> = meta
                     .get("skipped")
@@ -292,7 +342,8 @@ fn finalize(
                 split: p.name.clone(),
                 pass,
                 chunk: j.chunk,
-                rows: meta.get("rows").and_then(|r| r.parse().ok()).unwrap_or(0),
+                rows: info.rows,
+                blake3: info.blake3,
             });
         }
     }

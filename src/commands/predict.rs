@@ -48,25 +48,39 @@ pub struct PredictArgs {
     pub batch: usize,
 }
 
-/// Every file under `paths`, sorted within each folder; hidden entries skipped.
+/// Every regular file under `paths`, sorted within each folder; hidden entries skipped, special
+/// files (FIFOs, sockets, devices) skipped without being opened, each folder visited once (a
+/// symbolic-link loop ends), names that are not UTF-8 reported and skipped.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            bail!(
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out, &mut seen)?,
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(_) => bail!(
+                "{} is not a regular file (a FIFO, socket or device); give image files or folders",
+                p.display()
+            ),
+            Err(_) => bail!(
                 "{} does not exist; give image files or folders",
                 p.display()
-            );
+            ),
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
+    let real =
+        std::fs::canonicalize(dir).with_context(|| format!("reading folder {}", dir.display()))?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading folder {}", dir.display()))?
         .flatten()
@@ -78,10 +92,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         .collect();
     entries.sort();
     for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
+        if p.file_name().and_then(|n| n.to_str()).is_none() {
+            eprintln!("skipped {}: the file name is not UTF-8", p.display());
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, out, seen)?,
+            Ok(m) if m.is_file() => out.push(p),
+            Err(_) if p.is_symlink() => out.push(p), // dangling: reported when it fails to load
+            _ => {} // FIFOs, sockets, devices, dangling links: never opened
         }
     }
     Ok(())

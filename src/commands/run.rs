@@ -83,6 +83,13 @@ pub struct RunArgs {
 /// Runs the main job.
 pub fn run(a: RunArgs) -> Result<()> {
     let w = &a.workdir;
+    if crate::dataset::is_inside(w, &a.data) {
+        anyhow::bail!(
+            "--workdir {} is inside --data {}: its split and cache would be read back as images; choose a --workdir outside the data tree",
+            w.display(),
+            a.data.display()
+        );
+    }
     std::fs::create_dir_all(w).with_context(|| format!("creating {}", w.display()))?;
     eprintln!("[1/6] inspect {}", a.data.display());
     let report = crate::commands::inspect::inspect(&a.data, a.min_train, false)?;

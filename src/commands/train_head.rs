@@ -23,6 +23,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let threads = options::set_threads(args.threads);
     let cache = FeatureCache::open(&args.features)
         .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
+    let _lock = crate::lock::lock_dir(&args.out, false)?;
     let recorded = if args.resume {
         Some(options::recorded_config(&args.out, &cache)?)
     } else {
@@ -40,6 +41,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         data.passes.len() as u32,
     )?;
     let config = run_config(&plan, &cache, &data, threads, &args.features);
+    // metrics.json is the completion marker, written last; until then the run reads as incomplete.
+    let marker = args.out.join(ckpt::METRICS_FILE);
+    if marker.exists() {
+        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+    }
     ckpt::write_json(&args.out.join(ckpt::CONFIG_FILE), &config)?;
     println!(
         "train-head: {} head on {} ({} train images x {} passes, {} valid, {} features, {} classes) -> {}",

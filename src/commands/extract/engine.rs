@@ -148,43 +148,55 @@ pub fn run(
     infer: &mut Infer<'_>,
     on_chunk: &mut dyn FnMut(u64),
 ) -> Result<EngineStats> {
-    let dim = spec.feature_dim;
     let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
     std::thread::scope(|s| {
         s.spawn(|| produce(cfg, spec, jobs, tx));
-        let mut stats = EngineStats::default();
-        let mut acc: Option<Vec<ShardData>> = None;
-        for msg in rx.iter() {
-            match msg {
-                Msg::Fatal(reason) => bail!("{reason}"),
-                Msg::Batch(b) => {
-                    let n = b.views.len();
-                    let feats = infer(&b.data, n)?;
-                    if feats.len() != n * dim {
-                        bail!("the backbone returned {} values for {n} images; the cache expects {dim} per image", feats.len());
-                    }
-                    let passes = spec.splits[b.job.split].passes;
-                    let acc = acc.get_or_insert_with(|| empty_chunk(passes));
-                    for (k, &(img, pass)) in b.views.iter().enumerate() {
-                        let slot = &mut acc[pass as usize];
-                        slot.features
-                            .extend_from_slice(&feats[k * dim..(k + 1) * dim]);
-                        slot.index.push(img);
-                    }
+        // `consume` owns the receiver: when it stops early (a write failed, the disk is full)
+        // the receiver is dropped, the producer's next send fails and it exits; no hang.
+        consume(cfg, spec, rx, infer, on_chunk)
+    })
+}
+
+fn consume(
+    cfg: &EngineCfg,
+    spec: &CacheSpec,
+    rx: crossbeam_channel::Receiver<Msg>,
+    infer: &mut Infer<'_>,
+    on_chunk: &mut dyn FnMut(u64),
+) -> Result<EngineStats> {
+    let dim = spec.feature_dim;
+    let mut stats = EngineStats::default();
+    let mut acc: Option<Vec<ShardData>> = None;
+    for msg in rx.iter() {
+        match msg {
+            Msg::Fatal(reason) => bail!("{reason}"),
+            Msg::Batch(b) => {
+                let n = b.views.len();
+                let feats = infer(&b.data, n)?;
+                if feats.len() != n * dim {
+                    bail!("the backbone returned {} values for {n} images; the cache expects {dim} per image", feats.len());
                 }
-                Msg::ChunkEnd(job, skipped) => {
-                    let plan = &spec.splits[job.split];
-                    let mut chunk = acc.take().unwrap_or_else(|| empty_chunk(plan.passes));
-                    let views = write_chunk(cfg, spec, plan, job, &mut chunk, &skipped)?;
-                    stats.views += views;
-                    stats.images += views / plan.passes.max(1) as u64;
-                    stats.skipped += skipped.len() as u64;
-                    on_chunk(views + skipped.len() as u64 * plan.passes as u64);
+                let passes = spec.splits[b.job.split].passes;
+                let acc = acc.get_or_insert_with(|| empty_chunk(passes));
+                for (k, &(img, pass)) in b.views.iter().enumerate() {
+                    let slot = &mut acc[pass as usize];
+                    slot.features
+                        .extend_from_slice(&feats[k * dim..(k + 1) * dim]);
+                    slot.index.push(img);
                 }
             }
+            Msg::ChunkEnd(job, skipped) => {
+                let plan = &spec.splits[job.split];
+                let mut chunk = acc.take().unwrap_or_else(|| empty_chunk(plan.passes));
+                let views = write_chunk(cfg, spec, plan, job, &mut chunk, &skipped)?;
+                stats.views += views;
+                stats.images += views / plan.passes.max(1) as u64;
+                stats.skipped += skipped.len() as u64;
+                on_chunk(views + skipped.len() as u64 * plan.passes as u64);
+            }
         }
-        Ok(stats)
-    })
+    }
+    Ok(stats)
 }
 
 fn write_chunk(

@@ -100,7 +100,7 @@ impl std::str::FromStr for ShardSel {
     }
 }
 
-/// Whether every pass shard of a chunk exists with this cache key.
+/// Whether every pass shard of a chunk exists, reads back whole, and has this cache key.
 pub fn chunk_done(dir: &Path, key: &str, plan: &SplitPlan, chunk: u32) -> bool {
     (0..plan.passes).all(|pass| {
         let id = ShardId {
@@ -108,7 +108,7 @@ pub fn chunk_done(dir: &Path, key: &str, plan: &SplitPlan, chunk: u32) -> bool {
             pass,
             chunk,
         };
-        shard::read_key(&cache::shard_path(dir, id)).is_ok_and(|k| k == key)
+        shard::inspect(&cache::shard_path(dir, id), key).is_ok()
     })
 }
 

@@ -200,6 +200,13 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }
         }
+        // Evaluations of the replaced head would otherwise pass for the new one's.
+        for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("eval-") && e.path().is_dir() {
+                std::fs::remove_dir_all(e.path())
+                    .with_context(|| format!("removing {}", e.path().display()))?;
+            }
+        }
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("creating the run directory {}", out.display()))

@@ -1,0 +1,66 @@
+//! Files that are either complete or absent: bytes go to a hidden temporary sibling
+//! (`.NAME.PID.tmp`), are flushed to disk, and are renamed over `NAME`; on any error the
+//! temporary is removed, so no `*.tmp` is left behind and `NAME` keeps its old content.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The temporary sibling `write_file` uses for `path`.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_owned());
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(tmp)
+}
+
+/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes temporary siblings (`.*.tmp`) left in `dir` by a killed process.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_file(&p, b"one").unwrap();
+        write_file(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let bad = dir.path().join("missing/b.json");
+        assert!(write_file(&bad, b"x").is_err());
+        std::fs::write(dir.path().join(".x.1.tmp"), b"partial").unwrap();
+        remove_stale_temps(dir.path());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
