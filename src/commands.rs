@@ -5,6 +5,7 @@
 pub mod augment_preview;
 pub mod bench;
 pub mod cache_info;
+pub mod cv;
 pub mod eval;
 pub mod extract;
 pub mod info;
