@@ -117,12 +117,8 @@ fn logistic_run_averages_views_in_eval_and_predict() {
     let r = pipeline::checkpoint::TrainedRun::load(&run).unwrap();
     let sv = pipeline::head::data::load_views(&c, "test", None).unwrap();
     let lp = r.log_proba(sv.mean().view());
-    let want = pipeline::metrics::compute(
-        lp.view(),
-        &sv.labels,
-        c.classes(),
-        &vec![0; c.classes().len()],
-    );
+    let zeros = vec![0usize; c.classes().len()];
+    let want = pipeline::metrics::compute(lp.view(), &sv.labels, c.classes(), &zeros);
     let got = m["top1"].as_f64().unwrap();
     assert!((got - want.top1).abs() < 1e-9, "{got} vs {}", want.top1);
     let pred = ok(&pipeline(&[
