@@ -35,16 +35,52 @@ pub struct CachedImage {
     pub mtime_ns: i64,
 }
 
-/// One split of the cache: `passes` views of each image (augmented for train, eval view otherwise).
+/// One split of the cache: `passes` rows of each image. Rows `0..views.len()` are the
+/// deterministic views named in `views` (see [`crate::preprocess::views`]); the rest, on an
+/// `augmented` split, are random augmented passes `0, 1, …`. A cache without `views` (older
+/// builds) has only augmented passes on train and the eval view on the other splits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitPlan {
     pub name: String,
     pub passes: u32,
     pub augmented: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<String>,
     pub images: Vec<CachedImage>,
 }
 
+/// What row `p` of an image holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKind {
+    /// A deterministic view, by name (`centre`, `top-left-flip`, …).
+    View(String),
+    /// Augmented pass `n` (its seed is derived from `n`).
+    Augmented(u32),
+}
+
 impl SplitPlan {
+    /// What row `pass` holds.
+    pub fn row(&self, pass: u32) -> RowKind {
+        let nv = self.views.len() as u32;
+        if pass < nv {
+            RowKind::View(self.views[pass as usize].clone())
+        } else if self.augmented {
+            RowKind::Augmented(pass - nv)
+        } else {
+            RowKind::View("centre".into())
+        }
+    }
+
+    /// The deterministic views, with their row numbers (`centre` alone for an older eval split).
+    pub fn view_rows(&self) -> Vec<(u32, String)> {
+        (0..self.passes)
+            .filter_map(|p| match self.row(p) {
+                RowKind::View(v) => Some((p, v)),
+                RowKind::Augmented(_) => None,
+            })
+            .collect()
+    }
+
     /// Number of chunks of `chunk_size` images.
     pub fn chunks(&self, chunk_size: usize) -> u32 {
         self.images.len().div_ceil(chunk_size.max(1)) as u32

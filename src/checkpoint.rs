@@ -17,6 +17,7 @@ pub use head_file::{read_head, write_head};
 
 use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::history::EpochRecord;
+use crate::head::input::HeadInput;
 use crate::head::logistic::{LinearHead, LogisticConfig};
 use crate::head::mlp::Mlp;
 use crate::head::tensor_file::{write_atomic, TensorFileError};
@@ -135,6 +136,12 @@ pub struct RunConfig {
     pub feature_dim: usize,
     pub backbone_hash: String,
     pub preprocess: Value,
+    /// Views averaged per image and row normalisation (absent in runs of older builds).
+    #[serde(default)]
+    pub input: HeadInput,
+    /// What model selection tried and chose (`--head auto`, the logistic C grid), if any.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub selection: Value,
 }
 
 /// `metrics.json`: how the run ended.
@@ -216,6 +223,8 @@ pub struct TrainedRun {
     pub cache_key: String,
     pub backbone_hash: String,
     pub preprocess: Value,
+    /// How features become the head's input (see [`TrainedRun::log_proba`]).
+    pub input: HeadInput,
     pub head: HeadModel,
     /// 1-based epoch of the weights (0 for the logistic head).
     pub best_epoch: u32,
@@ -269,15 +278,21 @@ impl TrainedRun {
             cache_key: meta.cache_key,
             backbone_hash: parsed.backbone_hash,
             preprocess: parsed.preprocess,
+            input: parsed.input,
             head,
             best_epoch: meta.best_epoch,
         })
     }
 
-    /// Eval-mode log-probabilities `[N,K]` of features `x` `[N,D]`. `x` must have
+    /// Eval-mode log-probabilities `[N,K]` of features `x` `[N,D]` (already averaged over the
+    /// run's views), normalised as the run's input says. `x` must have
     /// [`TrainedRun::feature_dim`] columns (check it first; see [`TrainedRun::check_width`]).
     pub fn log_proba(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        self.head.log_proba(x)
+        if self.input.l2_normalize {
+            self.head.log_proba(self.input.prepare(x).view())
+        } else {
+            self.head.log_proba(x)
+        }
     }
 
     /// An error naming both widths when features of width `width` cannot be scored.

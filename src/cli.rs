@@ -31,6 +31,8 @@ pub enum Command {
     AugmentPreview(crate::commands::augment_preview::PreviewArgs),
     /// Train the head (MLP or logistic baseline) on cached features.
     TrainHead(crate::commands::train_head::TrainArgs),
+    /// Repeated random stratified re-splits of a cache's images: mean ± SD of test accuracy.
+    Cv(crate::commands::cv::CvArgs),
     /// Evaluate a trained head on a cached split: top-1/top-5, per class, confusion.
     Eval(crate::commands::eval::EvalArgs),
     /// Predict the top-k classes of images or folders with a backbone and a trained head.
@@ -59,6 +61,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::CacheInfo(a) => crate::commands::cache_info::run(a),
         Command::AugmentPreview(a) => crate::commands::augment_preview::run(a),
         Command::TrainHead(a) => crate::commands::train_head::run(a),
+        Command::Cv(a) => crate::commands::cv::run(a),
         Command::Eval(a) => crate::commands::eval::run(a),
         Command::Predict(a) => crate::commands::predict::run(a),
         Command::Audit(a) => crate::commands::audit::run(a),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod augment_preview;
 pub mod bench;
 pub mod cache_info;
+pub mod cv;
 pub mod eval;
 pub mod export;
 pub mod extract;

@@ -9,12 +9,14 @@ pub mod class_weights;
 pub mod data;
 pub mod fit;
 pub mod history;
+pub mod input;
 pub mod logistic;
 pub mod loss;
 pub mod matmul;
 pub mod mlp;
 pub mod preset;
 pub mod sampler;
+pub mod select;
 pub mod tensor_file;
 
 /// The float type a head is computed in: `f32` for training and inference, `f64` for gradient

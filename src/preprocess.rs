@@ -12,6 +12,7 @@ use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
 
 pub mod augment;
 mod normalize;
+pub mod views;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, IntoImageView, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
@@ -154,11 +155,20 @@ pub fn eval_into(
     cfg: &PreprocessConfig,
     out: &mut [f32],
 ) -> Result<(), PreprocessError> {
+    crop_into(img, cfg, views::Pos::Centre, out)
+}
+
+/// [`eval_into`] with the crop window at `pos` (centre or a corner, as torchvision's `FiveCrop`).
+pub(crate) fn crop_into(
+    img: &RgbImage,
+    cfg: &PreprocessConfig,
+    pos: views::Pos,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
     cfg.check_out(out)?;
     let (w, h) = img.dimensions();
     let (nw, nh) = resized_size(w, h, cfg.resize_shorter)?;
-    let wx = Window::center(nw, cfg.crop);
-    let wy = Window::center(nh, cfg.crop);
+    let (wx, wy) = pos.windows(nw, nh, cfg.crop);
     // Source box of the crop window, in source pixels.
     let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
     let left = wx.src_start as f64 * sx;

@@ -30,6 +30,8 @@ fn main_job(w: &Path) -> String {
         "cpu",
         "--epochs",
         "5",
+        "--head",
+        "mlp",
     ]))
 }
 

@@ -101,6 +101,7 @@ mod tests {
                 name: "train".into(),
                 passes: 2,
                 augmented: true,
+                views: Vec::new(),
                 images: vec![CachedImage {
                     rel_path: "a/1.jpg".into(),
                     label: 0,

@@ -20,6 +20,7 @@ pub fn write_synthetic(
             name: name.to_string(),
             passes: *passes,
             augmented: *name == "train",
+            views: Vec::new(),
             images: labels
                 .iter()
                 .enumerate()

@@ -144,6 +144,8 @@ fn rejects_a_config_that_disagrees_with_the_head() {
         feature_dim: 5,
         backbone_hash: "h".into(),
         preprocess: Value::Null,
+        input: Default::default(),
+        selection: Value::Null,
     };
     write_json(&dir.path().join(CONFIG_FILE), &config).unwrap();
     let err = TrainedRun::load(dir.path()).unwrap_err();

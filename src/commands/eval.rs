@@ -87,7 +87,9 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
     let cache = FeatureCache::open(&args.features)?;
     let run = TrainedRun::load(&args.run)?;
     check_compatible(&cache, &run)?;
-    let feats = cache.load(&args.split, 0)?;
+    let names = run.input.view_names();
+    let feats = crate::head::data::load_views(&cache, &args.split, Some(&names))
+        .with_context(|| format!("loading the {} views the head averages", names.len()))?;
     if feats.labels.is_empty() {
         bail!(
             "split `{}` of {} has no usable images to evaluate",
@@ -95,7 +97,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
             cache.dir.display()
         );
     }
-    let lp = run.log_proba(feats.features.view());
+    let lp = run.log_proba(feats.mean().view());
     let mut train_counts = vec![0usize; cache.classes().len()];
     if let Some(p) = cache.manifest.spec.split("train") {
         for img in &p.images {

@@ -8,6 +8,7 @@ use crate::backbone::{Backbone, BackboneArgs};
 use crate::cache::shard::{self, FeatureDtype, ShardId};
 use crate::cache::{self, CacheSpec, ExtractStats, Manifest, ShardEntry, Skipped, CACHE_SCHEMA};
 use crate::preprocess::augment::AugmentConfig;
+use crate::preprocess::views::ViewSet;
 use crate::preprocess::PreprocessConfig;
 use anyhow::{bail, Context, Result};
 use plan::{ShardSel, SpecInputs};
@@ -25,9 +26,13 @@ pub struct ExtractArgs {
     /// Cache directory to create, resume or reuse.
     #[arg(long)]
     pub out: PathBuf,
-    /// Augmented passes over train (valid/test always get one eval pass).
+    /// Augmented passes over train (0 allowed with --views).
     #[arg(long, default_value_t = 5)]
     pub passes: u32,
+    /// Deterministic views cached for every image of every split, averaged per image at
+    /// eval/predict time; without it valid/test get the eval view only and train only its passes.
+    #[arg(long, value_enum)]
+    pub views: Option<ViewSet>,
     /// Images per backbone call.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -72,8 +77,11 @@ pub fn run(args: ExtractArgs) -> Result<()> {
 }
 
 fn validate(args: &ExtractArgs) -> Result<()> {
-    if !(1..=1000).contains(&args.passes) {
-        bail!("--passes must be between 1 and 1000, got {}", args.passes);
+    if args.passes > 1000 {
+        bail!("--passes must be between 0 and 1000, got {}", args.passes);
+    }
+    if args.passes == 0 && args.views.is_none() {
+        bail!("--passes 0 leaves train without features: give --views (e.g. --views ten-crop) or at least one pass");
     }
     if !(1..=4096).contains(&args.batch) {
         bail!("--batch must be between 1 and 4096, got {}", args.batch);
@@ -113,6 +121,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
             augment: serde_json::to_value(&aug)?,
             seed: args.seed,
             passes: args.passes,
+            views: args.views.map_or_else(Vec::new, ViewSet::names),
             dtype: args.dtype,
             feature_dim: bb.feature_dim(),
             chunk_size: args.chunk_size,

@@ -140,6 +140,20 @@ fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         bail!("no files found under {paths:?}; give image files or folders that contain images");
     }
     Ok(files)
+/// The views the run averages per image (computed on the fly, as extract computes them).
+fn run_views(run: &TrainedRun) -> Result<Vec<preprocess::views::View>> {
+    run.input
+        .view_names()
+        .iter()
+        .map(|n| {
+            preprocess::views::View::parse(n).with_context(|| {
+                format!(
+                    "run {} averages an unknown view `{n}`; retrain it with this build",
+                    run.dir.display()
+                )
+            })
+        })
+        .collect()
 }
 
 /// Runs `pipeline predict`.
@@ -158,6 +172,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let files = image_files(&args.paths)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
     check_model(&bb, &pre, &run)?;
+    let views = run_views(&run)?;
     let k = args.topk.min(run.classes.len());
     let len = pre.tensor_len();
     let stdout = std::io::stdout();
@@ -174,9 +189,11 @@ pub fn run(args: PredictArgs) -> Result<()> {
                 let r = crate::image_io::load_rgb8(p)
                     .map_err(|e| e.to_string())
                     .and_then(|img| {
-                        let mut buf = vec![0f32; len];
-                        preprocess::eval_into(&img, &pre, &mut buf)
-                            .map_err(|e| format!("{}: {e}", p.display()))?;
+                        let mut buf = vec![0f32; len * views.len()];
+                        for (v, out) in views.iter().zip(buf.chunks_exact_mut(len)) {
+                            preprocess::views::view_into(&img, &pre, *v, out)
+                                .map_err(|e| format!("{}: {e}", p.display()))?;
+                        }
                         Ok(buf)
                     });
                 (i, r)
@@ -199,8 +216,10 @@ pub fn run(args: PredictArgs) -> Result<()> {
         if ok_idx.is_empty() {
             continue;
         }
-        let feats = bb.run(&input, ok_idx.len())?;
-        let x = ndarray::Array2::from_shape_vec((ok_idx.len(), bb.feature_dim()), feats)?;
+        let nv = views.len();
+        let feats = bb.run(&input, ok_idx.len() * nv)?;
+        let x = ndarray::Array3::from_shape_vec((ok_idx.len(), nv, bb.feature_dim()), feats)?;
+        let x = x.mean_axis(ndarray::Axis(1)).context("no views")?;
         let lp = run.log_proba(x.view());
         for (row, &i) in lp.rows().into_iter().zip(&ok_idx) {
             let top = topk(row.as_slice().unwrap_or(&row.to_vec()), k);

@@ -3,13 +3,15 @@
 
 use crate::backbone::{BackboneArgs, Device};
 use crate::cache::shard::FeatureDtype;
-use crate::checkpoint::{HeadKind, TrainedRun};
+use crate::checkpoint::TrainedRun;
 use crate::commands::eval::EvalArgs;
 use crate::commands::extract::ExtractArgs;
 use crate::commands::quantize::BackbonePrecision;
 use crate::commands::split::{Mode, SplitConfig};
 use crate::commands::train_head::TrainArgs;
 use crate::head::preset::Preset;
+use crate::head::select::HeadChoice;
+use crate::preprocess::views::ViewSet;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -34,9 +36,12 @@ pub struct RunArgs {
     /// Stable hash split instead of exact per-class quotas (exact suits small classes).
     #[arg(long)]
     pub hash_split: bool,
-    /// Augmented passes over train at extract time.
-    #[arg(long, default_value_t = 5)]
+    /// Augmented passes over train at extract time (on top of the views; 0 allowed).
+    #[arg(long, default_value_t = 0)]
     pub passes: u32,
+    /// Deterministic views cached for every image and averaged per image at eval time.
+    #[arg(long, value_enum, default_value_t = ViewSet::TenCropWhole)]
+    pub views: ViewSet,
     /// Images per backbone call.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -57,9 +62,10 @@ pub struct RunArgs {
     /// Calibration images for --precision int8, picked evenly over the train split.
     #[arg(long, default_value_t = 64)]
     pub calib_images: usize,
-    /// Head to train.
-    #[arg(long, value_enum, default_value_t = HeadKind::Mlp)]
-    pub head: HeadKind,
+    /// Head to train; auto fits the logistic C grid and the MLP, keeps the best on valid and
+    /// refits it on train+valid.
+    #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
+    pub head: HeadChoice,
     /// Hyper-parameter preset of the head [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
@@ -129,6 +135,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         data: split_dir.clone(),
         out: w.join("features"),
         passes: a.passes,
+        views: Some(a.views),
         batch: a.batch,
         seed: a.seed,
         dtype: a.dtype,
@@ -139,7 +146,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         strict: a.strict,
     })?;
     eprintln!("[5/6] train-head");
-    let run_dir = w.join("runs").join(head_name(a.head));
+    let run_dir = w.join("runs").join(a.head.name());
     crate::commands::train_head::run(train_args(&a, &w.join("features"), &run_dir))?;
     eprintln!("[6/6] eval");
     let (m, eval_dir) = crate::commands::eval::evaluate(&EvalArgs {
@@ -186,8 +193,9 @@ pub fn run(a: RunArgs) -> Result<()> {
         );
     }
     println!(
-        "head       {} best epoch {} ({})",
-        head_name(a.head),
+        "head       {} -> {} head, best epoch {} ({})",
+        a.head.name(),
+        trained.head.kind().name(),
         trained.best_epoch,
         run_dir.display()
     );
@@ -238,13 +246,6 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
     (audit_note, page)
 }
 
-fn head_name(h: HeadKind) -> &'static str {
-    match h {
-        HeadKind::Mlp => "mlp",
-        HeadKind::Logistic => "logistic",
-    }
-}
-
 /// Splits into `dir`, or reuses the split already there when it was made from the same source
 /// with the same seed, shares and strategy.
 fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
@@ -276,6 +277,8 @@ fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {
         features: features.to_owned(),
         out: out.to_owned(),
         head: a.head,
+        c_grid: None,
+        refit: None,
         preset: a.preset,
         hidden: a.hidden,
         dropout: a.dropout,

@@ -10,6 +10,8 @@ use crate::checkpoint::{self as ckpt, HeadKind, HeadMeta, HeadModel, RunConfig, 
 use crate::head::data::{self, HeadData};
 use crate::head::fit::{balanced_weights, fit, FitConfig, FitState, HeldOut, TrainData};
 use crate::head::history::{format_line, EpochRecord};
+use crate::head::input::HeadInput;
+use crate::head::select::HeadChoice;
 use anyhow::Context;
 use options::Plan;
 use std::path::Path;
@@ -48,20 +50,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     ckpt::write_json(&args.out.join(ckpt::CONFIG_FILE), &config)?;
     println!(
-        "train-head: {} head on {} ({} train images x {} passes, {} valid, {} features, {} classes) -> {}",
-        plan.head.name(),
+        "train-head: {} head on {} ({} train images x {} row sets, {} valid x {} views averaged, {} features, {} classes) -> {}",
+        plan.choice.name(),
         cache.dir.display(),
         data.labels.len(),
         data.passes.len(),
         data.valid_labels.len(),
+        data.views.len(),
         cache.feature_dim(),
         cache.classes().len(),
         args.out.display()
     );
-    match plan.head {
-        HeadKind::Mlp => train_mlp(&args.out, &plan, &config, &data),
-        HeadKind::Logistic => logistic_run::train_logistic(&args.out, &plan, &config, &data),
+    if plan.choice == HeadChoice::Mlp && !plan.refit {
+        return train_mlp(&args.out, &plan, &config, &data);
     }
+    let weights = class_weights(&plan, &data.labels, config.classes.len());
+    logistic_run::train_selected(&args.out, &plan, config, &data, weights)
 }
 
 fn run_config(
@@ -76,8 +80,8 @@ fn run_config(
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         head: plan.head,
         preset: plan.preset.name().to_string(),
-        mlp: (plan.head == HeadKind::Mlp).then(|| plan.fit.clone()),
-        logistic: (plan.head == HeadKind::Logistic).then_some(plan.logistic),
+        mlp: (plan.choice != HeadChoice::Logistic).then(|| plan.fit.clone()),
+        logistic: (plan.choice != HeadChoice::Mlp).then_some(plan.logistic),
         class_weights: plan.class_weights,
         seed: plan.fit.seed,
         threads,
@@ -90,6 +94,11 @@ fn run_config(
         feature_dim: cache.feature_dim(),
         backbone_hash: cache.backbone_hash().to_string(),
         preprocess: cache.preprocess_json(),
+        input: HeadInput {
+            views: data.views.clone(),
+            l2_normalize: false,
+        },
+        selection: serde_json::Value::Null,
     }
 }
 

@@ -1,5 +1,6 @@
-//! The features a head trains on, read from the feature cache: every cached pass of `train`
-//! (rows aligned across passes) and the eval view of `valid`.
+//! The features a head trains on, read from the feature cache: every cached row set of `train`
+//! (deterministic views and augmented passes, rows aligned across them) and `valid` both as its
+//! view rows (for a refit on train+valid) and as their per-image mean (test-time averaging).
 
 use crate::cache::{CacheError, FeatureCache};
 use ndarray::Array2;
@@ -12,10 +13,111 @@ pub struct HeadData {
     pub passes: Vec<Array2<f32>>,
     /// `N` labels, each `< K`.
     pub labels: Vec<u32>,
-    /// `[M,D]`.
+    /// `[M,D]`: the mean of each valid image's deterministic views.
     pub valid_x: Array2<f32>,
     /// `M` labels, each `< K`.
     pub valid_labels: Vec<u32>,
+    /// `V` arrays `[M,D]`: the deterministic views of valid, one array per view.
+    pub valid_views: Vec<Array2<f32>>,
+    /// Names of the views averaged at eval time (`centre` alone for an older cache).
+    pub views: Vec<String>,
+}
+
+/// The deterministic views of one split, rows aligned across views.
+#[derive(Debug, Clone)]
+pub struct SplitViews {
+    pub views: Vec<Array2<f32>>,
+    pub names: Vec<String>,
+    pub labels: Vec<u32>,
+    pub paths: Vec<String>,
+}
+
+impl SplitViews {
+    /// `[N,D]`: each image's mean over its views.
+    pub fn mean(&self) -> Array2<f32> {
+        mean_of(&self.views)
+    }
+}
+
+/// Element-wise mean of equally shaped arrays (the first one when there is one).
+pub fn mean_of(views: &[Array2<f32>]) -> Array2<f32> {
+    let mut acc = views[0].clone();
+    for v in &views[1..] {
+        acc += v;
+    }
+    if views.len() > 1 {
+        acc /= views.len() as f32;
+    }
+    acc
+}
+
+/// Loads the deterministic view rows of `split` named in `only` (all of them when `None`);
+/// every name in `only` must be cached.
+pub fn load_views(
+    cache: &FeatureCache,
+    split: &str,
+    only: Option<&[String]>,
+) -> Result<SplitViews, DataError> {
+    let plan = cache.manifest.spec.split(split).ok_or_else(|| {
+        DataError::Cache(CacheError::NoSplit {
+            dir: cache.dir.clone(),
+            split: split.to_owned(),
+            have: cache
+                .manifest
+                .spec
+                .splits
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    })?;
+    let all = plan.view_rows();
+    if let Some(want) = only {
+        let missing: Vec<&str> = want
+            .iter()
+            .filter(|w| !all.iter().any(|(_, n)| n == *w))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(DataError::MissingViews {
+                dir: cache.dir.clone(),
+                split: split.to_owned(),
+                missing: missing.join(", "),
+            });
+        }
+    }
+    let rows: Vec<(u32, String)> = all
+        .into_iter()
+        .filter(|(_, n)| only.is_none_or(|o| o.contains(n)))
+        .collect();
+    if rows.is_empty() {
+        return Err(DataError::NoViews {
+            dir: cache.dir.clone(),
+            split: split.to_owned(),
+        });
+    }
+    let first = cache.load(split, rows[0].0)?;
+    let mut views = vec![first.features];
+    for &(pass, _) in &rows[1..] {
+        let p = cache.load(split, pass)?;
+        if p.paths != first.paths {
+            return Err(DataError::PassMismatch {
+                dir: cache.dir.clone(),
+                pass,
+                rows: p.labels.len(),
+                rows0: first.labels.len(),
+            });
+        }
+        views.push(p.features);
+    }
+    check_labels(cache, split, &first.labels)?;
+    Ok(SplitViews {
+        views,
+        names: rows.into_iter().map(|(_, n)| n).collect(),
+        labels: first.labels,
+        paths: first.paths,
+    })
 }
 
 /// Why the cache cannot be trained on.
@@ -34,26 +136,30 @@ pub enum DataError {
         rows: usize,
         rows0: usize,
     },
+    #[error("feature cache {dir}: the `{split}` split has no deterministic views (only augmented passes); re-extract with `--views centre` or more")]
+    NoViews { dir: PathBuf, split: String },
+    #[error("feature cache {dir}: the `{split}` split lacks the view(s) {missing} the head averages; extract the cache with the same --views as the one it was trained on")]
+    MissingViews {
+        dir: PathBuf,
+        split: String,
+        missing: String,
+    },
     #[error("feature cache {dir}: split `{split}` has label {label}, but only {classes} classes; rebuild it with `pipeline extract --force`")]
     Label {
         dir: PathBuf,
-        split: &'static str,
+        split: String,
         label: u32,
         classes: usize,
     },
 }
 
-fn check_labels(
-    cache: &FeatureCache,
-    split: &'static str,
-    labels: &[u32],
-) -> Result<(), DataError> {
+fn check_labels(cache: &FeatureCache, split: &str, labels: &[u32]) -> Result<(), DataError> {
     let k = cache.classes().len();
     match labels.iter().find(|&&y| y as usize >= k) {
         Some(&label) => Err(DataError::Label {
             dir: cache.dir.clone(),
-            split,
             label,
+            split: split.to_owned(),
             classes: k,
         }),
         None => Ok(()),
@@ -85,9 +191,8 @@ pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
         }
         passes.push(p.features);
     }
-    let valid = cache.load("valid", 0)?;
+    let valid = load_views(cache, "valid", None)?;
     check_labels(cache, "train", &first.labels)?;
-    check_labels(cache, "valid", &valid.labels)?;
     if first.labels.is_empty() {
         return Err(DataError::Empty {
             dir: cache.dir.clone(),
@@ -103,7 +208,9 @@ pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
     Ok(HeadData {
         passes,
         labels: first.labels,
-        valid_x: valid.features,
+        valid_x: valid.mean(),
         valid_labels: valid.labels,
+        valid_views: valid.views,
+        views: valid.names,
     })
 }

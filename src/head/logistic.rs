@@ -48,14 +48,26 @@ pub enum LogisticError {
     Linfa(#[from] linfa_logistic::error::Error),
 }
 
-/// Fits on features `x` `[N,D]` with labels `y` (`N`, each `< k`); classes without samples get
-/// zero weights and [`ABSENT_CLASS_BIAS`].
+/// A fitted logistic head and whether L-BFGS converged before its iteration cap.
+#[derive(Debug, Clone)]
+pub struct LogisticFit {
+    pub head: LinearHead,
+    /// Euclidean norm of the objective's gradient at the solution.
+    pub grad_norm: f64,
+    /// `grad_norm` is within the tolerance (false: the iteration cap stopped it).
+    pub converged: bool,
+}
+
+/// Fits on features `x` `[N,D]` with labels `y` (`N`, each `< k`), starting from `init` (a warm
+/// start, e.g. the fit at a neighbouring alpha) or from zero; classes without samples get zero
+/// weights and [`ABSENT_CLASS_BIAS`].
 pub fn fit_logistic(
     x: ArrayView2<f32>,
     y: &[u32],
     k: usize,
     cfg: &LogisticConfig,
-) -> Result<LinearHead, LogisticError> {
+    init: Option<&LinearHead>,
+) -> Result<LogisticFit, LogisticError> {
     let mut present: Vec<u32> = y.to_vec();
     present.sort_unstable();
     present.dedup();
@@ -64,11 +76,14 @@ pub fn fit_logistic(
     }
     let targets = Array1::from(y.to_vec());
     let ds = DatasetBase::new(x.mapv(f64::from), targets);
-    let model = MultiLogisticRegression::<f64>::default()
+    let mut params = MultiLogisticRegression::<f64>::default()
         .alpha(cfg.alpha)
         .max_iterations(cfg.max_iterations)
-        .gradient_tolerance(cfg.gradient_tolerance)
-        .fit(&ds)?;
+        .gradient_tolerance(cfg.gradient_tolerance);
+    if let Some(h) = init.filter(|h| h.weight.dim() == (k, x.ncols())) {
+        params = params.initial_params(warm_start(h, &present));
+    }
+    let model = params.fit(&ds)?;
     let d = x.ncols();
     let mut weight = Array2::<f32>::zeros((k, d));
     let mut bias = Array1::<f32>::from_elem(k, ABSENT_CLASS_BIAS);
@@ -80,7 +95,59 @@ pub fn fit_logistic(
             .assign(&model.params().column(j).mapv(|v| v as f32));
         bias[c] = model.intercept()[j] as f32;
     }
-    Ok(LinearHead { weight, bias })
+    let head = LinearHead { weight, bias };
+    let grad_norm = gradient_norm(&head, x, y, &present, cfg.alpha);
+    Ok(LogisticFit {
+        head,
+        grad_norm,
+        converged: grad_norm <= cfg.gradient_tolerance,
+    })
+}
+
+/// linfa's parameter layout `[D+1, C]` (weights, then the intercept row) of `h`'s present classes.
+fn warm_start(h: &LinearHead, present: &[u32]) -> Array2<f64> {
+    let d = h.weight.ncols();
+    let mut p = Array2::<f64>::zeros((d + 1, present.len()));
+    for (j, &c) in present.iter().enumerate() {
+        let c = c as usize;
+        if h.bias[c] == ABSENT_CLASS_BIAS {
+            continue;
+        }
+        p.slice_mut(s![..d, j])
+            .assign(&h.weight.row(c).mapv(f64::from));
+        p[[d, j]] = h.bias[c] as f64;
+    }
+    p
+}
+
+/// Norm of the gradient of `Σ −log p[y] + α/2·‖W‖²` over the present classes (softmax over them).
+fn gradient_norm(
+    h: &LinearHead,
+    x: ArrayView2<f32>,
+    y: &[u32],
+    present: &[u32],
+    alpha: f64,
+) -> f64 {
+    let idx: Vec<usize> = present.iter().map(|&c| c as usize).collect();
+    let w = h.weight.select(ndarray::Axis(0), &idx);
+    let b = h.bias.select(ndarray::Axis(0), &idx);
+    let mut z = x.dot(&w.t());
+    z += &b;
+    log_softmax_inplace(&mut z);
+    let mut diff = z.mapv(f32::exp);
+    for (i, &label) in y.iter().enumerate() {
+        if let Ok(j) = present.binary_search(&label) {
+            diff[[i, j]] -= 1.0;
+        }
+    }
+    let gw = diff.t().dot(&x) + &(w.mapv(|v| v * alpha as f32));
+    let gb = diff.sum_axis(ndarray::Axis(0));
+    let sq: f64 = gw
+        .iter()
+        .chain(gb.iter())
+        .map(|&v| (v as f64).powi(2))
+        .sum();
+    sq.sqrt()
 }
 
 #[cfg(test)]
@@ -102,7 +169,7 @@ mod tests {
             max_iterations: 100,
             gradient_tolerance: 1e-6,
         };
-        let head = fit_logistic(x.view(), &y, 4, &cfg).unwrap();
+        let head = fit_logistic(x.view(), &y, 4, &cfg, None).unwrap().head;
         let lp = head.log_proba(x.view());
         for (row, &label) in lp.rows().into_iter().zip(&y) {
             let best = (0..4).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
@@ -120,7 +187,7 @@ mod tests {
             gradient_tolerance: 1e-4,
         };
         assert!(matches!(
-            fit_logistic(x.view(), &[1, 1, 1], 2, &cfg),
+            fit_logistic(x.view(), &[1, 1, 1], 2, &cfg, None),
             Err(LogisticError::TooFewClasses(1))
         ));
     }

@@ -5,9 +5,10 @@
 
 use super::plan::ChunkJob;
 use crate::cache::shard::{self, ShardData, ShardId};
-use crate::cache::{self, CacheSpec, SplitPlan};
+use crate::cache::{self, CacheSpec, RowKind, SplitPlan};
 use crate::preprocess::augment::{self, AugmentConfig};
-use crate::preprocess::{self, PreprocessConfig};
+use crate::preprocess::views::{self, View};
+use crate::preprocess::PreprocessConfig;
 use anyhow::{bail, Context, Result};
 use crossbeam_channel::{bounded, Sender};
 use rayon::prelude::*;
@@ -67,11 +68,15 @@ fn views_of(
     let img = crate::image_io::load_rgb8(&path).map_err(|e| e.to_string())?;
     let len = cfg.pre.tensor_len();
     for (pass, buf) in out.chunks_exact_mut(len).enumerate() {
-        let r = if plan.augmented {
-            let vs = augment::view_seed(seed, pass as u32, rel);
-            augment::train_into(&img, cfg.pre, cfg.aug, vs, buf)
-        } else {
-            preprocess::eval_into(&img, cfg.pre, buf)
+        let r = match plan.row(pass as u32) {
+            RowKind::Augmented(p) => {
+                let vs = augment::view_seed(seed, p, rel);
+                augment::train_into(&img, cfg.pre, cfg.aug, vs, buf)
+            }
+            RowKind::View(name) => match View::parse(&name) {
+                Some(view) => views::view_into(&img, cfg.pre, view, buf),
+                None => return Err(format!("the cache plan names an unknown view `{name}`; rebuild it with `pipeline extract --force`")),
+            },
         };
         r.map_err(|e| format!("{}: {e}", path.display()))?;
     }

@@ -21,15 +21,19 @@ pub struct SpecInputs<'a> {
     pub augment: serde_json::Value,
     pub seed: u64,
     pub passes: u32,
+    /// Deterministic views of every image of every split (empty: the eval view of valid/test
+    /// only, as caches of older builds).
+    pub views: Vec<String>,
     pub dtype: FeatureDtype,
     pub feature_dim: usize,
     /// Overrides [`chunk_size`].
     pub chunk_size: Option<usize>,
 }
 
-/// The spec of the cache this extract produces: train gets `passes` augmented views, other
-/// splits one eval view.
+/// The spec of the cache this extract produces: every split gets the deterministic `views`,
+/// train also `passes` augmented views; without views, other splits get one eval view.
 pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
+    let nv = inp.views.len() as u32;
     let splits = tree
         .splits
         .iter()
@@ -37,8 +41,13 @@ pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
             let augmented = name == "train";
             SplitPlan {
                 name: name.clone(),
-                passes: if augmented { inp.passes } else { 1 },
+                passes: match (augmented, nv) {
+                    (true, _) => nv + inp.passes,
+                    (false, 0) => 1,
+                    (false, _) => nv,
+                },
                 augmented,
+                views: inp.views.clone(),
                 images: items
                     .iter()
                     .map(|it| CachedImage {
@@ -63,7 +72,7 @@ pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
         feature_dim: inp.feature_dim,
         chunk_size: inp
             .chunk_size
-            .unwrap_or_else(|| chunk_size(inp.feature_dim, inp.passes)),
+            .unwrap_or_else(|| chunk_size(inp.feature_dim, nv + inp.passes)),
         classes: tree.classes.clone(),
         splits,
     }

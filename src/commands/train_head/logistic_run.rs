@@ -1,85 +1,125 @@
-//! `train-head --head logistic`: fits linfa-logistic on every cached train view and writes the
-//! same run directory as the MLP (one history record, `best_epoch` 0).
+//! `train-head --head logistic|auto` (and `--head mlp --refit`): model selection on valid, a refit
+//! on train+valid, and the same run directory as the MLP (one history record per trial).
 
 use super::options::Plan;
-use crate::checkpoint::{self as ckpt, HeadKind, HeadMeta, HeadModel, RunConfig, RunMetrics};
+use crate::checkpoint::{self as ckpt, HeadMeta, RunConfig, RunMetrics};
 use crate::head::data::HeadData;
 use crate::head::history::{format_line, EpochRecord};
-use crate::head::logistic::fit_logistic;
-use crate::head::loss::nll_sums;
-use ndarray::{concatenate, ArrayView2, Axis};
+use crate::head::select::{self, Chosen, HeadChoice, SelectOptions};
 use std::path::Path;
 use std::time::Instant;
 
-/// `(mean NLL, accuracy)` of `head` on `x` `[N,D]`.
-fn score(head: &HeadModel, x: ArrayView2<f32>, labels: &[u32]) -> (f64, f64) {
-    let b = nll_sums(head.log_proba(x).view(), labels, None);
-    (
-        b.mean() as f64,
-        b.correct as f64 / labels.len().max(1) as f64,
-    )
+/// The selection options of a plan.
+pub fn options(plan: &Plan, class_weights: Option<Vec<f32>>) -> SelectOptions {
+    SelectOptions {
+        c_grid: plan.c_grid.clone(),
+        logistic: plan.logistic,
+        mlp: plan.fit.clone(),
+        class_weights,
+        refit: plan.refit,
+    }
 }
 
-pub fn train_logistic(
+fn print_trials(chosen: &Chosen, seconds: f64) -> Vec<EpochRecord> {
+    let n = chosen.trials.len() as u32;
+    chosen
+        .trials
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let rec = EpochRecord {
+                epoch: i as u32 + 1,
+                train_loss: f64::NAN,
+                train_acc: f64::NAN,
+                valid_loss: t.valid_nll,
+                valid_acc: t.valid_top1,
+                seconds: seconds / n.max(1) as f64,
+                improved: i == chosen.winner,
+            };
+            let note = match t.head {
+                "logistic" => format!(
+                    "logistic C={}{}",
+                    t.setting,
+                    if t.converged {
+                        ""
+                    } else {
+                        " (hit the iteration cap)"
+                    }
+                ),
+                _ => format!("mlp, best epoch {}", t.setting),
+            };
+            println!("{}  [{note}]", format_line(&rec, n));
+            rec
+        })
+        .collect()
+}
+
+/// Fits by selection and writes the run directory; `config` gets the chosen input and trials.
+pub fn train_selected(
     out: &Path,
     plan: &Plan,
-    config: &RunConfig,
+    mut config: RunConfig,
     data: &HeadData,
+    class_weights: Option<Vec<f32>>,
 ) -> anyhow::Result<()> {
-    let c = plan.logistic;
-    println!(
-        "logistic: alpha {}, at most {} L-BFGS iterations, gradient tolerance {}, on all {} views of each train image",
-        c.alpha,
-        c.max_iterations,
-        c.gradient_tolerance,
-        data.passes.len()
-    );
+    let opts = options(plan, class_weights);
+    if plan.choice != HeadChoice::Mlp {
+        println!(
+            "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, gradient tolerance {}, on all {} row sets of each train image",
+            opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance, data.passes.len()
+        );
+    }
     let start = Instant::now();
-    let views: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
-    let x = concatenate(Axis(0), &views)?;
-    let y: Vec<u32> = data
-        .labels
-        .iter()
-        .copied()
-        .cycle()
-        .take(x.nrows())
-        .collect();
-    let head = HeadModel::Logistic(fit_logistic(x.view(), &y, config.classes.len(), &c)?);
+    let chosen = select::select(plan.choice, data, config.classes.len(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
-    let (train_loss, train_acc) = score(&head, x.view(), &y);
-    let (valid_loss, valid_acc) = score(&head, data.valid_x.view(), &data.valid_labels);
-    let rec = EpochRecord {
-        epoch: 1,
-        train_loss,
-        train_acc,
-        valid_loss,
-        valid_acc,
-        seconds,
-        improved: true,
+    let history = print_trials(&chosen, seconds);
+    println!("{}", chosen.explain());
+    if !chosen.refit_converged {
+        println!(
+            "warning: the refit hit the cap of {} L-BFGS iterations; raise --logistic-max-iter",
+            opts.logistic.max_iterations
+        );
+    }
+    let best = chosen.best().clone();
+    config.head = chosen.model.kind();
+    config.input = chosen.input.clone();
+    config.selection = serde_json::json!({
+        "choice": plan.choice.name(),
+        "trials": chosen.trials,
+        "winner": chosen.winner,
+        "refitted": chosen.refitted,
+        "refit_converged": chosen.refit_converged,
+    });
+    let best_epoch = if best.head == "mlp" {
+        best.setting as u32
+    } else {
+        0
     };
-    println!("{}", format_line(&rec, 1));
+    ckpt::write_json(&out.join(ckpt::CONFIG_FILE), &config)?;
     let meta = HeadMeta {
         classes: config.classes.clone(),
         feature_dim: config.feature_dim,
         cache_key: config.cache_key.clone(),
-        best_epoch: 0,
+        best_epoch,
     };
-    ckpt::write_head(out, &head, &meta)?;
-    ckpt::write_history(out, std::slice::from_ref(&rec))?;
+    ckpt::write_head(out, &chosen.model, &meta)?;
+    ckpt::write_history(out, &history)?;
     let metrics = RunMetrics {
-        head: HeadKind::Logistic,
-        best_epoch: 0,
-        epochs_run: 1,
+        head: chosen.model.kind(),
+        best_epoch,
+        epochs_run: history.len() as u32,
         stopped_early: false,
-        best_valid_loss: valid_loss,
-        best_valid_acc: valid_acc,
+        best_valid_loss: best.valid_nll,
+        best_valid_acc: best.valid_top1,
         train_seconds: seconds,
-        num_params: head.num_params(),
+        num_params: chosen.model.num_params(),
     };
     ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     println!(
-        "logistic head: valid loss {valid_loss:.4}, acc {:.1}%; {} ; {seconds:.2} s",
-        100.0 * valid_acc,
+        "{} head: valid loss {:.4}, acc {:.1}% (before any refit); {} ; {seconds:.2} s",
+        chosen.model.kind().name(),
+        best.valid_nll,
+        100.0 * best.valid_top1,
         out.join(ckpt::HEAD_FILE).display()
     );
     Ok(())

@@ -8,6 +8,12 @@ use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
 use crate::head::preset::{self, Preset};
 use crate::head::sampler::PassMode;
+use crate::head::select::{HeadChoice, DEFAULT_C_GRID};
+
+/// L-BFGS iterations per logistic fit unless `--logistic-max-iter` says otherwise.
+pub const LOGISTIC_MAX_ITER: u64 = 300;
+/// Gradient norm below which a logistic fit counts as converged.
+pub const LOGISTIC_TOLERANCE: f64 = 1e-3;
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
@@ -20,9 +26,17 @@ pub struct TrainArgs {
     /// Run directory to write (created if missing).
     #[arg(long, value_name = "RUN")]
     pub out: PathBuf,
-    /// Head to train.
-    #[arg(long, value_enum, default_value_t = HeadKind::Mlp)]
-    pub head: HeadKind,
+    /// Head to train: mlp, logistic (C chosen on valid, refit on train+valid), or auto (the
+    /// best of both by valid top-1, refitted).
+    #[arg(long, value_enum, default_value_t = HeadChoice::Mlp)]
+    pub head: HeadChoice,
+    /// Logistic head: the C values (1/alpha) tried on valid, comma-separated [1e-1 … 1e3, 9 values].
+    #[arg(long, value_delimiter = ',', value_name = "C,C,…")]
+    pub c_grid: Option<Vec<f64>>,
+    /// Refit the chosen head on train+valid (logistic: the chosen C; MLP: the best epoch count)
+    /// [logistic, auto: true; mlp: false].
+    #[arg(long, value_name = "BOOL")]
+    pub refit: Option<bool>,
     /// Where unset hyper-parameters come from [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
@@ -81,6 +95,9 @@ pub struct TrainArgs {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub head: HeadKind,
+    pub choice: HeadChoice,
+    pub c_grid: Vec<f64>,
+    pub refit: bool,
     pub preset: Preset,
     pub fit: FitConfig,
     pub logistic: LogisticConfig,
@@ -120,11 +137,22 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
     if a.epochs == Some(0) || a.logistic_max_iter == Some(0) {
         bail!("--epochs and --logistic-max-iter must be at least 1");
     }
-    if a.resume && a.head == HeadKind::Logistic {
-        bail!("--resume applies to the MLP head; the logistic head is fitted in one go (re-run without --resume)");
+    if a.resume && (a.head != HeadChoice::Mlp || a.refit == Some(true)) {
+        bail!("--resume applies to the MLP head without --refit; the {} head is fitted in one go (re-run without --resume)", a.head.name());
     }
-    if a.head == HeadKind::Logistic && a.class_weights == Some(ClassWeights::Balanced) {
-        bail!("--class-weights balanced is not supported by the logistic head (linfa-logistic has no sample weights); use --head mlp");
+    if a.head != HeadChoice::Mlp && a.class_weights == Some(ClassWeights::Balanced) {
+        bail!("--class-weights balanced is not supported by the {} head (linfa-logistic has no sample weights); use --head mlp", a.head.name());
+    }
+    if let Some(c) = a
+        .c_grid
+        .iter()
+        .flatten()
+        .find(|c| !(c.is_finite() && **c > 0.0))
+    {
+        bail!("--c-grid value {c} must be a positive number (e.g. --c-grid 1,10,100)");
+    }
+    if a.c_grid.as_ref().is_some_and(|g| g.is_empty()) {
+        bail!("--c-grid needs at least one value (e.g. --c-grid 1,10,100)");
     }
     Ok(())
 }
@@ -238,11 +266,19 @@ pub fn plan(
     };
     let logistic = LogisticConfig {
         alpha: a.logistic_alpha.unwrap_or(1.0),
-        max_iterations: a.logistic_max_iter.unwrap_or(200),
-        gradient_tolerance: 1e-4,
+        max_iterations: a.logistic_max_iter.unwrap_or(LOGISTIC_MAX_ITER),
+        gradient_tolerance: LOGISTIC_TOLERANCE,
+    };
+    let c_grid = match (&a.c_grid, a.logistic_alpha) {
+        (Some(g), _) => g.clone(),
+        (None, Some(alpha)) => vec![1.0 / alpha],
+        (None, None) => DEFAULT_C_GRID.to_vec(),
     };
     let fresh = Plan {
-        head: a.head,
+        head: a.head.kind().unwrap_or(HeadKind::Logistic),
+        choice: a.head,
+        c_grid,
+        refit: a.refit.unwrap_or(a.head != HeadChoice::Mlp),
         preset,
         fit,
         logistic,
@@ -325,6 +361,9 @@ fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
     };
     Ok(Plan {
         head: HeadKind::Mlp,
+        choice: HeadChoice::Mlp,
+        c_grid: DEFAULT_C_GRID.to_vec(),
+        refit: false,
         preset,
         fit,
         logistic,

@@ -1,0 +1,274 @@
+//! Stage `cv`: repeated random stratified re-splits of all cached images (50/25/25 by default,
+//! seeded), the whole selection procedure of `train-head` inside each (valid only), and the
+//! mean ± SD of test top-1, top-5, NLL and mean per-class accuracy. On small data one split's
+//! test set is a coin toss (64 test images: ± 5 points); this is how results should be reported.
+
+mod pool;
+mod resplit;
+
+use crate::cache::FeatureCache;
+use crate::head::adam::AdamConfig;
+use crate::head::fit::{balanced_weights, ClassWeights, FitConfig};
+use crate::head::logistic::LogisticConfig;
+use crate::head::preset::{self, Preset};
+use crate::head::select::{self, HeadChoice, SelectOptions, DEFAULT_C_GRID};
+use crate::metrics;
+use crate::preprocess::views::ViewSet;
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Arguments of `pipeline cv`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CvArgs {
+    /// Feature cache written by `pipeline extract` (its deterministic views are used).
+    #[arg(long, value_name = "CACHE")]
+    pub features: PathBuf,
+    /// Number of random re-splits.
+    #[arg(long, default_value_t = 20)]
+    pub repeats: u32,
+    /// Head and selection run inside each re-split.
+    #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
+    pub head: HeadChoice,
+    /// The MLP's hyper-parameters.
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    pub preset: Preset,
+    /// Use only these cached views (default: every view all splits share).
+    #[arg(long, value_enum)]
+    pub views: Option<ViewSet>,
+    /// Refit the chosen head on train+valid [logistic, auto: true; mlp: false].
+    #[arg(long, value_name = "BOOL")]
+    pub refit: Option<bool>,
+    /// Train/valid/test fractions of each class, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "50,25,25")]
+    pub fractions: Vec<f64>,
+    /// Logistic head: the C values tried on valid.
+    #[arg(long, value_delimiter = ',')]
+    pub c_grid: Option<Vec<f64>>,
+    /// Seed of the re-splits and of the MLP.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Repeats run at once (default: cores, fewer if their memory would pass 4 GB).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write the summary and per-repeat rows as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// One re-split's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepeatRow {
+    pub repeat: u32,
+    pub train_images: usize,
+    pub valid_images: usize,
+    pub test_images: usize,
+    pub chosen: String,
+    pub valid_top1: f64,
+    pub top1: f64,
+    pub top5: f64,
+    pub nll: f64,
+    pub mean_class_top1: f64,
+    pub seconds: f64,
+}
+
+fn options(args: &CvArgs, n_train: usize, sets: u32, labels: &[u32], k: usize) -> SelectOptions {
+    let h = preset::resolve(args.preset, n_train, sets);
+    let mlp = FitConfig {
+        hidden: h.hidden,
+        dropout: h.dropout,
+        feature_dropout: h.feature_dropout,
+        batch: h.batch,
+        max_epochs: h.epochs,
+        patience: h.patience,
+        pass_mode: h.pass_mode,
+        adam: AdamConfig {
+            lr: h.lr,
+            weight_decay: h.weight_decay,
+            ..AdamConfig::default()
+        },
+        seed: args.seed,
+    };
+    let class_weights = (h.class_weights == ClassWeights::Balanced && args.head == HeadChoice::Mlp)
+        .then(|| {
+            balanced_weights(labels, k)
+                .into_iter()
+                .map(|w| w as f32)
+                .collect()
+        });
+    SelectOptions {
+        c_grid: args
+            .c_grid
+            .clone()
+            .unwrap_or_else(|| DEFAULT_C_GRID.to_vec()),
+        logistic: LogisticConfig {
+            alpha: 1.0,
+            max_iterations: 300,
+            gradient_tolerance: 1e-3,
+        },
+        mlp,
+        class_weights,
+        refit: args.refit.unwrap_or(args.head != HeadChoice::Mlp),
+    }
+}
+
+fn validate(args: &CvArgs) -> Result<[f64; 3]> {
+    if args.repeats == 0 || args.repeats > 10_000 {
+        bail!(
+            "--repeats must be between 1 and 10000, got {}",
+            args.repeats
+        );
+    }
+    let f: [f64; 3] = match args.fractions.as_slice() {
+        [a, b, c] if [a, b, c].iter().all(|v| v.is_finite() && **v >= 0.0) && *a > 0.0 && *b > 0.0 && *c > 0.0 => [*a, *b, *c],
+        other => bail!("--fractions takes three positive numbers train,valid,test (e.g. 50,25,25), got {other:?}"),
+    };
+    if args.jobs == Some(0) {
+        bail!("--jobs must be at least 1");
+    }
+    if let Some(c) = args
+        .c_grid
+        .iter()
+        .flatten()
+        .find(|c| !(c.is_finite() && **c > 0.0))
+    {
+        bail!("--c-grid value {c} must be a positive number (e.g. --c-grid 1,10,100)");
+    }
+    Ok(f)
+}
+
+fn one_repeat(
+    args: &CvArgs,
+    pool: &pool::Pool,
+    classes: &[String],
+    f: [f64; 3],
+    r: u32,
+) -> Result<RepeatRow> {
+    let start = std::time::Instant::now();
+    let (tr, va, te) = resplit::stratified(&pool.labels, f, args.seed, r);
+    let fold = pool.fold(&tr, &va, &te);
+    let k = classes.len();
+    let opts = options(
+        args,
+        tr.len(),
+        pool.names.len() as u32,
+        &fold.data.labels,
+        k,
+    );
+    let chosen =
+        select::select(args.head, &fold.data, k, &opts).with_context(|| format!("repeat {r}"))?;
+    let lp = select::predict(&chosen, fold.test_x.view());
+    let mut train_counts = vec![0usize; k];
+    for &y in &fold.data.labels {
+        train_counts[y as usize] += 1;
+    }
+    let m = metrics::compute(lp.view(), &fold.test_labels, classes, &train_counts);
+    let b = chosen.best();
+    Ok(RepeatRow {
+        repeat: r,
+        train_images: tr.len(),
+        valid_images: va.len(),
+        test_images: te.len(),
+        chosen: match b.head {
+            "logistic" => format!("logistic C={}", b.setting),
+            _ => format!("mlp {} epochs", b.setting),
+        },
+        valid_top1: b.valid_top1,
+        top1: m.top1,
+        top5: m.top5,
+        nll: m.nll,
+        mean_class_top1: m.mean_class_top1,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Bytes one repeat holds at once (its fold, the stacked logistic rows, linfa's f64 copy).
+fn repeat_bytes(pool: &pool::Pool) -> usize {
+    pool.bytes() * 3
+}
+
+/// Runs `pipeline cv`.
+pub fn run(args: CvArgs) -> Result<()> {
+    let f = validate(&args)?;
+    let cache = FeatureCache::open(&args.features)
+        .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
+    let (shared, notes) = pool::shared_views(&cache)?;
+    let names = match args.views {
+        None => shared,
+        Some(set) => {
+            let want = set.names();
+            if let Some(m) = want.iter().find(|n| !shared.contains(n)) {
+                bail!("--views {} needs view `{m}`, which not every split of {} has (shared: {}); re-extract with `--views {}`", set.name(), cache.dir.display(), shared.join(", "), set.name());
+            }
+            want
+        }
+    };
+    for n in &notes {
+        println!("cv: not used: {n}");
+    }
+    let pool = pool::load(&cache, &names)?;
+    let classes = cache.classes().to_vec();
+    let budget = 4usize << 30;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        rayon::current_num_threads()
+            .min((budget.saturating_sub(pool.bytes()) / repeat_bytes(&pool).max(1)).max(1))
+    });
+    println!(
+        "cv: {} images, {} views averaged ({}), head {}, preset {}, {} repeats of a {}/{}/{} stratified re-split, {jobs} at once",
+        pool.labels.len(), names.len(), names.join(", "), args.head.name(), args.preset.name(), args.repeats, f[0], f[1], f[2]
+    );
+    let threads = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let rows: Vec<RepeatRow> = threads.install(|| {
+        (0..args.repeats)
+            .into_par_iter()
+            .map(|r| one_repeat(&args, &pool, &classes, f, r))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    report(&args, &names, &rows)
+}
+
+fn mean_sd(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = v.collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
+fn report(args: &CvArgs, names: &[String], rows: &[RepeatRow]) -> Result<()> {
+    for r in rows {
+        println!(
+            "repeat {:>3}: test top-1 {:>5.1}%  top-5 {:>5.1}%  NLL {:.3}  class-mean {:>5.1}%  ({}, valid {:.1}%, {:.1} s)",
+            r.repeat, 100.0 * r.top1, 100.0 * r.top5, r.nll, 100.0 * r.mean_class_top1, r.chosen, 100.0 * r.valid_top1, r.seconds
+        );
+    }
+    let (t1, t1s) = mean_sd(rows.iter().map(|r| 100.0 * r.top1));
+    let (t5, t5s) = mean_sd(rows.iter().map(|r| 100.0 * r.top5));
+    let (nl, nls) = mean_sd(rows.iter().map(|r| r.nll));
+    let (mc, mcs) = mean_sd(rows.iter().map(|r| 100.0 * r.mean_class_top1));
+    println!(
+        "cv ({} repeats): test top-1 {t1:.1} ± {t1s:.1} %, top-5 {t5:.1} ± {t5s:.1} %, NLL {nl:.3} ± {nls:.3}, mean per-class top-1 {mc:.1} ± {mcs:.1} % (mean ± SD)",
+        rows.len()
+    );
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "repeats": rows.len(),
+            "head": args.head.name(),
+            "preset": args.preset.name(),
+            "views": names,
+            "fractions": args.fractions,
+            "seed": args.seed,
+            "top1_mean": t1, "top1_sd": t1s,
+            "top5_mean": t5, "top5_sd": t5s,
+            "nll_mean": nl, "nll_sd": nls,
+            "mean_class_top1_mean": mc, "mean_class_top1_sd": mcs,
+            "rows": rows,
+        });
+        let text = serde_json::to_string_pretty(&json)?;
+        crate::head::tensor_file::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Model selection on the validation split, then a refit on train+valid: the logistic head's C
+//! grid (L2-normalised features, warm-started fits), the MLP (its epoch count chosen by early
+//! stopping), and `auto`, which fits both, picks by validation top-1 (ties: validation NLL) and
+//! refits the winner. Only the train and valid data of a [`HeadData`] are ever read, so a test
+//! split cannot leak into any choice.
+
+mod refit;
+
+use super::data::{mean_of, HeadData};
+use super::fit::{fit, FitConfig, FitState, HeldOut, TrainData};
+use super::input::{l2_normalize_rows, HeadInput};
+use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
+use super::loss::nll_sums;
+use super::mlp::Mlp;
+use crate::checkpoint::{HeadKind, HeadModel};
+use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use serde::Serialize;
+
+/// The C values tried by default: `10^-1 … 10^3` in half-decades (C = 1/alpha).
+pub const DEFAULT_C_GRID: [f64; 9] = [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0];
+
+/// What selection may try and how.
+#[derive(Debug, Clone)]
+pub struct SelectOptions {
+    /// C values for the logistic head, tried in increasing order.
+    pub c_grid: Vec<f64>,
+    /// Iteration cap and gradient tolerance of every logistic fit (its alpha is set from C).
+    pub logistic: LogisticConfig,
+    /// The MLP candidate.
+    pub mlp: FitConfig,
+    pub class_weights: Option<Vec<f32>>,
+    /// Refit the chosen model on train+valid.
+    pub refit: bool,
+}
+
+/// One tried setting and how it scored on valid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    pub head: &'static str,
+    /// `C` for the logistic head, the best epoch for the MLP.
+    pub setting: f64,
+    pub valid_top1: f64,
+    pub valid_nll: f64,
+    /// Logistic: the fit stopped below the gradient tolerance (false: it hit the cap).
+    pub converged: bool,
+}
+
+/// The chosen model, refitted if asked, with what led to it.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub model: HeadModel,
+    pub input: HeadInput,
+    pub trials: Vec<Trial>,
+    /// Index into `trials` of the winner.
+    pub winner: usize,
+    pub refitted: bool,
+    /// Whether the refit converged (logistic) — `true` for the MLP and when not refitted.
+    pub refit_converged: bool,
+}
+
+impl Chosen {
+    pub fn best(&self) -> &Trial {
+        &self.trials[self.winner]
+    }
+
+    /// One line saying what was chosen and why.
+    pub fn explain(&self) -> String {
+        let b = self.best();
+        let what = match b.head {
+            "logistic" => format!("logistic C={}", b.setting),
+            _ => format!("mlp ({} epochs)", b.setting),
+        };
+        format!(
+            "chose {what}: valid top-1 {:.1}%, NLL {:.3} (best of {} tried by valid top-1, ties by NLL){}",
+            100.0 * b.valid_top1,
+            b.valid_nll,
+            self.trials.len(),
+            if self.refitted {
+                "; refitted on train+valid"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// `(top-1, mean NLL)` of log-probabilities against labels.
+pub fn top1_nll(logp: ArrayView2<f32>, labels: &[u32]) -> (f64, f64) {
+    let b = nll_sums(logp, labels, None);
+    (
+        b.correct as f64 / labels.len().max(1) as f64,
+        b.mean() as f64,
+    )
+}
+
+/// Whether `(top1, nll)` beats `than`: higher top-1, then lower NLL.
+fn better(a: &Trial, than: &Trial) -> bool {
+    a.valid_top1 > than.valid_top1
+        || (a.valid_top1 == than.valid_top1 && a.valid_nll < than.valid_nll)
+}
+
+fn argbest(trials: &[Trial]) -> usize {
+    (1..trials.len()).fold(0, |b, i| if better(&trials[i], &trials[b]) { i } else { b })
+}
+
+/// All train row sets stacked `[P·N, D]` with their labels.
+fn stacked(sets: &[Array2<f32>], labels: &[u32]) -> (Array2<f32>, Vec<u32>) {
+    let views: Vec<ArrayView2<f32>> = sets.iter().map(|p| p.view()).collect();
+    let x = concatenate(Axis(0), &views).expect("row sets share their width");
+    let y = labels.iter().copied().cycle().take(x.nrows()).collect();
+    (x, y)
+}
+
+fn normalized(mut x: Array2<f32>) -> Array2<f32> {
+    l2_normalize_rows(&mut x);
+    x
+}
+
+/// The logistic head: L2-normalised rows, C chosen on the valid views' mean over `c_grid`
+/// (warm-started from the previous C), refitted on train+valid rows with the chosen C.
+pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, LogisticError> {
+    let (x, y) = stacked(&data.passes, &data.labels);
+    let x = normalized(x);
+    let valid = normalized(data.valid_x.clone());
+    let mut trials = Vec::new();
+    let mut heads: Vec<LinearHead> = Vec::new();
+    let mut grid = o.c_grid.clone();
+    grid.sort_by(f64::total_cmp);
+    for &c in &grid {
+        let cfg = LogisticConfig {
+            alpha: 1.0 / c,
+            ..o.logistic
+        };
+        let fitted = fit_logistic(x.view(), &y, k, &cfg, heads.last())?;
+        let (top1, nll) = top1_nll(
+            fitted.head.log_proba(valid.view()).view(),
+            &data.valid_labels,
+        );
+        trials.push(Trial {
+            head: "logistic",
+            setting: c,
+            valid_top1: top1,
+            valid_nll: nll,
+            converged: fitted.converged,
+        });
+        heads.push(fitted.head);
+    }
+    let winner = argbest(&trials);
+    let mut chosen = Chosen {
+        model: HeadModel::Logistic(heads[winner].clone()),
+        input: HeadInput {
+            views: data.views.clone(),
+            l2_normalize: true,
+        },
+        trials,
+        winner,
+        refitted: false,
+        refit_converged: true,
+    };
+    if o.refit {
+        let (rx, ry) = refit::train_plus_valid(data);
+        let cfg = LogisticConfig {
+            alpha: 1.0 / grid[winner],
+            ..o.logistic
+        };
+        let fitted = fit_logistic(normalized(rx).view(), &ry, k, &cfg, Some(&heads[winner]))?;
+        chosen.model = HeadModel::Logistic(fitted.head);
+        chosen.refitted = true;
+        chosen.refit_converged = fitted.converged;
+    }
+    Ok(chosen)
+}
+
+/// The MLP: early stopping on the valid views' mean picks the epoch; the refit trains a fresh
+/// MLP (same seed) on train+valid for that many epochs.
+pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super::fit::FitError> {
+    let d = data.valid_x.ncols();
+    let cfg = &o.mlp;
+    let mut state = FitState::<f32>::new(cfg, d, k);
+    let train = TrainData {
+        passes: &data.passes,
+        labels: &data.labels,
+        class_weights: o.class_weights.clone(),
+    };
+    let mut valid = HeldOut {
+        x: data.valid_x.view(),
+        labels: &data.valid_labels,
+        class_weights: None,
+    };
+    fit::<f32, super::fit::FitError>(&mut state, &train, cfg, &mut valid, |_, _| Ok(()))?;
+    let (best, epoch) = state.final_model();
+    let (top1, nll) = top1_nll(
+        best.log_proba(data.valid_x.view()).view(),
+        &data.valid_labels,
+    );
+    let mut model: Mlp<f32> = best.clone();
+    let refitted = o.refit && epoch > 0;
+    if refitted {
+        model = refit::mlp_for_epochs(data, k, o, epoch)?;
+    }
+    Ok(Chosen {
+        model: HeadModel::Mlp(model),
+        input: HeadInput {
+            views: data.views.clone(),
+            l2_normalize: false,
+        },
+        trials: vec![Trial {
+            head: "mlp",
+            setting: epoch as f64,
+            valid_top1: top1,
+            valid_nll: nll,
+            converged: true,
+        }],
+        winner: 0,
+        refitted,
+        refit_converged: true,
+    })
+}
+
+/// `--head auto`: the logistic grid and the MLP, the best by valid top-1 (ties: NLL), refitted.
+pub fn auto(data: &HeadData, k: usize, o: &SelectOptions) -> anyhow::Result<Chosen> {
+    let lg = logistic(data, k, o)?;
+    let ml = mlp(data, k, o)?;
+    let mut trials = lg.trials.clone();
+    trials.extend(ml.trials.iter().cloned());
+    let mut chosen = if better(ml.best(), lg.best()) { ml } else { lg };
+    let winner = trials
+        .iter()
+        .position(|t| {
+            let b = chosen.best();
+            t.head == b.head && t.setting == b.setting
+        })
+        .unwrap_or(0);
+    chosen.trials = trials;
+    chosen.winner = winner;
+    Ok(chosen)
+}
+
+/// `--head`: a head, or `auto` (choose on valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadChoice {
+    /// The notebook's MLP (hand-written backprop + Adam).
+    Mlp,
+    /// L2-normalised features, multinomial logistic regression, C chosen on valid.
+    Logistic,
+    /// Fit the logistic grid and the MLP, keep the best by valid top-1 (ties: NLL).
+    Auto,
+}
+
+impl HeadChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadChoice::Mlp => "mlp",
+            HeadChoice::Logistic => "logistic",
+            HeadChoice::Auto => "auto",
+        }
+    }
+
+    /// The fixed head kind, `None` for auto.
+    pub fn kind(self) -> Option<HeadKind> {
+        match self {
+            HeadChoice::Mlp => Some(HeadKind::Mlp),
+            HeadChoice::Logistic => Some(HeadKind::Logistic),
+            HeadChoice::Auto => None,
+        }
+    }
+}
+
+/// Runs the selection for `head`.
+pub fn select(
+    head: HeadChoice,
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+) -> anyhow::Result<Chosen> {
+    Ok(match head {
+        HeadChoice::Logistic => logistic(data, k, o)?,
+        HeadChoice::Mlp => mlp(data, k, o)?,
+        HeadChoice::Auto => auto(data, k, o)?,
+    })
+}
+
+/// Log-probabilities of per-image view means `x` under `chosen`.
+pub fn predict(chosen: &Chosen, x: ArrayView2<f32>) -> Array2<f32> {
+    chosen.model.log_proba(chosen.input.prepare(x).view())
+}
+
+/// The mean over views of several `[N,D]` arrays (re-exported for callers of this module).
+pub fn view_mean(views: &[Array2<f32>]) -> Array2<f32> {
+    mean_of(views)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+use super::*;
+use crate::head::sampler::PassMode;
+use ndarray::Array;
+use rand::Rng;
+
+/// Blobs of `k` classes in `d` dims: `sets` row sets of `n` train images, `views` of `m` valid.
+fn blobs(n: usize, m: usize, sets: usize, views: usize, seed: u64) -> HeadData {
+    let (k, d) = (3usize, 6usize);
+    let mut rng = crate::seed::rng(seed, &[b"blobs"]);
+    let draw = |rows: usize, rng: &mut rand_chacha::ChaCha8Rng| {
+        Array::from_shape_fn((rows, d), |(i, j)| {
+            let c = i % k;
+            (if j == c { 2.0f32 } else { 0.0 }) + rng.gen_range(-1.0f32..1.0)
+        })
+    };
+    let passes: Vec<Array2<f32>> = (0..sets).map(|_| draw(n, &mut rng)).collect();
+    let valid_views: Vec<Array2<f32>> = (0..views).map(|_| draw(m, &mut rng)).collect();
+    HeadData {
+        passes,
+        labels: (0..n).map(|i| (i % k) as u32).collect(),
+        valid_x: mean_of(&valid_views),
+        valid_labels: (0..m).map(|i| (i % k) as u32).collect(),
+        valid_views,
+        views: vec!["centre".into(), "centre-flip".into()],
+    }
+}
+
+fn opts(refit: bool) -> SelectOptions {
+    SelectOptions {
+        c_grid: vec![0.1, 1.0, 10.0],
+        logistic: LogisticConfig {
+            alpha: 1.0,
+            max_iterations: 100,
+            gradient_tolerance: 1e-3,
+        },
+        mlp: FitConfig {
+            hidden: 8,
+            dropout: 0.0,
+            feature_dropout: 0.0,
+            batch: 16,
+            max_epochs: 6,
+            patience: 3,
+            pass_mode: PassMode::All,
+            adam: crate::head::adam::AdamConfig::default(),
+            seed: 1,
+        },
+        class_weights: None,
+        refit,
+    }
+}
+
+fn trial(top1: f64, nll: f64) -> Trial {
+    Trial {
+        head: "logistic",
+        setting: 1.0,
+        valid_top1: top1,
+        valid_nll: nll,
+        converged: true,
+    }
+}
+
+#[test]
+fn best_is_by_valid_top1_then_nll() {
+    let t = [
+        trial(0.5, 0.1),
+        trial(0.7, 0.9),
+        trial(0.7, 0.4),
+        trial(0.6, 0.0),
+    ];
+    assert_eq!(argbest(&t), 2);
+}
+
+#[test]
+fn logistic_tries_the_grid_and_keeps_the_valid_winner_without_refit() {
+    let data = blobs(30, 15, 2, 2, 1);
+    let c = logistic(&data, 3, &opts(false)).unwrap();
+    assert_eq!(c.trials.len(), 3);
+    assert_eq!(c.winner, argbest(&c.trials));
+    assert!(c.input.l2_normalize && !c.refitted);
+    let (top1, nll) = top1_nll(predict(&c, data.valid_x.view()).view(), &data.valid_labels);
+    assert_eq!((top1, nll), (c.best().valid_top1, c.best().valid_nll));
+}
+
+#[test]
+fn selection_reads_valid_labels_only_through_the_choice() {
+    // Same train data, valid labels scrambled: the trials change, the refit-free models per C
+    // do not (they only saw train).
+    let data = blobs(30, 15, 1, 1, 2);
+    let mut scrambled = data.clone();
+    scrambled.valid_labels.rotate_left(1);
+    let (a, b) = (
+        logistic(&data, 3, &opts(false)).unwrap(),
+        logistic(&scrambled, 3, &opts(false)).unwrap(),
+    );
+    assert!(a.best().valid_top1 > b.best().valid_top1);
+    let one = SelectOptions {
+        c_grid: vec![1.0],
+        ..opts(false)
+    };
+    let (a1, b1) = (
+        logistic(&data, 3, &one).unwrap(),
+        logistic(&scrambled, 3, &one).unwrap(),
+    );
+    assert_eq!(a1.model, b1.model);
+    assert_ne!(a1.best().valid_top1, b1.best().valid_top1);
+}
+
+#[test]
+fn refit_uses_train_and_valid_rows() {
+    let data = blobs(30, 15, 2, 2, 3);
+    let (x, y) = refit::train_plus_valid(&data);
+    assert_eq!((x.nrows(), y.len()), (2 * 30 + 2 * 15, 90));
+    let plain = logistic(&data, 3, &opts(false)).unwrap();
+    let one_c = SelectOptions {
+        c_grid: vec![plain.best().setting],
+        ..opts(true)
+    };
+    let refitted = logistic(&data, 3, &one_c).unwrap();
+    assert!(refitted.refitted);
+    assert_ne!(refitted.model, plain.model);
+    let (sets, labels) = refit::aligned_sets(&data);
+    assert_eq!((sets.len(), sets[0].nrows(), labels.len()), (2, 45, 45));
+}
+
+#[test]
+fn mlp_and_auto_choose_and_explain() {
+    let data = blobs(30, 15, 2, 2, 4);
+    let m = mlp(&data, 3, &opts(true)).unwrap();
+    assert_eq!(m.trials.len(), 1);
+    assert!(m.best().setting >= 1.0 && m.refitted && !m.input.l2_normalize);
+    let a = auto(&data, 3, &opts(true)).unwrap();
+    assert_eq!(a.trials.len(), 4);
+    assert_eq!(a.winner, argbest(&a.trials));
+    assert!(a.explain().contains("chose"), "{}", a.explain());
+}

@@ -1,0 +1,229 @@
+//! Deterministic views of an image, cached as rows beside the augmented passes and averaged per
+//! image before the head (test-time averaging): the eval transform's centre crop, the four
+//! corner crops at the same scale (torchvision's `TenCrop`), the whole image padded to a square
+//! on white and resized to the input size — each with its horizontal flip.
+//!
+//! Every set is a prefix of the next (`centre` ⊂ `ten-crop` ⊂ `ten-crop+whole`), so caches
+//! made with different sets share their first rows.
+
+use super::{
+    resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError, Window,
+};
+use crate::backbone::sidecar::Layout;
+use fast_image_resize::images::ImageRef;
+use fast_image_resize::PixelType;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+/// `--views`: which deterministic views are cached for every image of every split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ViewSet {
+    /// The eval transform's centre crop and its flip (2 views).
+    #[value(name = "centre")]
+    #[serde(rename = "centre")]
+    Centre,
+    /// The 4 corner crops and the centre crop at the eval scale, each with its flip (10 views).
+    #[value(name = "ten-crop")]
+    #[serde(rename = "ten-crop")]
+    TenCrop,
+    /// The 10 crops plus the whole image padded to a square on white, and its flip (12 views).
+    #[value(name = "ten-crop+whole")]
+    #[serde(rename = "ten-crop+whole")]
+    TenCropWhole,
+}
+
+impl ViewSet {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewSet::Centre => "centre",
+            ViewSet::TenCrop => "ten-crop",
+            ViewSet::TenCropWhole => "ten-crop+whole",
+        }
+    }
+
+    /// The views of the set, in cache row order.
+    pub fn views(self) -> Vec<View> {
+        let n = match self {
+            ViewSet::Centre => 1,
+            ViewSet::TenCrop => 5,
+            ViewSet::TenCropWhole => 6,
+        };
+        ALL_GEOMETRIES[..n]
+            .iter()
+            .flat_map(|&geometry| [false, true].map(|flip| View { geometry, flip }))
+            .collect()
+    }
+
+    /// The names of [`ViewSet::views`], as recorded in caches and run configs.
+    pub fn names(self) -> Vec<String> {
+        self.views().iter().map(View::name).collect()
+    }
+}
+
+/// Where a crop window sits in the resized image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pos {
+    Centre,
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Pos {
+    /// Crop windows `(x, y)` in a `nw`×`nh` resized image; a side shorter than `crop` is padded
+    /// as the centre crop pads it.
+    pub(crate) fn windows(self, nw: u32, nh: u32, crop: u32) -> (Window, Window) {
+        let axis = |size: u32, far: Option<bool>| match far {
+            Some(far) if crop <= size => Window {
+                dst_off: 0,
+                src_start: if far { size - crop } else { 0 },
+                len: crop,
+            },
+            _ => Window::center(size, crop),
+        };
+        let (fx, fy) = match self {
+            Pos::Centre => (None, None),
+            Pos::TopLeft => (Some(false), Some(false)),
+            Pos::TopRight => (Some(true), Some(false)),
+            Pos::BottomLeft => (Some(false), Some(true)),
+            Pos::BottomRight => (Some(true), Some(true)),
+        };
+        (axis(nw, fx), axis(nh, fy))
+    }
+}
+
+/// The geometry of a view before its optional flip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Geometry {
+    Crop(Pos),
+    /// The whole image padded to a square on white, resized to `crop`×`crop`.
+    Whole,
+}
+
+const ALL_GEOMETRIES: [Geometry; 6] = [
+    Geometry::Crop(Pos::Centre),
+    Geometry::Crop(Pos::TopLeft),
+    Geometry::Crop(Pos::TopRight),
+    Geometry::Crop(Pos::BottomLeft),
+    Geometry::Crop(Pos::BottomRight),
+    Geometry::Whole,
+];
+
+/// One deterministic view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    pub geometry: Geometry,
+    /// Mirrored left–right after the geometry.
+    pub flip: bool,
+}
+
+impl View {
+    /// The eval transform itself.
+    pub const CENTRE: View = View {
+        geometry: Geometry::Crop(Pos::Centre),
+        flip: false,
+    };
+
+    /// `centre`, `top-left-flip`, `whole`, …
+    pub fn name(&self) -> String {
+        let base = match self.geometry {
+            Geometry::Crop(Pos::Centre) => "centre",
+            Geometry::Crop(Pos::TopLeft) => "top-left",
+            Geometry::Crop(Pos::TopRight) => "top-right",
+            Geometry::Crop(Pos::BottomLeft) => "bottom-left",
+            Geometry::Crop(Pos::BottomRight) => "bottom-right",
+            Geometry::Whole => "whole",
+        };
+        if self.flip {
+            format!("{base}-flip")
+        } else {
+            base.to_string()
+        }
+    }
+
+    /// Inverse of [`View::name`].
+    pub fn parse(name: &str) -> Option<View> {
+        ViewSet::TenCropWhole
+            .views()
+            .into_iter()
+            .find(|v| v.name() == name)
+    }
+}
+
+/// Writes `view` of `img` into `out` (`cfg.tensor_len()` floats); the centre view is exactly
+/// [`super::eval_into`].
+pub fn view_into(
+    img: &RgbImage,
+    cfg: &PreprocessConfig,
+    view: View,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
+    match view.geometry {
+        Geometry::Crop(pos) => super::crop_into(img, cfg, pos, out)?,
+        Geometry::Whole => whole_into(img, cfg, out)?,
+    }
+    if view.flip {
+        flip_in_place(out, cfg);
+    }
+    Ok(())
+}
+
+/// The whole image scaled so its longer side is `crop`, centred on a white `crop`×`crop` square.
+fn whole_into(
+    img: &RgbImage,
+    cfg: &PreprocessConfig,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
+    cfg.check_out(out)?;
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return Err(PreprocessError::EmptyImage {
+            width: w,
+            height: h,
+        });
+    }
+    let (crop, long) = (cfg.crop as u64, w.max(h) as u64);
+    let side = |s: u32| ((s as u64 * crop + long / 2) / long).clamp(1, crop) as u32;
+    let (nw, nh) = (side(w), side(h));
+    let (ox, oy) = ((cfg.crop - nw) / 2, (cfg.crop - nh) / 2);
+    let norm = Normalizer::new(cfg);
+    let c = cfg.crop as usize;
+    with_scratch(|s| {
+        let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(resize_err)?;
+        let (buf, row) = s.resize(&src, nw, nh, &resize_options())?;
+        for y in 0..c {
+            row.clear();
+            row.resize(3 * c, 255);
+            let iy = y as i64 - oy as i64;
+            if (0..nh as i64).contains(&iy) {
+                let stride = 3 * nw as usize;
+                let at = iy as usize * stride;
+                let x0 = 3 * ox as usize;
+                row[x0..x0 + stride].copy_from_slice(&buf[at..at + stride]);
+            }
+            norm.write_row(out, y, row);
+        }
+        Ok(())
+    })
+}
+
+/// Mirrors an image tensor left–right in place, in either layout.
+fn flip_in_place(out: &mut [f32], cfg: &PreprocessConfig) {
+    let c = cfg.crop as usize;
+    match cfg.layout {
+        Layout::Nchw => out.chunks_exact_mut(c).for_each(|row| row.reverse()),
+        Layout::Nhwc => {
+            for row in out.chunks_exact_mut(3 * c) {
+                for x in 0..c / 2 {
+                    for ch in 0..3 {
+                        row.swap(3 * x + ch, 3 * (c - 1 - x) + ch);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
