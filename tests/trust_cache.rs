@@ -1,7 +1,6 @@
 //! Trust in the feature cache: every damaged, swapped, mislisted or inconsistent shard is refused
 //! naming the file (never a panic, never trained on), and `extract` recomputes exactly what is bad.
 
-#[allow(dead_code)] // not every test file uses every helper
 mod common;
 
 use common::{fails, pipeline, succeeded, MODEL};

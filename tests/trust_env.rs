@@ -1,7 +1,6 @@
 //! Trust under a hostile environment: a closed stdout, special files and link loops in the input,
 //! names that CSV and JSON must quote, a full disk and a read-only target.
 
-#[allow(dead_code)] // not every test file uses every helper
 mod common;
 
 use common::{fails, pipeline, root, succeeded, MODEL};

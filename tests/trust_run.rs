@@ -1,7 +1,6 @@
 //! Trust in run directories and in what a run reads: incomplete, damaged or inconsistent heads
 //! are refused by eval and predict, a second writer is refused, outputs never land in the data.
 
-#[allow(dead_code)] // not every test file uses every helper
 mod common;
 
 use common::{fails, pipeline, succeeded, MODEL};

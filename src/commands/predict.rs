@@ -140,6 +140,8 @@ fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         bail!("no files found under {paths:?}; give image files or folders that contain images");
     }
     Ok(files)
+}
+
 /// The views the run averages per image (computed on the fly, as extract computes them).
 fn run_views(run: &TrainedRun) -> Result<Vec<preprocess::views::View>> {
     run.input
