@@ -41,6 +41,8 @@ fn trained(model: &str, head: &str) -> PathBuf {
         "5",
         "--head",
         head,
+        "--views",
+        "ten-crop",
     ]));
     let run = w.join("runs").join(head);
     map.insert(key, run.clone());
@@ -121,11 +123,43 @@ fn compare(
     (agree as f64 / a.len() as f64, max)
 }
 
+/// A run on the eval view alone (extract without `--views`, then train-head): what a
+/// `--input crop` classifier computes, one centre crop per image, no view averaging.
+fn trained_on_one_view(dir: &Path, model: &str, head: &str) -> PathBuf {
+    let (features, run) = (dir.join("features"), dir.join("run"));
+    let (f, r) = (features.to_str().unwrap(), run.to_str().unwrap());
+    succeeded(&pipeline(&[
+        "extract",
+        "--model",
+        model,
+        "--data",
+        "tests/fixtures/images/tree",
+        "--out",
+        f,
+        "--passes",
+        "1",
+        "--device",
+        "cpu",
+    ]));
+    succeeded(&pipeline(&[
+        "train-head",
+        "--features",
+        f,
+        "--out",
+        r,
+        "--head",
+        head,
+        "--epochs",
+        "5",
+    ]));
+    run
+}
+
 #[test]
 fn crop_input_equals_predict_within_1e5() {
     let t = tempfile::tempdir().unwrap();
     for (model, head) in [(MODEL, "mlp"), (MODEL_NHWC, "logistic")] {
-        let run = trained(model, head);
+        let run = trained_on_one_view(&t.path().join(head), model, head);
         let out = t.path().join(format!("{head}.onnx"));
         export(&run, model, &out, "crop");
         let got = predictions(&["--classifier", out.to_str().unwrap(), RAW]);
@@ -249,12 +283,12 @@ fn refuses_views_it_does_not_build() {
     let t = tempfile::tempdir().unwrap();
     let copy = t.path().join("run");
     std::fs::create_dir(&copy).unwrap();
-    for f in ["head.safetensors", "config.json"] {
+    for f in ["head.safetensors", "config.json", "metrics.json"] {
         std::fs::copy(run.join(f), copy.join(f)).unwrap();
     }
     let mut cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap();
-    cfg["views"] = Value::from("ten-crop");
+    cfg["input"]["views"] = serde_json::json!(["centre", "whole"]);
     std::fs::write(copy.join("config.json"), cfg.to_string()).unwrap();
     let out = t.path().join("c.onnx");
     let err = fails(&pipeline(&[
@@ -266,7 +300,7 @@ fn refuses_views_it_does_not_build() {
         "--out",
         out.to_str().unwrap(),
     ]));
-    assert!(err.contains("centre view"), "{err}");
+    assert!(err.contains("whole-image view"), "{err}");
 }
 
 #[test]

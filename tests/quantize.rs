@@ -74,6 +74,10 @@ fn run_int8_quantizes_once_and_exports_int8() {
             "int8",
             "--calib-images",
             "8",
+            "--head",
+            "mlp",
+            "--views",
+            "ten-crop",
         ])
     };
     succeeded(&job());

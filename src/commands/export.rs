@@ -85,6 +85,7 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         pre: &pre,
         views: &views,
         head: &run.head,
+        l2_normalize: run.input.l2_normalize,
         backbone_input: &sidecar.input_name,
         backbone_output: &sidecar.output_name,
         f16: args.precision == Precision::F16,
@@ -107,16 +108,32 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
     })
 }
 
-/// The run's test-time views; only the centre view is built into the graph so far.
+/// The run's test-time views as crop windows of the graph (the whole-image view is not built yet).
 fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
-    let named = run.config.get("views").and_then(|v| v.as_str());
-    match named {
-        None | Some("centre") | Some("center") => Ok(vec![View::CENTRE]),
-        Some(other) => bail!(
-            "the run {} was trained on views `{other}`, but export builds only the centre view into the graph so far; export a run trained with --views centre",
-            run.dir.display()
-        ),
-    }
+    use crate::onnx_build::compose::views::Anchor;
+    use crate::preprocess::views::{Geometry, Pos, View as RunView};
+    run.input
+        .view_names()
+        .iter()
+        .map(|name| {
+            let v = RunView::parse(name).with_context(|| {
+                format!("run {} averages an unknown view `{name}`", run.dir.display())
+            })?;
+            let (y, x) = match v.geometry {
+                Geometry::Crop(Pos::Centre) => (Anchor::Centre, Anchor::Centre),
+                Geometry::Crop(Pos::TopLeft) => (Anchor::Start, Anchor::Start),
+                Geometry::Crop(Pos::TopRight) => (Anchor::Start, Anchor::End),
+                Geometry::Crop(Pos::BottomLeft) => (Anchor::End, Anchor::Start),
+                Geometry::Crop(Pos::BottomRight) => (Anchor::End, Anchor::End),
+                Geometry::Whole => bail!(
+                    "the run {} averages the whole-image view, which export does not build into the \
+                     graph yet; export a run trained with --views centre or --views ten-crop",
+                    run.dir.display()
+                ),
+            };
+            Ok(View { y, x, flip: v.flip })
+        })
+        .collect()
 }
 
 fn short(h: &str) -> &str {

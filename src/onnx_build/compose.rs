@@ -46,6 +46,8 @@ pub struct Spec<'a> {
     /// Views averaged in feature space (`--input image` only; crops are one view).
     pub views: &'a [View],
     pub head: &'a HeadModel,
+    /// Scale the (view-averaged) feature row to unit length before the head, as the run does.
+    pub l2_normalize: bool,
     pub backbone_input: &'a str,
     pub backbone_output: &'a str,
     /// Run the backbone in float16 (see [`super::f16`]).
@@ -158,6 +160,15 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
     };
     let feats = if views > 1 {
         g.reduce_mean(&feats, 0)
+    } else {
+        feats
+    };
+    let feats = if spec.l2_normalize {
+        g.op(
+            "LpNormalization",
+            &[&feats],
+            vec![attr_int("axis", 1), attr_int("p", 2)],
+        )
     } else {
         feats
     };
