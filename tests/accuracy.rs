@@ -67,17 +67,12 @@ fn views_are_rows_of_every_split_and_centre_is_the_eval_view() {
             .unwrap()
     };
     assert_eq!(aug(&views, 12).features, aug(&legacy, 0).features);
-    let err = fails(&pipeline(&[
-        "extract",
-        "--model",
+    let err = fails(&common::extract_into(
         MODEL,
-        "--data",
         DATA,
-        "--out",
         t.path().join("z").to_str().unwrap(),
-        "--passes",
-        "0",
-    ]));
+        &["--passes", "0"],
+    ));
     assert!(err.contains("--views"), "{err}");
     extract(&t.path().join("z"), &["--views", "centre", "--passes", "0"]);
 }
@@ -87,17 +82,11 @@ fn logistic_run_averages_views_in_eval_and_predict() {
     let t = tempfile::tempdir().unwrap();
     let (cache, run) = (t.path().join("c"), t.path().join("r"));
     extract(&cache, &["--views", "ten-crop", "--passes", "0"]);
-    let out = ok(&pipeline(&[
-        "train-head",
-        "--features",
+    let out = ok(&common::train_head_into(
         cache.to_str().unwrap(),
-        "--out",
         run.to_str().unwrap(),
-        "--head",
-        "logistic",
-        "--c-grid",
-        "1,10,100",
-    ]));
+        &["--head", "logistic", "--c-grid", "1,10,100"],
+    ));
     assert!(out.contains("chose logistic C="), "{out}");
     let cfg = json(&run.join("config.json"));
     assert_eq!(cfg["input"]["views"].as_array().unwrap().len(), 10);

@@ -46,19 +46,12 @@ fn audit_finds_the_planted_label_error_and_the_cross_split_copy() {
         t.path().join("audit.json"),
     );
     planted_tree(&tree);
-    succeeded(&pipeline(&[
-        "extract",
-        "--model",
+    succeeded(&common::extract_into(
         MODEL,
-        "--data",
         tree.to_str().unwrap(),
-        "--out",
         cache.to_str().unwrap(),
-        "--passes",
-        "2",
-        "--device",
-        "cpu",
-    ]));
+        &["--passes", "2", "--device", "cpu"],
+    ));
     let (out, _) = succeeded(&pipeline(&[
         "audit",
         "--features",
@@ -109,19 +102,12 @@ fn audit_refuses_a_missing_cache_and_bad_folds() {
     let tree = t.path().join("tree");
     planted_tree(&tree);
     let cache = t.path().join("f");
-    succeeded(&pipeline(&[
-        "extract",
-        "--model",
+    succeeded(&common::extract_into(
         MODEL,
-        "--data",
         tree.to_str().unwrap(),
-        "--out",
         cache.to_str().unwrap(),
-        "--passes",
-        "1",
-        "--device",
-        "cpu",
-    ]));
+        &["--passes", "1", "--device", "cpu"],
+    ));
     let err = fails(&pipeline(&[
         "audit",
         "--features",

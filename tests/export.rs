@@ -128,30 +128,17 @@ fn compare(
 fn trained_on_one_view(dir: &Path, model: &str, head: &str) -> PathBuf {
     let (features, run) = (dir.join("features"), dir.join("run"));
     let (f, r) = (features.to_str().unwrap(), run.to_str().unwrap());
-    succeeded(&pipeline(&[
-        "extract",
-        "--model",
+    succeeded(&common::extract_into(
         model,
-        "--data",
         "tests/fixtures/images/tree",
-        "--out",
         f,
-        "--passes",
-        "1",
-        "--device",
-        "cpu",
-    ]));
-    succeeded(&pipeline(&[
-        "train-head",
-        "--features",
+        &["--passes", "1", "--device", "cpu"],
+    ));
+    succeeded(&common::train_head_into(
         f,
-        "--out",
         r,
-        "--head",
-        head,
-        "--epochs",
-        "5",
-    ]));
+        &["--head", head, "--epochs", "5"],
+    ));
     run
 }
 

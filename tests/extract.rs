@@ -215,19 +215,12 @@ fn nhwc_bgr_model_gives_the_same_features() {
     let t = tempfile::tempdir().unwrap();
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     ok(&extract(&a, &[]));
-    let o = pipeline(&[
-        "extract",
-        "--model",
+    let o = common::extract_into(
         MODEL_NHWC,
-        "--data",
         DATA,
-        "--out",
         b.to_str().unwrap(),
-        "--passes",
-        "2",
-        "--device",
-        "cpu",
-    ]);
+        &["--passes", "2", "--device", "cpu"],
+    );
     ok(&o);
     let (x, y) = (features(&a, "valid", 0), features(&b, "valid", 0));
     assert_eq!(x.dim(), y.dim());
@@ -244,15 +237,12 @@ fn rejects_bad_arguments_and_inputs() {
     let t = tempfile::tempdir().unwrap();
     let err = fails(&extract(&t.path().join("c"), &["--passes", "0"]));
     assert!(err.contains("--passes"), "{err}");
-    let o = pipeline(&[
-        "extract",
-        "--model",
+    let o = common::extract_into(
         MODEL,
-        "--data",
         "tests/fixtures",
-        "--out",
         t.path().join("d").to_str().unwrap(),
-    ]);
+        &[],
+    );
     let err = fails(&o);
     assert!(
         err.contains("split tree") && err.contains("pipeline split"),

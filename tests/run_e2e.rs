@@ -173,19 +173,12 @@ fn eval_refuses_a_cache_from_another_backbone() {
     let w = t.path().join("w");
     main_job(&w);
     let other = t.path().join("other");
-    ok(&pipeline(&[
-        "extract",
-        "--model",
+    ok(&common::extract_into(
         MODEL_NHWC,
-        "--data",
         w.join("data").to_str().unwrap(),
-        "--out",
         other.to_str().unwrap(),
-        "--passes",
-        "1",
-        "--device",
-        "cpu",
-    ]));
+        &["--passes", "1", "--device", "cpu"],
+    ));
     let err = fails(&pipeline(&[
         "eval",
         "--features",

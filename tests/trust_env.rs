@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails, pipeline, root, succeeded, MODEL};
+use common::{fails, root, succeeded, MODEL};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,30 +38,17 @@ fn run_within(mut cmd: Command, secs: u64) -> std::process::Output {
 
 fn trained_run(t: &Path) -> PathBuf {
     let (cache, run) = (t.join("cache"), t.join("run"));
-    succeeded(&pipeline(&[
-        "extract",
-        "--model",
+    succeeded(&common::extract_into(
         MODEL,
-        "--data",
         DATA,
-        "--out",
         cache.to_str().unwrap(),
-        "--passes",
-        "1",
-        "--device",
-        "cpu",
-    ]));
-    succeeded(&pipeline(&[
-        "train-head",
-        "--features",
+        &["--passes", "1", "--device", "cpu"],
+    ));
+    succeeded(&common::train_head_into(
         cache.to_str().unwrap(),
-        "--out",
         run.to_str().unwrap(),
-        "--epochs",
-        "2",
-        "--hidden",
-        "8",
-    ]));
+        &["--epochs", "2", "--hidden", "8"],
+    ));
     run
 }
 

@@ -13,19 +13,12 @@ const DATA: &str = "tests/fixtures/images/tree";
 /// Extracts the fixture tree and trains a 3-epoch head; returns (cache, run).
 fn trained(t: &Path) -> (PathBuf, PathBuf) {
     let (cache, run) = (t.join("cache"), t.join("run"));
-    succeeded(&pipeline(&[
-        "extract",
-        "--model",
+    succeeded(&common::extract_into(
         MODEL,
-        "--data",
         DATA,
-        "--out",
         cache.to_str().unwrap(),
-        "--passes",
-        "1",
-        "--device",
-        "cpu",
-    ]));
+        &["--passes", "1", "--device", "cpu"],
+    ));
     train(&cache, &run, &[]);
     (cache, run)
 }
@@ -185,17 +178,12 @@ fn rejects_outputs_inside_the_data_tree_before_writing() {
     let data = t.path().join("data");
     copy_tree(&common::root().join(DATA), &data);
     let out = data.join("train/cat/cache");
-    let err = fails(&pipeline(&[
-        "extract",
-        "--model",
+    let err = fails(&common::extract_into(
         MODEL,
-        "--data",
         data.to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]));
+        &["--device", "cpu"],
+    ));
     assert!(err.contains("inside --data"), "{err}");
     assert!(!out.exists());
     let raw = t.path().join("raw");

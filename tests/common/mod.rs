@@ -91,3 +91,17 @@ pub fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `pipeline extract --model MODEL --data DATA --out OUT EXTRA…` in the repository root.
+pub fn extract_into(model: &str, data: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["extract", "--model", model, "--data", data, "--out", out];
+    args.extend_from_slice(extra);
+    pipeline(&args)
+}
+
+/// `pipeline train-head --features CACHE --out RUN EXTRA…` in the repository root.
+pub fn train_head_into(cache: &str, run: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["train-head", "--features", cache, "--out", run];
+    args.extend_from_slice(extra);
+    pipeline(&args)
+}
