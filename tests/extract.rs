@@ -100,26 +100,14 @@ fn shards_merge_into_one_cache() {
     assert_eq!(features(&one, "train", 1), features(&many, "train", 1));
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn refuses_a_stale_cache_naming_the_field() {
     let t = tempfile::tempdir().unwrap();
     let cache = t.path().join("cache");
     let data = t.path().join("data");
-    copy_tree(&root().join(DATA), &data);
+    common::copy_tree(&root().join(DATA), &data);
     let model_dir = t.path().join("m");
-    copy_tree(&root().join("tests/fixtures/backbone"), &model_dir);
+    common::copy_tree(&root().join("tests/fixtures/backbone"), &model_dir);
     let model = model_dir.join("tiny.onnx");
     let (d, m, c) = (
         data.to_str().unwrap(),
@@ -195,7 +183,7 @@ fn refuses_a_stale_cache_naming_the_field() {
     assert!(err.contains("images"), "{err}");
     std::fs::remove_file(first_class.join("zz_added.png")).unwrap();
     ok(&run(&[]));
-    copy_tree(&first_class, &train.join("zz_new_class"));
+    common::copy_tree(&first_class, &train.join("zz_new_class"));
     let err = fails(&run(&[]));
     assert!(err.contains("classes"), "{err}");
     ok(&run(&["--force"]));

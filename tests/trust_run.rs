@@ -160,23 +160,11 @@ fn rejects_a_second_train_head_writer_naming_the_holder() {
     drop(held);
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn rejects_outputs_inside_the_data_tree_before_writing() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
-    copy_tree(&common::root().join(DATA), &data);
+    common::copy_tree(&common::root().join(DATA), &data);
     let out = data.join("train/cat/cache");
     let err = fails(&common::extract_into(
         MODEL,
@@ -187,7 +175,7 @@ fn rejects_outputs_inside_the_data_tree_before_writing() {
     assert!(err.contains("inside --data"), "{err}");
     assert!(!out.exists());
     let raw = t.path().join("raw");
-    copy_tree(&common::root().join("tests/fixtures/images/raw"), &raw);
+    common::copy_tree(&common::root().join("tests/fixtures/images/raw"), &raw);
     let w = raw.join("work");
     let err = fails(&pipeline(&[
         "run",

@@ -105,3 +105,16 @@ pub fn train_head_into(cache: &str, run: &str, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     pipeline(&args)
 }
+
+/// Copies the tree at `from` to `to` (regular files and folders).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
