@@ -7,6 +7,8 @@
 //! symbolic link is kept as an item of 0 bytes so that probing reports it. Empty class folders are
 //! kept in the class list.
 
+pub mod files;
+
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

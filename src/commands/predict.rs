@@ -6,6 +6,7 @@ mod classifier;
 
 use crate::backbone::{Backbone, BackboneArgs};
 use crate::checkpoint::TrainedRun;
+use crate::dataset::files::collect_files;
 use crate::metrics::csv_field;
 use crate::preprocess::{self, PreprocessConfig};
 use anyhow::{bail, Context, Result};
@@ -46,64 +47,6 @@ pub struct PredictArgs {
     /// Images per backbone call.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-}
-
-/// Every regular file under `paths`, sorted within each folder; hidden entries skipped, special
-/// files (FIFOs, sockets, devices) skipped without being opened, each folder visited once (a
-/// symbolic-link loop ends), names that are not UTF-8 reported and skipped.
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for p in paths {
-        match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut out, &mut seen)?,
-            Ok(m) if m.is_file() => out.push(p.clone()),
-            Ok(_) => bail!(
-                "{} is not a regular file (a FIFO, socket or device); give image files or folders",
-                p.display()
-            ),
-            Err(_) => bail!(
-                "{} does not exist; give image files or folders",
-                p.display()
-            ),
-        }
-    }
-    Ok(out)
-}
-
-fn walk(
-    dir: &Path,
-    out: &mut Vec<PathBuf>,
-    seen: &mut std::collections::HashSet<PathBuf>,
-) -> Result<()> {
-    let real =
-        std::fs::canonicalize(dir).with_context(|| format!("reading folder {}", dir.display()))?;
-    if !seen.insert(real) {
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading folder {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.file_name().and_then(|n| n.to_str()).is_none() {
-            eprintln!("skipped {}: the file name is not UTF-8", p.display());
-            continue;
-        }
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, out, seen)?,
-            Ok(m) if m.is_file() => out.push(p),
-            Err(_) if p.is_symlink() => out.push(p), // dangling: reported when it fails to load
-            _ => {} // FIFOs, sockets, devices, dangling links: never opened
-        }
-    }
-    Ok(())
 }
 
 /// Checks that the model and its preprocessing are the ones the head was trained on.

@@ -1,6 +1,7 @@
 //! The calibration set of `quantize`: images picked evenly from a folder, put through the model's
 //! own eval transform, written as one float32 `.npy` `[N, ...model input]`.
 
+use crate::dataset::files::collect_files;
 use crate::preprocess::{self, PreprocessConfig};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -12,28 +13,6 @@ pub struct CalibSet {
     pub hash: String,
 }
 
-/// Every regular non-hidden file under `dir`, sorted (folders walked in name order).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading calibration folder {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 /// Picks up to `n` files spread evenly over `dir` (so every class folder contributes).
 pub fn choose(dir: &Path, n: usize) -> Result<CalibSet> {
     if !dir.is_dir() {
@@ -42,8 +21,7 @@ pub fn choose(dir: &Path, n: usize) -> Result<CalibSet> {
             dir.display()
         );
     }
-    let mut all = Vec::new();
-    walk(dir, &mut all)?;
+    let all = collect_files(&[dir.to_path_buf()])?;
     if all.is_empty() || n == 0 {
         bail!(
             "no calibration images under {} (or --images 0); give a folder with images",

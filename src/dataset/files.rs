@@ -1,0 +1,63 @@
+//! Image files named on a command line or found under folders, for `predict` and `quantize`:
+//! walked in name order, hidden entries skipped, special files never opened, loops ended.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Every regular file under `paths`, sorted within each folder; hidden entries skipped, special
+/// files (FIFOs, sockets, devices) skipped without being opened, each folder visited once (a
+/// symbolic-link loop ends), names that are not UTF-8 reported and skipped.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out, &mut seen)?,
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(_) => bail!(
+                "{} is not a regular file (a FIFO, socket or device); give image files or folders",
+                p.display()
+            ),
+            Err(_) => bail!(
+                "{} does not exist; give image files or folders",
+                p.display()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
+    let real =
+        std::fs::canonicalize(dir).with_context(|| format!("reading folder {}", dir.display()))?;
+    if !seen.insert(real) {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading folder {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.file_name().and_then(|n| n.to_str()).is_none() {
+            eprintln!("skipped {}: the file name is not UTF-8", p.display());
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, out, seen)?,
+            Ok(m) if m.is_file() => out.push(p),
+            Err(_) if p.is_symlink() => out.push(p), // dangling: reported when it fails to load
+            _ => {} // FIFOs, sockets, devices, dangling links: never opened
+        }
+    }
+    Ok(())
+}
