@@ -1,10 +1,17 @@
 //! The feature cache: `CACHE/manifest.json` + safetensors shards under `CACHE/shards/`.
 //!
 //! Everything the features depend on is in a [`CacheSpec`] (backbone hash and sidecar,
-//! preprocessing, augmentation, seed, passes, dtype, width, classes, image lists with size and
-//! mtime); the BLAKE3 hash of its canonical JSON is the cache key, stamped into every shard.
-//! `plan.json` (the spec) is written when extraction starts, shards as they complete, and
-//! `manifest.json` last: a directory without a manifest is an interrupted extract, resumed by rerunning it.
+//! preprocessing, augmentation, seed, passes, dtype, width, classes, image lists with each file's
+//! BLAKE3); the BLAKE3 hash of its canonical JSON is the cache key, stamped into every shard and
+//! prefixed to its file name. `plan.json` (the spec) is written when extraction starts, shards as
+//! they complete, and `manifest.json` last: a directory without a manifest is an interrupted
+//! extract, resumed by rerunning it.
+//!
+//! Rows are reused across specs by what they are (see [`row_family`]): an image's content hash and
+//! the view's family (backbone, preprocessing, dtype, and the deterministic view's name or the
+//! augmented pass with its seed). `manifests/<backbone>.json` keeps the latest complete manifest of
+//! each backbone, so one directory can hold several backbones' rows; `manifest.json` is the one
+//! readers use (the last extract's).
 
 pub mod check;
 pub mod shard;
@@ -20,10 +27,15 @@ use shard::{FeatureDtype, ShardError, ShardId};
 use std::path::{Path, PathBuf};
 
 /// Schema version of `manifest.json` / `plan.json` this build reads and writes.
-pub const CACHE_SCHEMA: u32 = 1;
+pub const CACHE_SCHEMA: u32 = 2;
 pub const MANIFEST: &str = "manifest.json";
 pub const PLAN: &str = "plan.json";
 pub const SHARDS: &str = "shards";
+/// Folder of the latest complete manifest per backbone (`<backbone hash, 16 hex>.json`).
+pub const MANIFESTS: &str = "manifests";
+/// Name of the side plan that keeps the eval view of train images when the cache has no
+/// deterministic views (so a re-split never recomputes eval views). Not read for training.
+pub const TRAIN_EVAL: &str = "train.eval";
 
 /// One source image as the cache saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +44,8 @@ pub struct CachedImage {
     pub rel_path: String,
     pub label: u32,
     pub bytes: u64,
-    pub mtime_ns: i64,
+    /// BLAKE3 of the file's bytes (32 hex digits): the image's identity in the cache.
+    pub blake3: String,
 }
 
 /// One split of the cache: `passes` rows of each image. Rows `0..views.len()` are the
@@ -103,6 +116,9 @@ pub struct CacheSpec {
     pub chunk_size: usize,
     pub classes: Vec<String>,
     pub splits: Vec<SplitPlan>,
+    /// Side plans cached for reuse only (the [`TRAIN_EVAL`] eval view of train images).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub store: Vec<SplitPlan>,
 }
 
 impl CacheSpec {
@@ -115,6 +131,50 @@ impl CacheSpec {
     pub fn split(&self, name: &str) -> Option<&SplitPlan> {
         self.splits.iter().find(|s| s.name == name)
     }
+
+    /// Every plan with shards: the splits, then the side plans.
+    pub fn plans(&self) -> impl Iterator<Item = &SplitPlan> {
+        self.splits.iter().chain(&self.store)
+    }
+
+    /// Plan number `i` of [`plans`](Self::plans).
+    pub fn plan_at(&self, i: usize) -> &SplitPlan {
+        self.plans()
+            .nth(i)
+            .expect("plan index from CacheSpec::plans")
+    }
+
+    /// A split or side plan by name.
+    pub fn plan(&self, name: &str) -> Option<&SplitPlan> {
+        self.plans().find(|s| s.name == name)
+    }
+
+    /// The file-name prefix of this cache's shards.
+    pub fn file_prefix(key: &str) -> &str {
+        &key[..key.len().min(16)]
+    }
+}
+
+/// The identity of a kind of row, independent of split, position and image list: backbone,
+/// preprocessing, dtype and width, and the view (a deterministic view's name, or an augmented
+/// pass with its seed and augmentation settings). With an image's content hash it names a row.
+pub fn row_family(spec: &CacheSpec, kind: &RowKind) -> blake3::Hash {
+    let view = match kind {
+        RowKind::View(name) => serde_json::json!({ "view": name }),
+        RowKind::Augmented(pass) => {
+            serde_json::json!({ "pass": pass, "seed": spec.seed, "augment": spec.augment })
+        }
+    };
+    let family = serde_json::json!({
+        "schema": CACHE_SCHEMA,
+        "backbone": spec.backbone_hash,
+        "sidecar": spec.sidecar,
+        "preprocess": spec.preprocess,
+        "dtype": spec.dtype,
+        "dim": spec.feature_dim,
+        "row": view,
+    });
+    blake3::hash(&serde_json::to_vec(&family).unwrap_or_default())
 }
 
 /// An image that could not be used, with the reason.
@@ -142,7 +202,14 @@ pub struct ShardEntry {
 pub struct ExtractStats {
     pub provider: String,
     pub model_path: String,
+    /// Views computed by the backbone in the extract that completed this cache.
     pub views: u64,
+    /// Views copied from earlier caches in the directory instead.
+    #[serde(default)]
+    pub reused_views: u64,
+    /// Images with no reusable row (new or changed files).
+    #[serde(default)]
+    pub new_images: u64,
     pub seconds: f64,
     pub views_per_sec: f64,
     pub created_unix: u64,
@@ -245,7 +312,13 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Cac
 impl FeatureCache {
     /// Opens a complete cache, checking the manifest's schema and that its shards exist.
     pub fn open(dir: &Path) -> Result<FeatureCache, CacheError> {
-        let mpath = dir.join(MANIFEST);
+        Self::open_manifest(dir, &dir.join(MANIFEST))
+    }
+
+    /// Opens the cache described by manifest `mpath` of directory `dir` (`manifest.json`, or one
+    /// of `manifests/`).
+    pub fn open_manifest(dir: &Path, mpath: &Path) -> Result<FeatureCache, CacheError> {
+        let mpath = mpath.to_owned();
         if !mpath.exists() {
             return Err(if dir.join(PLAN).exists() {
                 CacheError::Incomplete(dir.to_owned())
@@ -370,6 +443,6 @@ impl FeatureCache {
 }
 
 /// Path of a shard inside a cache directory.
-pub fn shard_path(dir: &Path, id: ShardId<'_>) -> PathBuf {
-    dir.join(SHARDS).join(id.file_name())
+pub fn shard_path(dir: &Path, key: &str, id: ShardId<'_>) -> PathBuf {
+    dir.join(SHARDS).join(id.file_name(key))
 }

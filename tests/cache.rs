@@ -1,5 +1,7 @@
 //! Feature cache: round trip, version checks and refusals through the public API.
 
+mod common;
+
 use ndarray::Array2;
 use pipeline::cache::{self, CacheError, FeatureCache};
 
@@ -57,7 +59,7 @@ fn rejects_missing_incomplete_and_wrong_version() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replacen("\"schema_version\": 1", "\"schema_version\": 99", 1),
+        text.replacen("\"schema_version\": 2", "\"schema_version\": 99", 1),
     )
     .unwrap();
     let err = FeatureCache::open(dir.path()).unwrap_err();
@@ -72,7 +74,7 @@ fn rejects_missing_incomplete_and_wrong_version() {
         "{err}"
     );
     std::fs::write(&manifest, &text).unwrap();
-    std::fs::remove_file(dir.path().join("shards/valid-p000-c00000.safetensors")).unwrap();
+    std::fs::remove_file(common::shard_file(dir.path(), "valid-p000-c00000")).unwrap();
     let err = FeatureCache::open(dir.path()).unwrap_err();
     assert!(
         err.to_string()

@@ -1,5 +1,5 @@
 //! `pipeline extract` end to end on the committed fixtures: cache round trip, determinism,
-//! resume, refusals naming the differing field, --strict, NHWC/BGR models.
+//! resume, reuse of rows across changed inputs (naming the differing field), --strict, NHWC/BGR models.
 
 mod common;
 
@@ -100,8 +100,20 @@ fn shards_merge_into_one_cache() {
     assert_eq!(features(&one, "train", 1), features(&many, "train", 1));
 }
 
+/// `(computed, reused)` views of the extract that completed the cache in `dir`.
+fn counts(dir: &Path) -> (u64, u64) {
+    let m = common::json(&dir.join("manifest.json"));
+    let n = |k: &str| m["stats"][k].as_u64().unwrap();
+    (n("views"), n("reused_views"))
+}
+
+/// Usable images of a split in a cache.
+fn usable(dir: &Path, split: &str) -> u64 {
+    features(dir, split, 0).nrows() as u64
+}
+
 #[test]
-fn refuses_a_stale_cache_naming_the_field() {
+fn reuses_unchanged_rows_of_a_cache_of_other_inputs_naming_the_field() {
     let t = tempfile::tempdir().unwrap();
     let cache = t.path().join("cache");
     let data = t.path().join("data");
@@ -114,79 +126,65 @@ fn refuses_a_stale_cache_naming_the_field() {
         model.to_str().unwrap(),
         cache.to_str().unwrap(),
     );
-    let base = [
-        "extract", "--model", m, "--data", d, "--out", c, "--device", "cpu",
-    ];
-    let run = |extra: &[&str]| {
-        let mut a = base.to_vec();
-        if !extra.contains(&"--passes") {
-            a.extend_from_slice(&["--passes", "2"]);
-        }
+    let nhwc = model_dir.join("tiny_nhwc.onnx");
+    let n = nhwc.to_str().unwrap();
+    let with = |model: &str, extra: &[&str]| {
+        let mut a = vec![
+            "extract", "--model", model, "--data", d, "--out", c, "--device", "cpu",
+        ];
         a.extend_from_slice(extra);
-        pipeline(&a)
+        ok(&pipeline(&a))
     };
-    ok(&run(&[]));
-    for (extra, field) in [
-        (vec!["--seed", "1"], "seed"),
-        (vec!["--passes", "3"], "passes"),
-        (vec!["--dtype", "f16"], "dtype"),
-    ] {
-        let err = fails(&run(&extra));
-        assert!(
-            err.contains(field) && err.contains("--force"),
-            "{field}: {err}"
-        );
-    }
-    // sidecar and preprocessing: change the resize side in the sidecar
+    let run = |extra: &[&str]| with(m, extra);
+    run(&["--passes", "2"]);
+    let (tr, va, te) = (
+        usable(&cache, "train"),
+        usable(&cache, "valid"),
+        usable(&cache, "test"),
+    );
+    // Rows: 2 augmented + the kept eval view per train image, the eval view per other image.
+    let all = 3 * tr + va + te;
+    assert_eq!(counts(&cache), (all, 0));
+    let err = run(&["--passes", "3"]);
+    assert!(err.contains("passes") && err.contains("reusing"), "{err}");
+    assert_eq!(counts(&cache), (tr, all), "only pass 2 is new");
+    let err = run(&["--passes", "3", "--seed", "1"]);
+    assert!(err.contains("seed"), "{err}");
+    assert_eq!(counts(&cache), (3 * tr, tr + va + te), "eval views reused");
+    let err = run(&["--passes", "3", "--seed", "1", "--dtype", "f16"]);
+    assert!(err.contains("dtype"), "{err}");
+    assert_eq!(counts(&cache).1, 0, "an f16 row is another row");
+    let key = |dir: &Path| common::json(&dir.join("manifest.json"))["key"].clone();
+    let f16_key = key(&cache);
+    // Another backbone (other model bytes) computes everything; going back reuses the first's.
+    let err = with(n, &["--passes", "3", "--seed", "1", "--dtype", "f16"]);
+    assert!(err.contains("backbone_hash"), "{err}");
+    assert_eq!(counts(&cache).1, 0);
+    let back = run(&["--passes", "3", "--seed", "1", "--dtype", "f16"]);
+    assert!(back.contains("already holds these features"), "{back}");
+    assert_eq!(
+        key(&cache),
+        f16_key,
+        "the first backbone's cache is current again"
+    );
+    let manifests = std::fs::read_dir(cache.join("manifests")).unwrap().count();
+    assert_eq!(manifests, 2);
+    // Preprocessing (the sidecar's resize side) changes every row.
     let sc = model_dir.join("tiny.json");
     let text = std::fs::read_to_string(&sc).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["resize_shorter"] = 40.into();
     std::fs::write(&sc, v.to_string()).unwrap();
-    let err = fails(&run(&[]));
+    let err = run(&["--passes", "3", "--seed", "1", "--dtype", "f16"]);
     assert!(
         err.contains("preprocess") || err.contains("sidecar"),
         "{err}"
     );
-    std::fs::write(&sc, &text).unwrap();
-    // model bytes
-    let mut bytes = std::fs::read(&model).unwrap();
-    std::fs::write(model_dir.join("orig.onnx"), &bytes).unwrap();
-    bytes.extend_from_slice(b"\x00");
-    std::fs::write(&model, &bytes).unwrap();
-    let r = run(&[]);
-    if !r.status.success() {
-        let err = fails(&r);
-        assert!(
-            err.contains("backbone_hash") || err.contains("model"),
-            "{err}"
-        );
-    }
-    std::fs::copy(model_dir.join("orig.onnx"), &model).unwrap();
-    // image list: a new image; class list: a new class
-    let train = data.join("train");
-    let first_class = std::fs::read_dir(&train)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .min()
-        .unwrap();
-    let some_img = std::fs::read_dir(&first_class)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .min()
-        .unwrap();
-    std::fs::copy(&some_img, first_class.join("zz_added.png")).unwrap();
-    let err = fails(&run(&[]));
-    assert!(err.contains("images"), "{err}");
-    std::fs::remove_file(first_class.join("zz_added.png")).unwrap();
-    ok(&run(&[]));
-    common::copy_tree(&first_class, &train.join("zz_new_class"));
-    let err = fails(&run(&[]));
-    assert!(err.contains("classes"), "{err}");
-    ok(&run(&["--force"]));
+    assert_eq!(counts(&cache).1, 0);
+    // --force recomputes every row of an unchanged cache.
+    let err = run(&["--passes", "3", "--seed", "1", "--dtype", "f16", "--force"]);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(counts(&cache), (4 * tr + va + te, 0));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails, pipeline, succeeded, MODEL};
+use common::{fails, pipeline, shard_file, succeeded, MODEL};
 use ndarray::Array2;
 use pipeline::cache::shard::{self, ShardData, ShardId};
 use pipeline::cache::{self, FeatureCache};
@@ -24,8 +24,8 @@ fn make(dir: &Path) -> FeatureCache {
     .unwrap()
 }
 
-const TRAIN0: &str = "shards/train-p000-c00000.safetensors";
-const TRAIN1: &str = "shards/train-p001-c00000.safetensors";
+const TRAIN0: &str = "train-p000-c00000";
+const TRAIN1: &str = "train-p001-c00000";
 
 /// Opens and loads every (split, pass); the first error as text.
 fn load_all(dir: &Path) -> Result<(), String> {
@@ -54,7 +54,7 @@ fn refused(dir: &Path, words: &[&str]) {
 fn rejects_truncated_shard() {
     let t = tempfile::tempdir().unwrap();
     make(t.path());
-    let p = t.path().join(TRAIN0);
+    let p = shard_file(t.path(), TRAIN0);
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() - 7]).unwrap();
     refused(t.path(), &["train-p000-c00000", "content hash"]);
@@ -64,7 +64,7 @@ fn rejects_truncated_shard() {
 fn rejects_zero_length_shard() {
     let t = tempfile::tempdir().unwrap();
     make(t.path());
-    std::fs::write(t.path().join(TRAIN0), b"").unwrap();
+    std::fs::write(shard_file(t.path(), TRAIN0), b"").unwrap();
     refused(t.path(), &["train-p000-c00000", "0 bytes"]);
 }
 
@@ -72,7 +72,7 @@ fn rejects_zero_length_shard() {
 fn rejects_bit_flipped_shard() {
     let t = tempfile::tempdir().unwrap();
     make(t.path());
-    let p = t.path().join(TRAIN1);
+    let p = shard_file(t.path(), TRAIN1);
     let mut bytes = std::fs::read(&p).unwrap();
     let last = bytes.len() - 20;
     bytes[last] ^= 0x01;
@@ -84,7 +84,7 @@ fn rejects_bit_flipped_shard() {
 fn rejects_swapped_shards() {
     let t = tempfile::tempdir().unwrap();
     make(t.path());
-    let (a, b) = (t.path().join(TRAIN0), t.path().join(TRAIN1));
+    let (a, b) = (shard_file(t.path(), TRAIN0), shard_file(t.path(), TRAIN1));
     let tmp = t.path().join("swap");
     std::fs::rename(&a, &tmp).unwrap();
     std::fs::rename(&b, &a).unwrap();
@@ -150,7 +150,7 @@ fn rewrite(dir: &Path, data: &ShardData, dim: usize) {
         pass: 0,
         chunk: 0,
     };
-    let p = cache::shard_path(dir, id);
+    let p = cache::shard_path(dir, c.key(), id);
     let hash = shard::write(&p, c.key(), id, dim, shard::FeatureDtype::F32, data, &[]).unwrap();
     edit_manifest(dir, |v| {
         v["shards"][0]["blake3"] = hash.into();

@@ -106,9 +106,10 @@ mod tests {
                     rel_path: "a/1.jpg".into(),
                     label: 0,
                     bytes: 10,
-                    mtime_ns: 5,
+                    blake3: "00ff".into(),
                 }],
             }],
+            store: Vec::new(),
         }
     }
 
@@ -143,8 +144,8 @@ mod tests {
                 Box::new(|s| s.splits[0].images[0].bytes = 11),
             ),
             (
-                "splits[train].images[a/1.jpg].mtime_ns",
-                Box::new(|s| s.splits[0].images[0].mtime_ns = 6),
+                "splits[train].images[a/1.jpg].blake3",
+                Box::new(|s| s.splits[0].images[0].blake3 = "00fe".into()),
             ),
             (
                 "splits[train].images",

@@ -3,6 +3,8 @@
 //! the split's image list) with `__metadata__` naming the cache key and the shard's coordinates.
 //! Written to a temporary name and renamed, so a shard file on disk is always complete.
 
+mod encode;
+
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -25,11 +27,15 @@ pub struct ShardId<'a> {
 }
 
 impl ShardId<'_> {
-    /// File name inside `CACHE/shards/`.
-    pub fn file_name(&self) -> String {
+    /// File name inside `CACHE/shards/` for cache `key` (its first 16 hex digits lead, so
+    /// caches of other inputs can share the folder until the new manifest replaces theirs).
+    pub fn file_name(&self, key: &str) -> String {
         format!(
-            "{}-p{:03}-c{:05}.safetensors",
-            self.split, self.pass, self.chunk
+            "{}-{}-p{:03}-c{:05}.safetensors",
+            super::CacheSpec::file_prefix(key),
+            self.split,
+            self.pass,
+            self.chunk
         )
     }
 }
@@ -122,13 +128,27 @@ pub fn write(
         ),
     };
     let (lbytes, ibytes) = (u32_bytes(&data.labels), u32_bytes(&data.index));
-    let view = |dt, shape, bytes| TensorView::new(dt, shape, bytes).map_err(|e| err(e.to_string()));
-    let tensors = vec![
-        ("features", view(fdtype, vec![rows, dim], &fbytes)?),
-        ("index", view(Dtype::U32, vec![rows], &ibytes)?),
-        ("labels", view(Dtype::U32, vec![rows], &lbytes)?),
+    let tensors = [
+        encode::Tensor {
+            name: "features",
+            dtype: fdtype,
+            shape: vec![rows, dim],
+            bytes: &fbytes,
+        },
+        encode::Tensor {
+            name: "index",
+            dtype: Dtype::U32,
+            shape: vec![rows],
+            bytes: &ibytes,
+        },
+        encode::Tensor {
+            name: "labels",
+            dtype: Dtype::U32,
+            shape: vec![rows],
+            bytes: &lbytes,
+        },
     ];
-    let mut meta = HashMap::from([
+    let mut meta = std::collections::BTreeMap::from([
         ("cache_key".to_string(), key.to_string()),
         ("split".to_string(), id.split.to_string()),
         ("pass".to_string(), id.pass.to_string()),
@@ -136,7 +156,7 @@ pub fn write(
         ("rows".to_string(), rows.to_string()),
     ]);
     meta.extend(extra_meta.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let bytes = safetensors::serialize(tensors, Some(meta)).map_err(|e| err(e.to_string()))?;
+    let bytes = encode::serialize(&tensors, &meta);
     crate::atomic::write_file(path, &bytes).map_err(|e| err(e.to_string()))?;
     Ok(blake3::hash(&bytes).to_hex().to_string())
 }
@@ -340,7 +360,7 @@ mod tests {
             chunk: 0,
         };
         for dtype in [FeatureDtype::F32, FeatureDtype::F16] {
-            let p = dir.path().join(id.file_name());
+            let p = dir.path().join(id.file_name("k1"));
             write(&p, "k1", id, 2, dtype, &sample(), &[]).unwrap();
             let back = read(&p, "k1", 2).unwrap();
             assert_eq!(back.features, sample().features); // values exact in f16 too
@@ -359,7 +379,7 @@ mod tests {
             pass: 0,
             chunk: 3,
         };
-        let p = dir.path().join(id.file_name());
+        let p = dir.path().join(id.file_name("k1"));
         write(&p, "k1", id, 2, FeatureDtype::F32, &sample(), &[]).unwrap();
         assert!(matches!(
             read(&p, "k2", 2),
@@ -385,7 +405,7 @@ mod tests {
         };
         let mut d = sample();
         d.labels.pop();
-        let p = dir.path().join(id.file_name());
+        let p = dir.path().join(id.file_name("k1"));
         assert!(write(&p, "k", id, 2, FeatureDtype::F32, &d, &[]).is_err());
         assert!(!p.exists());
     }

@@ -31,7 +31,7 @@ pub fn write_synthetic(
                     ),
                     label,
                     bytes: 0,
-                    mtime_ns: 0,
+                    blake3: format!("{label:08x}{i:024x}"),
                 })
                 .collect(),
         })
@@ -49,6 +49,7 @@ pub fn write_synthetic(
         chunk_size: usize::MAX,
         classes: classes.to_vec(),
         splits: plans,
+        store: Vec::new(),
     };
     let key = spec.key();
     let werr = |source| CacheError::Write {
@@ -72,7 +73,7 @@ pub fn write_synthetic(
                 index: (0..n as u32).collect(),
             };
             let blake3 = shard::write(
-                &shard_path(dir, id),
+                &shard_path(dir, &key, id),
                 &key,
                 id,
                 dim,
@@ -81,7 +82,7 @@ pub fn write_synthetic(
                 &[],
             )?;
             shards.push(ShardEntry {
-                file: id.file_name(),
+                file: id.file_name(&key),
                 split: name.to_string(),
                 pass,
                 chunk: 0,

@@ -39,7 +39,7 @@ pub(super) fn check_entries(mpath: &Path, m: &Manifest) -> Result<(), CacheError
                 ),
             ));
         }
-        let plan = spec.split(&e.split).ok_or_else(|| {
+        let plan = spec.plan(&e.split).ok_or_else(|| {
             bad(
                 mpath,
                 format!("shard {} belongs to unknown split `{}`", e.file, e.split),
@@ -50,7 +50,7 @@ pub(super) fn check_entries(mpath: &Path, m: &Manifest) -> Result<(), CacheError
             pass: e.pass,
             chunk: e.chunk,
         };
-        if e.file != id.file_name()
+        if e.file != id.file_name(&m.key)
             || e.pass >= plan.passes
             || e.chunk >= plan.chunks(spec.chunk_size)
         {
@@ -79,8 +79,7 @@ pub(super) fn check_entries(mpath: &Path, m: &Manifest) -> Result<(), CacheError
         }
     }
     let want: usize = spec
-        .splits
-        .iter()
+        .plans()
         .map(|p| p.chunks(spec.chunk_size) as usize * p.passes as usize)
         .sum();
     if seen.len() != want {
@@ -139,11 +138,25 @@ impl FeatureCache {
             .shards
             .iter()
             .filter_map(|e| {
-                let plan = spec.split(&e.split)?;
+                let plan = spec.plan(&e.split)?;
                 self.read_entry(plan, e)
                     .err()
                     .map(|err| (e.file.clone(), err.to_string()))
             })
             .collect()
+    }
+}
+
+impl FeatureCache {
+    /// Reads shard entry `e` of this cache (a split's or a side plan's), verified as
+    /// [`read_entry`](Self::read_entry) does.
+    pub fn read_shard(&self, e: &ShardEntry) -> Result<ShardData, CacheError> {
+        let plan = self.manifest.spec.plan(&e.split).ok_or_else(|| {
+            bad(
+                &self.dir.join(super::MANIFEST),
+                format!("shard {} belongs to unknown split `{}`", e.file, e.split),
+            )
+        })?;
+        self.read_entry(plan, e)
     }
 }

@@ -31,10 +31,6 @@ pub struct PreviewArgs {
     /// use; default torchvision ImageNet (resize 256, crop 224).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Path that seeds the views, as extract names the image (relative to the split folder,
-    /// e.g. `cat/001.jpg`); default the file name.
-    #[arg(long)]
-    pub rel_path: Option<String>,
 }
 
 /// Runs the `augment-preview` stage.
@@ -48,10 +44,8 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
     };
     let aug = AugmentConfig::default();
     let img = load_image(&args.image)?;
-    let rel = match &args.rel_path {
-        Some(r) => r.clone(),
-        None => file_name(&args.image),
-    };
+    // Views are seeded by the image's content, as `extract` seeds them: these are its rows.
+    let content = crate::dataset::files::content_hash(&args.image);
     let mut tiles = Vec::with_capacity(args.n as usize + 1);
     let mut tensor = vec![0f32; cfg.tensor_len()];
     eval_into(&img, &cfg, &mut tensor)
@@ -62,7 +56,7 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
         cfg.resize_shorter, cfg.crop
     );
     for pass in 0..args.n {
-        let vs = view_seed(args.seed, pass, &rel);
+        let vs = view_seed(args.seed, pass, &content);
         let p = sample_params(img.width(), img.height(), &aug, vs)?;
         apply_into(&img, &cfg, aug.rrc_size, &p, &mut tensor)
             .with_context(|| format!("augmenting {} (pass {pass})", args.image.display()))?;
@@ -87,7 +81,7 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
         )
     })?;
     println!(
-        "wrote {} ({}×{}, {} tiles, seeds from {rel:?}, seed {})",
+        "wrote {} ({}×{}, {} tiles, views seeded by content {content}, seed {})",
         args.out.display(),
         grid.width(),
         grid.height(),
@@ -117,12 +111,6 @@ fn load_image(path: &Path) -> anyhow::Result<RgbImage> {
     let img =
         image::open(path).with_context(|| format!("cannot decode image {}", path.display()))?;
     Ok(img.to_rgb8())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Lays `tiles` (each `side`²) out row-major in a near-square grid; tile 0 gets a green frame.

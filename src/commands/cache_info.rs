@@ -88,13 +88,22 @@ pub fn summary(m: &Manifest) -> String {
             }
         );
     }
+    for p in &s.store {
+        out += &format!(
+            "kept   {:<6} {} images' eval view, for re-splits (not read for training)\n",
+            p.name,
+            p.images.len()
+        );
+    }
     out += &format!(
-        "skipped      {}\nshards       {} in {}/\nextracted    {} views at {:.1} views/s\n",
+        "skipped      {}\nshards       {} in {}/\nextracted    computed {} views at {}, reused {} ({} new or changed images)\n",
         m.skipped.len(),
         m.shards.len(),
         cache::SHARDS,
-        m.stats.views,
-        m.stats.views_per_sec
+        crate::output::thousands(m.stats.views),
+        crate::progress::rate(m.stats.views_per_sec, "views"),
+        crate::output::thousands(m.stats.reused_views),
+        crate::output::thousands(m.stats.new_images)
     );
     out
 }

@@ -1,13 +1,16 @@
 //! Stage `extract`: run the frozen backbone over a split tree into the feature cache — K augmented
-//! passes of train, one eval pass of valid/test — resumable, shardable, refusing stale caches.
+//! passes of train, one eval pass of valid/test — resumable, shardable, and incremental: rows an
+//! earlier cache in the directory holds (same image content, same view) are reused, not recomputed.
 
 mod dir;
 mod engine;
+mod finalize;
 pub mod plan;
+mod reuse;
 
 use crate::backbone::{Backbone, BackboneArgs};
-use crate::cache::shard::{self, FeatureDtype, ShardId};
-use crate::cache::{self, CacheSpec, ExtractStats, Manifest, ShardEntry, Skipped, CACHE_SCHEMA};
+use crate::cache::shard::FeatureDtype;
+use crate::cache::{self, CacheSpec, Manifest};
 use crate::preprocess::augment::AugmentConfig;
 use crate::preprocess::views::ViewSet;
 use crate::preprocess::PreprocessConfig;
@@ -53,7 +56,8 @@ pub struct ExtractArgs {
     /// Decode/augment threads (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Rebuild a cache made with different inputs instead of refusing it.
+    /// Recompute every row instead of reusing rows of earlier caches in --out (the old cache
+    /// stays readable until the new one is complete); also replaces an older-format cache.
     #[arg(long)]
     pub force: bool,
     /// Stop at the first unusable image instead of skipping and listing it.
@@ -67,8 +71,12 @@ pub struct ExtractReport {
     pub dir: PathBuf,
     pub key: String,
     pub provider: String,
+    /// Views computed by the backbone in this call.
     pub views: u64,
+    /// Views copied from earlier caches in this call.
+    pub reused_views: u64,
     pub views_per_sec: f64,
+    /// The cache was already complete and current: nothing was done.
     pub reused: bool,
     pub complete: bool,
 }
@@ -138,23 +146,25 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
         return Ok(report);
     }
-    let jobs = plan::pending(&args.out, &spec, &key, args.shard);
-    let total: u64 = jobs
-        .iter()
-        .map(|j| {
-            let p = &spec.splits[j.split];
-            let n = p
-                .images
-                .len()
-                .saturating_sub(j.chunk as usize * spec.chunk_size);
-            (n.min(spec.chunk_size) * p.passes as usize) as u64
-        })
-        .sum();
+    let jobs = if args.force {
+        plan::all_chunks(&spec)
+            .into_iter()
+            .filter(|(g, _)| args.shard.is_none_or(|s| g % s.count == s.index))
+            .map(|(_, j)| j)
+            .collect()
+    } else {
+        plan::pending(&args.out, &spec, &key, args.shard)
+    };
+    let reuse = if args.force || jobs.is_empty() {
+        reuse::ReuseIndex::default()
+    } else {
+        reuse::ReuseIndex::build(&args.out, &key)
+    };
+    let families = reuse::families(&spec);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.workers.unwrap_or(0))
         .build()
         .context("starting the decode threads")?;
-    let pb = crate::progress::bar(total, "extract", "views");
     let cfg = engine::EngineCfg {
         data_root: &args.data,
         cache_dir: &args.out,
@@ -164,115 +174,59 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         batch: args.batch,
         strict: args.strict,
         pool: &pool,
+        reuse: &reuse,
+        families: &families,
     };
+    let (mut to_compute, mut to_reuse) = (0u64, 0u64);
+    for &j in &jobs {
+        for (_, have, want) in engine::needs(&cfg, &spec, j) {
+            to_compute += want.len() as u64;
+            to_reuse += have.len() as u64;
+        }
+    }
+    let pb = crate::progress::bar(to_compute, "extract", "views");
+    let mut reused_so_far = 0;
     let t0 = Instant::now();
     let stats = engine::run(
         &cfg,
         &spec,
         &jobs,
         &mut |x, n| Ok(bb.run(x, n)?),
-        &mut |v| pb.inc(v),
+        &mut |computed, reused| {
+            pb.inc(computed);
+            if reused > 0 {
+                reused_so_far += reused;
+                pb.set_message(format!(
+                    "(+ {} of {} reused)",
+                    crate::output::thousands(reused_so_far),
+                    crate::output::thousands(to_reuse)
+                ));
+            }
+        },
     )?;
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let rate = stats.views as f64 / secs.max(1e-9);
-    let complete = finalize(
-        &args.out,
-        &spec,
-        &key,
-        &bb.provider,
-        &args.backbone.model,
-        stats.views,
+    let made = finalize::Made {
+        provider: &bb.provider,
+        model: &args.backbone.model,
+        stats: &stats,
+        new_images: reuse.new_images(&spec),
         secs,
-    )?;
+    };
+    let complete = finalize::finalize(&args.out, &spec, &key, &made)?;
     let report = ExtractReport {
         dir: args.out.clone(),
         key: key.clone(),
         provider: bb.provider.clone(),
         views: stats.views,
+        reused_views: stats.reused,
         views_per_sec: rate,
         reused: false,
         complete,
     };
-    print_summary(&report, &stats, &spec, args)?;
+    print_summary(&report, &stats, made.new_images, &spec, args)?;
     Ok(report)
-}
-
-/// Writes the manifest when every chunk of every split is on disk; returns whether it did.
-fn finalize(
-    dir: &Path,
-    spec: &CacheSpec,
-    key: &str,
-    provider: &str,
-    model: &Path,
-    views: u64,
-    secs: f64,
-) -> Result<bool> {
-    let chunks = plan::all_chunks(spec);
-    let missing = chunks
-        .iter()
-        .filter(|(_, j)| !plan::chunk_done(dir, key, &spec.splits[j.split], j.chunk))
-        .count();
-    if missing > 0 {
-        eprintln!(
-            "{missing} of {} chunks are still missing (other --shard workers?); when all are in {}, rerun `pipeline extract` without --shard to finalise the cache",
-            chunks.len(),
-            dir.display()
-        );
-        return Ok(false);
-    }
-    let (mut shards, mut skipped) = (Vec::new(), Vec::new());
-    for (_, j) in chunks {
-        let p = &spec.splits[j.split];
-        for pass in 0..p.passes {
-            let id = ShardId {
-                split: &p.name,
-                pass,
-                chunk: j.chunk,
-            };
-            let info = shard::inspect(&cache::shard_path(dir, id), key)?;
-            let meta = &info.meta;
-            if pass == 0 {
-                let list: Vec<(String, String)> = meta
-                    .get("skipped")
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or_default();
-                skipped.extend(list.into_iter().map(|(rel_path, reason)| Skipped {
-                    split: p.name.clone(),
-                    rel_path,
-                    reason,
-                }));
-            }
-            shards.push(ShardEntry {
-                file: id.file_name(),
-                split: p.name.clone(),
-                pass,
-                chunk: j.chunk,
-                rows: info.rows,
-                blake3: info.blake3,
-            });
-        }
-    }
-    let manifest = Manifest {
-        schema_version: CACHE_SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        key: key.to_owned(),
-        spec: spec.clone(),
-        skipped,
-        shards,
-        stats: ExtractStats {
-            provider: provider.to_owned(),
-            model_path: model.display().to_string(),
-            views,
-            seconds: secs,
-            views_per_sec: views as f64 / secs.max(1e-9),
-            created_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        },
-    };
-    cache::write_json_atomic(&dir.join(cache::MANIFEST), &manifest)?;
-    Ok(true)
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -289,12 +243,21 @@ fn dir_size(dir: &Path) -> u64 {
 fn print_summary(
     r: &ExtractReport,
     stats: &engine::EngineStats,
+    new_images: u64,
     spec: &CacheSpec,
     args: &ExtractArgs,
 ) -> Result<()> {
     println!(
-        "extracted {} views of {} images ({} skipped) in {:.1} views/s on {}; feature width {}, {} train passes",
-        stats.views, stats.images, stats.skipped, r.views_per_sec, r.provider, spec.feature_dim, spec.passes
+        "extracted {} images ({} skipped): computed {} views at {} on {}, reused {} ({} new or changed images); feature width {}, {} train passes",
+        crate::output::thousands(stats.images),
+        stats.skipped,
+        crate::output::thousands(stats.views),
+        crate::progress::rate(r.views_per_sec, "views"),
+        r.provider,
+        crate::output::thousands(stats.reused),
+        crate::output::thousands(new_images),
+        spec.feature_dim,
+        spec.passes
     );
     if r.complete {
         let m: Manifest = cache::read_versioned(&r.dir.join(cache::MANIFEST))?;

@@ -188,8 +188,11 @@ pub fn run(a: RunArgs) -> Result<()> {
         );
     } else {
         println!(
-            "extract    {} views at {:.1} views/s on {}",
-            ex.views, ex.views_per_sec, ex.provider
+            "extract    computed {} views at {} on {}, reused {} from the cache",
+            crate::output::thousands(ex.views),
+            crate::progress::rate(ex.views_per_sec, "views"),
+            ex.provider,
+            crate::output::thousands(ex.reused_views)
         );
     }
     println!(

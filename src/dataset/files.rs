@@ -61,3 +61,13 @@ fn walk(
     }
     Ok(())
 }
+
+/// BLAKE3 of a file's bytes, 32 hex digits; `unreadable` when it cannot be read (the image is
+/// then skipped by the engine with the reason).
+pub fn content_hash(path: &std::path::Path) -> String {
+    let mut h = blake3::Hasher::new();
+    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut h)) {
+        Ok(_) => h.finalize().to_hex()[..32].to_string(),
+        Err(_) => "unreadable".into(),
+    }
+}

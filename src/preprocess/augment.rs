@@ -90,12 +90,11 @@ pub struct AugmentParams {
     pub hflip: bool,
 }
 
-/// The seed of one augmented view: `seed::derive(seed, ["augment", pass (LE), rel_path])`.
-pub fn view_seed(seed: u64, pass: u32, rel_path: &str) -> u64 {
-    crate::seed::derive(
-        seed,
-        &[b"augment", &pass.to_le_bytes(), rel_path.as_bytes()],
-    )
+/// The seed of one augmented view: `seed::derive(seed, ["augment", pass (LE), content])`, where
+/// `content` is the image's BLAKE3 (32 hex digits): a view depends on what the image is, not on
+/// where it sits, so moving or re-splitting a file keeps its augmented rows reusable.
+pub fn view_seed(seed: u64, pass: u32, content: &str) -> u64 {
+    crate::seed::derive(seed, &[b"augment", &pass.to_le_bytes(), content.as_bytes()])
 }
 
 /// Train transform: RandomResizedCrop → RandomRotation → RandomHorizontalFlip → CenterCrop(crop) →

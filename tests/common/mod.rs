@@ -118,3 +118,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The shard file of `cache` whose name ends in `coords` (`train-p000-c00000`): shard names start
+/// with their cache key, so tests find them by their coordinates.
+pub fn shard_file(cache: &Path, coords: &str) -> PathBuf {
+    let suffix = format!("-{coords}.safetensors");
+    let m = json(&cache.join("manifest.json"));
+    let key = m["key"].as_str().expect("manifest key");
+    cache.join("shards").join(format!("{}{suffix}", &key[..16]))
+}

@@ -1,5 +1,6 @@
 //! The cache directory `extract` writes into: reuse it when current, resume it when interrupted,
-//! verify its shards (recomputing damaged ones), refuse or wipe (`--force`) one made from other inputs.
+//! verify its shards (recomputing damaged ones), keep one of other inputs readable (its rows are
+//! reused) until the new cache is complete, refuse or wipe (`--force`) an older-format one.
 
 use super::ExtractReport;
 use crate::cache::{self, CacheSpec, Manifest};
@@ -7,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// Checks an existing directory against the spec. Returns a report when the cache is already
-/// complete and current; errors when it belongs to other inputs (unless `force`, which wipes it).
+/// complete and current (and `force` is off). A cache of other inputs stays in place, readable,
+/// until the new one is complete: its unchanged rows are reused. An unreadable or older-format
+/// cache is refused unless `force`, which removes it.
 pub(super) fn prepare_dir(
     dir: &Path,
     spec: &CacheSpec,
@@ -16,46 +19,65 @@ pub(super) fn prepare_dir(
     provider: &str,
 ) -> Result<Option<ExtractReport>> {
     let (mpath, ppath) = (dir.join(cache::MANIFEST), dir.join(cache::PLAN));
-    let existing: Option<CacheSpec> = if mpath.exists() {
-        cache::read_versioned::<Manifest>(&mpath)
-            .map(|m| m.spec)
-            .ok()
-    } else if ppath.exists() {
-        cache::read_versioned::<CacheSpec>(&ppath).ok()
-    } else {
-        None
-    };
-    // `shards/` alone is not a cache: a concurrent --shard worker may have just created it.
-    let occupied = mpath.exists() || ppath.exists();
-    let current = existing.as_ref().is_some_and(|old| old.key() == key);
-    if current && mpath.exists() && !still_valid(dir)? {
-        std::fs::remove_file(&mpath).with_context(|| format!("removing {}", mpath.display()))?;
-    }
-    match existing {
-        Some(_) if current && mpath.exists() => {
-            eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
+    let old: Option<Result<Manifest, cache::CacheError>> = mpath
+        .exists()
+        .then(|| cache::read_versioned::<Manifest>(&mpath));
+    match old {
+        Some(Err(e)) if !force => bail!(
+            "{} holds an unreadable or older-format cache ({e}); rerun with --force to rebuild it, or choose another --out",
+            dir.display()
+        ),
+        Some(Err(_)) => wipe(dir)?,
+        Some(Ok(m)) if m.spec.key() == key && m.key == key => {
+            if force {
+                eprintln!("--force: recomputing every row of {}", dir.display());
+                remove(&mpath)?;
+            } else if still_valid(dir)? {
+                eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
+                return Ok(Some(ExtractReport {
+                    dir: dir.to_owned(),
+                    key: key.to_owned(),
+                    provider: provider.to_owned(),
+                    views: 0,
+                    reused_views: 0,
+                    views_per_sec: 0.0,
+                    reused: true,
+                    complete: true,
+                }));
+            } else {
+                remove(&mpath)?;
+            }
+        }
+        Some(Ok(_)) if kept_current(dir, spec, key)? && !force => {
+            eprintln!(
+                "cache {} already holds these features (key {key}, kept in {}/); making them current",
+                dir.display(),
+                cache::MANIFESTS
+            );
+            let m: Manifest = cache::read_versioned(&kept_path(dir, spec))?;
+            cache::write_json_atomic(&mpath, &m)?;
             return Ok(Some(ExtractReport {
                 dir: dir.to_owned(),
                 key: key.to_owned(),
                 provider: provider.to_owned(),
                 views: 0,
+                reused_views: 0,
                 views_per_sec: 0.0,
                 reused: true,
                 complete: true,
             }));
         }
-        Some(_) if current => eprintln!("resuming the interrupted extract in {}", dir.display()),
-        _ if !occupied => {}
-        _ if force => wipe(dir)?,
-        Some(old) => bail!(
-            "the cache in {} was made with different inputs: {}; rerun with --force to rebuild it, or choose another --out",
+        Some(Ok(m)) => eprintln!(
+            "the cache in {} was made from other inputs ({}); {} its unchanged rows, it stays readable until this extract completes",
             dir.display(),
-            crate::cache::check::first_difference(&old, spec).unwrap_or_else(|| "schema".into())
+            crate::cache::check::first_difference(&m.spec, spec).unwrap_or_else(|| "schema".into()),
+            if force { "--force: not reusing" } else { "reusing" }
         ),
-        None => bail!(
-            "{} holds an unreadable or older-format cache; rerun with --force to rebuild it, or choose another --out",
-            dir.display()
-        ),
+        None => {}
+    }
+    let resuming = cache::read_versioned::<CacheSpec>(&ppath).is_ok_and(|p| p.key() == key);
+    if resuming {
+        eprintln!("resuming the interrupted extract in {}", dir.display());
     }
     cache::write_json_atomic(&ppath, spec)?;
     std::fs::create_dir_all(dir.join(cache::SHARDS))
@@ -63,10 +85,33 @@ pub(super) fn prepare_dir(
     Ok(None)
 }
 
+/// `manifests/<backbone>.json`: the latest complete cache of this spec's backbone.
+pub(super) fn kept_path(dir: &Path, spec: &CacheSpec) -> std::path::PathBuf {
+    dir.join(cache::MANIFESTS).join(format!(
+        "{}.json",
+        &spec.backbone_hash[..spec.backbone_hash.len().min(16)]
+    ))
+}
+
+/// Whether the kept manifest of this backbone is exactly this spec and its shards check out.
+fn kept_current(dir: &Path, spec: &CacheSpec, key: &str) -> Result<bool> {
+    let p = kept_path(dir, spec);
+    let same = cache::read_versioned::<Manifest>(&p).is_ok_and(|m| m.key == key);
+    Ok(same && still_valid_at(dir, &p)?)
+}
+
+fn remove(p: &Path) -> Result<()> {
+    std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))
+}
+
 /// Whether a current cache's manifest and shards check out. Shards that are missing or whose
 /// BLAKE3 differs from the manifest's are deleted (resuming recomputes exactly those chunks).
 fn still_valid(dir: &Path) -> Result<bool> {
-    let m: Manifest = cache::read_versioned(&dir.join(cache::MANIFEST))?;
+    still_valid_at(dir, &dir.join(cache::MANIFEST))
+}
+
+fn still_valid_at(dir: &Path, mpath: &Path) -> Result<bool> {
+    let m: Manifest = cache::read_versioned(mpath)?;
     let mut bad = 0;
     for e in &m.shards {
         let p = dir.join(cache::SHARDS).join(&e.file);
@@ -86,7 +131,7 @@ fn still_valid(dir: &Path) -> Result<bool> {
     if bad > 0 {
         return Ok(false);
     }
-    match cache::FeatureCache::open(dir) {
+    match cache::FeatureCache::open_manifest(dir, mpath) {
         Ok(_) => Ok(true),
         Err(e) => {
             eprintln!("{e}; rebuilding the manifest from the shards");
@@ -104,9 +149,11 @@ fn wipe(dir: &Path) -> Result<()> {
             std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
         }
     }
-    let s = dir.join(cache::SHARDS);
-    if s.exists() {
-        std::fs::remove_dir_all(&s).with_context(|| format!("removing {}", s.display()))?;
+    for sub in [cache::SHARDS, cache::MANIFESTS] {
+        let s = dir.join(sub);
+        if s.exists() {
+            std::fs::remove_dir_all(&s).with_context(|| format!("removing {}", s.display()))?;
+        }
     }
     Ok(())
 }

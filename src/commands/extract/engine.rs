@@ -1,9 +1,12 @@
 //! The extract engine: a producer thread decodes and transforms images on a rayon pool and sends
 //! batches of views through a bounded channel; the caller's thread runs the backbone on them and
-//! writes one shard per (split, pass, chunk) as each chunk completes. Memory is bounded by the
-//! channel depth and one chunk of features, whatever the dataset size.
+//! writes one shard per (split, pass, chunk) as each chunk completes. Rows an earlier cache in the
+//! directory holds (same image content, same view family) are copied instead of computed; an
+//! image all of whose rows are reused is not even decoded. Memory is bounded by the channel depth
+//! and one chunk of features, whatever the dataset size.
 
 use super::plan::ChunkJob;
+use super::reuse::{ReuseIndex, RowRef};
 use crate::cache::shard::{self, ShardData, ShardId};
 use crate::cache::{self, CacheSpec, RowKind, SplitPlan};
 use crate::preprocess::augment::{self, AugmentConfig};
@@ -29,18 +32,28 @@ pub struct EngineCfg<'a> {
     pub batch: usize,
     pub strict: bool,
     pub pool: &'a rayon::ThreadPool,
+    /// Rows of earlier caches that need no recomputing.
+    pub reuse: &'a ReuseIndex,
+    /// `families[plan][pass]`, see [`super::reuse::families`].
+    pub families: &'a [Vec<blake3::Hash>],
 }
 
 /// One backbone call's worth of views: `views[k] = (image index, pass)`, `data` their tensors.
 struct ViewBatch {
-    job: ChunkJob,
     views: Vec<(u32, u32)>,
     data: Vec<f32>,
 }
 
+/// The end of a chunk: images that could not be used, and rows to copy instead of computing.
+struct ChunkEnd {
+    job: ChunkJob,
+    skipped: Vec<(u32, String)>,
+    reused: Vec<(u32, u32, RowRef)>,
+}
+
 enum Msg {
     Batch(ViewBatch),
-    ChunkEnd(ChunkJob, Vec<(u32, String)>),
+    ChunkEnd(ChunkEnd),
     Fatal(String),
 }
 
@@ -50,27 +63,62 @@ pub type Infer<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>> + 'a;
 /// Totals of one engine run.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EngineStats {
+    /// Views computed by the backbone.
     pub views: u64,
+    /// Views copied from earlier caches.
+    pub reused: u64,
+    /// Usable images of the chunks written.
     pub images: u64,
     pub skipped: u64,
 }
 
-/// Decodes one image and writes its `passes` views into `out` (len passes·tensor_len).
+/// One image of a chunk: its index, the `(pass, row)` an earlier cache holds, the passes to compute.
+pub type Need = (u32, Vec<(u32, RowRef)>, Vec<u32>);
+
+/// An image's decoded views: index, the passes, their tensors (or why it is unusable).
+type Decoded<'a> = (u32, &'a [u32], Result<Vec<f32>, String>);
+
+/// For each image of a chunk, the rows an earlier cache holds and the passes left to compute.
+pub fn needs(cfg: &EngineCfg, spec: &CacheSpec, job: ChunkJob) -> Vec<Need> {
+    let plan = spec.plan_at(job.split);
+    let fam = &cfg.families[job.split];
+    let start = job.chunk as usize * spec.chunk_size;
+    let end = (start + spec.chunk_size).min(plan.images.len());
+    (start as u32..end as u32)
+        .map(|i| {
+            let content = &plan.images[i as usize].blake3;
+            let (mut have, mut want) = (Vec::new(), Vec::new());
+            for p in 0..plan.passes {
+                match cfg.reuse.lookup(&fam[p as usize], content) {
+                    Some(r) => have.push((p, r)),
+                    None => want.push(p),
+                }
+            }
+            (i, have, want)
+        })
+        .collect()
+}
+
+/// Decodes one image and writes the views `passes` into `out` (len passes.len()·tensor_len).
 fn views_of(
     cfg: &EngineCfg,
     plan: &SplitPlan,
     seed: u64,
     idx: u32,
+    passes: &[u32],
     out: &mut [f32],
 ) -> Result<(), String> {
-    let rel = &plan.images[idx as usize].rel_path;
-    let path = cfg.data_root.join(&plan.name).join(rel);
+    let image = &plan.images[idx as usize];
+    let path = cfg
+        .data_root
+        .join(split_folder(&plan.name))
+        .join(&image.rel_path);
     let img = crate::image_io::load_rgb8(&path).map_err(|e| e.to_string())?;
     let len = cfg.pre.tensor_len();
-    for (pass, buf) in out.chunks_exact_mut(len).enumerate() {
-        let r = match plan.row(pass as u32) {
+    for (&pass, buf) in passes.iter().zip(out.chunks_exact_mut(len)) {
+        let r = match plan.row(pass) {
             RowKind::Augmented(p) => {
-                let vs = augment::view_seed(seed, p, rel);
+                let vs = augment::view_seed(seed, p, &image.blake3);
                 augment::train_into(&img, cfg.pre, cfg.aug, vs, buf)
             }
             RowKind::View(name) => match View::parse(&name) {
@@ -83,34 +131,55 @@ fn views_of(
     Ok(())
 }
 
+/// The folder of the split tree a plan's images live in (a side plan reads its split's).
+fn split_folder(plan: &str) -> &str {
+    if plan == crate::cache::TRAIN_EVAL {
+        "train"
+    } else {
+        plan
+    }
+}
+
 fn produce(cfg: &EngineCfg, spec: &CacheSpec, jobs: &[ChunkJob], tx: Sender<Msg>) {
     let len = cfg.pre.tensor_len();
     for &job in jobs {
-        let plan = &spec.splits[job.split];
-        let passes = plan.passes as usize;
-        let start = job.chunk as usize * spec.chunk_size;
-        let end = (start + spec.chunk_size).min(plan.images.len());
-        let group = (cfg.batch / passes).max(1);
-        let mut skipped = Vec::new();
-        let idxs: Vec<u32> = (start as u32..end as u32).collect();
-        for g in idxs.chunks(group) {
-            let done: Vec<(u32, Result<Vec<f32>, String>)> = cfg.pool.install(|| {
+        let plan = spec.plan_at(job.split);
+        let (mut skipped, mut reused) = (Vec::new(), Vec::new());
+        let mut todo = Vec::new();
+        for (i, have, want) in needs(cfg, spec, job) {
+            reused.extend(have.iter().map(|&(p, r)| (i, p, r)));
+            if !want.is_empty() {
+                todo.push((i, want));
+            }
+        }
+        // Groups of images whose views fill about one backbone call.
+        let mut groups: Vec<&[(u32, Vec<u32>)]> = Vec::new();
+        let (mut from, mut views) = (0, 0);
+        for (k, (_, want)) in todo.iter().enumerate() {
+            views += want.len();
+            if views >= cfg.batch || k + 1 == todo.len() {
+                groups.push(&todo[from..=k]);
+                (from, views) = (k + 1, 0);
+            }
+        }
+        for g in groups {
+            let done: Vec<Decoded> = cfg.pool.install(|| {
                 g.par_iter()
-                    .map(|&i| {
-                        let mut buf = vec![0f32; passes * len];
-                        (i, views_of(cfg, plan, spec.seed, i, &mut buf).map(|()| buf))
+                    .map(|(i, want)| {
+                        let mut buf = vec![0f32; want.len() * len];
+                        let r = views_of(cfg, plan, spec.seed, *i, want, &mut buf).map(|()| buf);
+                        (*i, want.as_slice(), r)
                     })
                     .collect()
             });
             let mut batch = ViewBatch {
-                job,
-                views: Vec::with_capacity(g.len() * passes),
-                data: Vec::with_capacity(g.len() * passes * len),
+                views: Vec::new(),
+                data: Vec::new(),
             };
-            for (i, r) in done {
+            for (i, want, r) in done {
                 match r {
                     Ok(buf) => {
-                        batch.views.extend((0..passes as u32).map(|p| (i, p)));
+                        batch.views.extend(want.iter().map(|&p| (i, p)));
                         batch.data.extend_from_slice(&buf);
                     }
                     Err(reason) if cfg.strict => {
@@ -127,38 +196,35 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, jobs: &[ChunkJob], tx: Sender<Msg>
                 return;
             }
         }
-        if tx.send(Msg::ChunkEnd(job, skipped)).is_err() {
+        // An image that cannot be decoded is skipped whole, as a from-scratch extract would.
+        let bad: std::collections::HashSet<u32> = skipped.iter().map(|(i, _)| *i).collect();
+        reused.retain(|(i, _, _)| !bad.contains(i));
+        let end = ChunkEnd {
+            job,
+            skipped,
+            reused,
+        };
+        if tx.send(Msg::ChunkEnd(end)).is_err() {
             return;
         }
     }
 }
 
-/// Per-pass accumulators of the chunk in progress.
-fn empty_chunk(passes: u32) -> Vec<ShardData> {
-    (0..passes)
-        .map(|_| ShardData {
-            features: Vec::new(),
-            labels: Vec::new(),
-            index: Vec::new(),
-        })
-        .collect()
-}
-
-/// Runs `jobs`, calling `infer(input, n) -> n·D features` for each batch and `on_chunk(views)`
-/// after each chunk's shards are written.
+/// Runs `jobs`, calling `infer(input, n) -> n·D features` for each batch and
+/// `on_views(computed, reused)` as views are computed and as chunks are written.
 pub fn run(
     cfg: &EngineCfg,
     spec: &CacheSpec,
     jobs: &[ChunkJob],
     infer: &mut Infer<'_>,
-    on_chunk: &mut dyn FnMut(u64),
+    on_views: &mut dyn FnMut(u64, u64),
 ) -> Result<EngineStats> {
     let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
     std::thread::scope(|s| {
         s.spawn(|| produce(cfg, spec, jobs, tx));
         // `consume` owns the receiver: when it stops early (a write failed, the disk is full)
         // the receiver is dropped, the producer's next send fails and it exits; no hang.
-        consume(cfg, spec, rx, infer, on_chunk)
+        consume(cfg, spec, rx, infer, on_views)
     })
 }
 
@@ -167,11 +233,12 @@ fn consume(
     spec: &CacheSpec,
     rx: crossbeam_channel::Receiver<Msg>,
     infer: &mut Infer<'_>,
-    on_chunk: &mut dyn FnMut(u64),
+    on_views: &mut dyn FnMut(u64, u64),
 ) -> Result<EngineStats> {
     let dim = spec.feature_dim;
     let mut stats = EngineStats::default();
-    let mut acc: Option<Vec<ShardData>> = None;
+    // Computed rows of the chunk in progress: `(image, pass, features)`.
+    let mut acc: Vec<(u32, u32, Vec<f32>)> = Vec::new();
     for msg in rx.iter() {
         match msg {
             Msg::Fatal(reason) => bail!("{reason}"),
@@ -181,27 +248,53 @@ fn consume(
                 if feats.len() != n * dim {
                     bail!("the backbone returned {} values for {n} images; the cache expects {dim} per image", feats.len());
                 }
-                let passes = spec.splits[b.job.split].passes;
-                let acc = acc.get_or_insert_with(|| empty_chunk(passes));
                 for (k, &(img, pass)) in b.views.iter().enumerate() {
-                    let slot = &mut acc[pass as usize];
-                    slot.features
-                        .extend_from_slice(&feats[k * dim..(k + 1) * dim]);
-                    slot.index.push(img);
+                    acc.push((img, pass, feats[k * dim..(k + 1) * dim].to_vec()));
                 }
+                on_views(n as u64, 0);
             }
-            Msg::ChunkEnd(job, skipped) => {
-                let plan = &spec.splits[job.split];
-                let mut chunk = acc.take().unwrap_or_else(|| empty_chunk(plan.passes));
-                let views = write_chunk(cfg, spec, plan, job, &mut chunk, &skipped)?;
-                stats.views += views;
+            Msg::ChunkEnd(end) => {
+                let plan = spec.plan_at(end.job.split);
+                let refs: Vec<RowRef> = end.reused.iter().map(|r| r.2).collect();
+                let copied = cfg.reuse.fetch(&refs, dim)?;
+                let mut rows = std::mem::take(&mut acc);
+                rows.extend(
+                    end.reused
+                        .iter()
+                        .zip(copied.chunks_exact(dim.max(1)))
+                        .map(|(&(i, p, _), f)| (i, p, f.to_vec())),
+                );
+                let chunk = assemble(plan, rows, dim);
+                let views = write_chunk(cfg, spec, plan, end.job, &chunk, &end.skipped)?;
+                stats.views += views - refs.len() as u64;
+                stats.reused += refs.len() as u64;
                 stats.images += views / plan.passes.max(1) as u64;
-                stats.skipped += skipped.len() as u64;
-                on_chunk(views + skipped.len() as u64 * plan.passes as u64);
+                stats.skipped += end.skipped.len() as u64;
+                on_views(0, refs.len() as u64);
             }
         }
     }
     Ok(stats)
+}
+
+/// One shard's data per pass from `(image, pass, features)` rows, each in image order.
+fn assemble(plan: &SplitPlan, mut rows: Vec<(u32, u32, Vec<f32>)>, dim: usize) -> Vec<ShardData> {
+    rows.sort_by_key(|r| (r.1, r.0));
+    let mut out: Vec<ShardData> = (0..plan.passes)
+        .map(|_| ShardData {
+            features: Vec::new(),
+            labels: Vec::new(),
+            index: Vec::new(),
+        })
+        .collect();
+    for (img, pass, f) in rows {
+        let slot = &mut out[pass as usize];
+        slot.features.reserve(dim);
+        slot.features.extend_from_slice(&f);
+        slot.index.push(img);
+        slot.labels.push(plan.images[img as usize].label);
+    }
+    out
 }
 
 fn write_chunk(
@@ -209,7 +302,7 @@ fn write_chunk(
     spec: &CacheSpec,
     plan: &SplitPlan,
     job: ChunkJob,
-    chunk: &mut [ShardData],
+    chunk: &[ShardData],
     skipped: &[(u32, String)],
 ) -> Result<u64> {
     let skipped_json = serde_json::to_string(
@@ -219,18 +312,13 @@ fn write_chunk(
             .collect::<Vec<_>>(),
     )?;
     let mut views = 0;
-    for (pass, data) in chunk.iter_mut().enumerate() {
-        data.labels = data
-            .index
-            .iter()
-            .map(|&i| plan.images[i as usize].label)
-            .collect();
+    for (pass, data) in chunk.iter().enumerate() {
         let id = ShardId {
             split: &plan.name,
             pass: pass as u32,
             chunk: job.chunk,
         };
-        let path = cache::shard_path(cfg.cache_dir, id);
+        let path = cache::shard_path(cfg.cache_dir, cfg.key, id);
         shard::write(
             &path,
             cfg.key,

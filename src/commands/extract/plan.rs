@@ -1,8 +1,9 @@
 //! Planning an extract: the cache spec from the split tree and backbone, and what is left to do.
 
 use crate::cache::shard::{self, FeatureDtype, ShardId};
-use crate::cache::{self, CacheSpec, CachedImage, SplitPlan, CACHE_SCHEMA};
+use crate::cache::{self, CacheSpec, CachedImage, SplitPlan, CACHE_SCHEMA, TRAIN_EVAL};
 use crate::dataset::SplitTree;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Byte budget for one chunk's features over all its passes; bounds extract's memory.
@@ -32,13 +33,16 @@ pub struct SpecInputs<'a> {
 
 /// The spec of the cache this extract produces: every split gets the deterministic `views`,
 /// train also `passes` augmented views; without views, other splits get one eval view.
+/// Without deterministic views, a side plan ([`TRAIN_EVAL`]) also keeps the eval view of every
+/// train image, so a re-split finds every image's eval view cached.
 pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
     let nv = inp.views.len() as u32;
-    let splits = tree
+    let splits: Vec<SplitPlan> = tree
         .splits
         .iter()
         .map(|(name, items)| {
             let augmented = name == "train";
+            let root = tree.root.join(name);
             SplitPlan {
                 name: name.clone(),
                 passes: match (augmented, nv) {
@@ -49,17 +53,27 @@ pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
                 augmented,
                 views: inp.views.clone(),
                 images: items
-                    .iter()
+                    .par_iter()
                     .map(|it| CachedImage {
                         rel_path: it.rel_path.clone(),
                         label: it.label as u32,
                         bytes: it.bytes,
-                        mtime_ns: it.mtime_ns,
+                        blake3: crate::dataset::files::content_hash(&it.path(&root)),
                     })
                     .collect(),
             }
         })
         .collect();
+    let store = match splits.iter().find(|s| s.name == "train") {
+        Some(train) if nv == 0 => vec![SplitPlan {
+            name: TRAIN_EVAL.into(),
+            passes: 1,
+            augmented: false,
+            views: Vec::new(),
+            images: train.images.clone(),
+        }],
+        _ => Vec::new(),
+    };
     CacheSpec {
         schema_version: CACHE_SCHEMA,
         backbone_hash: inp.backbone_hash.to_owned(),
@@ -75,13 +89,14 @@ pub fn build_spec(tree: &SplitTree, inp: SpecInputs<'_>) -> CacheSpec {
             .unwrap_or_else(|| chunk_size(inp.feature_dim, nv + inp.passes)),
         classes: tree.classes.clone(),
         splits,
+        store,
     }
 }
 
 /// A unit of work: one chunk of one split, all its passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkJob {
-    /// Index into `spec.splits`.
+    /// Index into `spec.plans()`.
     pub split: usize,
     pub chunk: u32,
 }
@@ -117,7 +132,7 @@ pub fn chunk_done(dir: &Path, key: &str, plan: &SplitPlan, chunk: u32) -> bool {
             pass,
             chunk,
         };
-        shard::inspect(&cache::shard_path(dir, id), key).is_ok()
+        shard::inspect(&cache::shard_path(dir, key, id), key).is_ok()
     })
 }
 
@@ -125,7 +140,7 @@ pub fn chunk_done(dir: &Path, key: &str, plan: &SplitPlan, chunk: u32) -> bool {
 pub fn all_chunks(spec: &CacheSpec) -> Vec<(u32, ChunkJob)> {
     let mut out = Vec::new();
     let mut global = 0;
-    for (si, plan) in spec.splits.iter().enumerate() {
+    for (si, plan) in spec.plans().enumerate() {
         for chunk in 0..plan.chunks(spec.chunk_size) {
             out.push((global, ChunkJob { split: si, chunk }));
             global += 1;
@@ -140,7 +155,7 @@ pub fn pending(dir: &Path, spec: &CacheSpec, key: &str, sel: Option<ShardSel>) -
         .into_iter()
         .filter(|(g, _)| sel.is_none_or(|s| g % s.count == s.index))
         .map(|(_, job)| job)
-        .filter(|job| !chunk_done(dir, key, &spec.splits[job.split], job.chunk))
+        .filter(|job| !chunk_done(dir, key, spec.plan_at(job.split), job.chunk))
         .collect()
 }
 
