@@ -1,6 +1,8 @@
 //! Files that are either complete or absent: bytes go to a hidden temporary sibling
-//! (`.NAME.PID.tmp`), are flushed to disk, and are renamed over `NAME`; on any error the
-//! temporary is removed, so no `*.tmp` is left behind and `NAME` keeps its old content.
+//! (`.NAME.HOST-PID-N.tmp`), are flushed to disk, and are renamed over `NAME`; on any error the
+//! temporary is removed, so no `*.tmp` is left behind and `NAME` keeps its old content. The host
+//! name and a per-process counter keep writers apart on a shared filesystem, where containers of
+//! different machines often have the same PID.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,29 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
         .map_or_else(Default::default, |n| n.to_owned());
     let mut tmp = std::ffi::OsString::from(".");
     tmp.push(name);
-    tmp.push(format!(".{}.tmp", std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tmp.push(format!(".{}-{}-{n}.tmp", host(), std::process::id()));
     path.with_file_name(tmp)
+}
+
+/// This machine's name (file-name safe), `host` when unknown.
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let safe: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    if safe.is_empty() {
+        "host".into()
+    } else {
+        safe
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename).

@@ -14,16 +14,20 @@
 //! readers use (the last extract's).
 
 pub mod check;
+mod error;
+mod family;
 pub mod shard;
 mod synthetic;
 mod verify;
 
+pub use error::CacheError;
+pub use family::row_family;
 pub use synthetic::write_synthetic;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shard::{FeatureDtype, ShardError, ShardId};
+use shard::{FeatureDtype, ShardId};
 use std::path::{Path, PathBuf};
 
 /// Schema version of `manifest.json` / `plan.json` this build reads and writes.
@@ -155,28 +159,6 @@ impl CacheSpec {
     }
 }
 
-/// The identity of a kind of row, independent of split, position and image list: backbone,
-/// preprocessing, dtype and width, and the view (a deterministic view's name, or an augmented
-/// pass with its seed and augmentation settings). With an image's content hash it names a row.
-pub fn row_family(spec: &CacheSpec, kind: &RowKind) -> blake3::Hash {
-    let view = match kind {
-        RowKind::View(name) => serde_json::json!({ "view": name }),
-        RowKind::Augmented(pass) => {
-            serde_json::json!({ "pass": pass, "seed": spec.seed, "augment": spec.augment })
-        }
-    };
-    let family = serde_json::json!({
-        "schema": CACHE_SCHEMA,
-        "backbone": spec.backbone_hash,
-        "sidecar": spec.sidecar,
-        "preprocess": spec.preprocess,
-        "dtype": spec.dtype,
-        "dim": spec.feature_dim,
-        "row": view,
-    });
-    blake3::hash(&serde_json::to_vec(&family).unwrap_or_default())
-}
-
 /// An image that could not be used, with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
@@ -225,41 +207,6 @@ pub struct Manifest {
     pub skipped: Vec<Skipped>,
     pub shards: Vec<ShardEntry>,
     pub stats: ExtractStats,
-}
-
-/// Errors opening or reading a cache.
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    #[error("no feature cache at {0}: run `pipeline extract --out {0}` first")]
-    Missing(PathBuf),
-    #[error("feature cache {0} is incomplete (extract was interrupted or is still running on other shards): rerun the same `pipeline extract` command to finish it")]
-    Incomplete(PathBuf),
-    #[error("cannot read {path}: {reason}; rerun `pipeline extract --force` to rebuild the cache")]
-    BadManifest { path: PathBuf, reason: String },
-    #[error("cache {path} has schema_version {found}, this build reads {CACHE_SCHEMA}; rebuild it with `pipeline extract --force`")]
-    Version { path: PathBuf, found: u64 },
-    #[error("cache {dir} has no split `{split}` (it has: {have}); extract a split tree that contains it")]
-    NoSplit {
-        dir: PathBuf,
-        split: String,
-        have: String,
-    },
-    #[error("cache {dir} has no pass {pass} of split `{split}` (passes: {passes})")]
-    NoPass {
-        dir: PathBuf,
-        split: String,
-        pass: u32,
-        passes: u32,
-    },
-    #[error("cache {path}: {reason}; rerun the same `pipeline extract` command to recompute it")]
-    Damaged { path: PathBuf, reason: String },
-    #[error(transparent)]
-    Shard(#[from] ShardError),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// The features of one (split, pass), rows in image-list order (skipped images absent).

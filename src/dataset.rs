@@ -81,7 +81,13 @@ pub enum DatasetError {
     NoSplits { root: PathBuf },
     #[error("{}: the name is not valid UTF-8; rename it", path.display())]
     NonUtf8 { path: PathBuf },
+    #[error("{}: an interrupted `pipeline split` left this split tree incomplete ({INCOMPLETE_SPLIT} is still there); rerun the same split (with --force) before using it", root.display())]
+    IncompleteSplit { root: PathBuf },
 }
+
+/// Marker `pipeline split` creates before placing files and removes after `split.json`: a split
+/// tree holding it is incomplete and is refused by every reader.
+pub const INCOMPLETE_SPLIT: &str = ".split-incomplete";
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     move |source| DatasetError::Io {
@@ -102,6 +108,11 @@ pub fn is_split_tree(root: &Path) -> bool {
 /// Scans `DIR/{train,valid,test}/<class>/*`.
 pub fn scan_split_tree(root: &Path) -> Result<SplitTree, DatasetError> {
     require_dir(root)?;
+    if root.join(INCOMPLETE_SPLIT).exists() {
+        return Err(DatasetError::IncompleteSplit {
+            root: root.to_path_buf(),
+        });
+    }
     let present: Vec<&str> = SPLITS
         .into_iter()
         .filter(|s| root.join(s).is_dir())

@@ -241,3 +241,82 @@ fn local_shard_workers_build_an_incremental_cache() {
     extract(&data, &scratch, &["--passes", "2"]);
     assert_same_cache(&cache, &scratch);
 }
+
+#[test]
+fn run_on_a_changed_raw_tree_resplits_and_reuses_every_unchanged_row() {
+    let t = tempfile::tempdir().unwrap();
+    let (raw, w) = (t.path().join("raw"), t.path().join("w"));
+    common::copy_tree(&common::root().join(RAW), &raw);
+    let run = || {
+        let o = pipeline(&[
+            "run",
+            "--data",
+            raw.to_str().unwrap(),
+            "--model",
+            MODEL,
+            "--workdir",
+            w.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--epochs",
+            "3",
+            "--head",
+            "logistic",
+            "--hash-split",
+        ]);
+        let (out, err) = succeeded(&o);
+        out + &err
+    };
+    run();
+    let first = counts(&w.join("features"));
+    let again = run();
+    assert!(again.contains("reused"), "{again}");
+    // Five new images (new content), one removed.
+    for i in 0..5 {
+        changed_copy(
+            &raw.join(format!("alpha/a_0{i}.png")),
+            &raw.join(format!("alpha/new_{i}.png")),
+        );
+    }
+    std::fs::remove_file(raw.join("beta/b_00.png")).unwrap();
+    let out = run();
+    assert!(
+        out.contains("5 added, 1 removed, 0 changed; re-splitting"),
+        "{out}"
+    );
+    let (computed, reused) = counts(&w.join("features"));
+    // `run` caches deterministic views only: every image has the same rows in every split.
+    let m = json(&w.join("features/manifest.json"));
+    let rows_per_image = m["spec"]["splits"][0]["passes"].as_u64().unwrap();
+    assert!(m["spec"]["splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["passes"] == rows_per_image));
+    assert_eq!(computed, 5 * rows_per_image, "only the new images' rows");
+    assert!(first.0 > computed);
+    assert!(reused > 0 && computed > 0, "{computed} {reused}");
+    // The hash split kept every old image where it was.
+    let split = json(&w.join("data/split.json"));
+    let a = split["files"].as_array().unwrap();
+    assert!(a.iter().any(|f| f["path"] == "alpha/new_0.png"));
+}
+
+#[test]
+fn rejects_an_interrupted_split_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("d");
+    common::copy_tree(&common::root().join(TREE), &data);
+    std::fs::write(data.join(".split-incomplete"), b"").unwrap();
+    let o = common::extract_into(
+        MODEL,
+        data.to_str().unwrap(),
+        t.path().join("c").to_str().unwrap(),
+        &["--device", "cpu"],
+    );
+    common::assert_clean_failure(
+        &o,
+        &["interrupted `pipeline split`", "rerun the same split"],
+    );
+    assert!(!t.path().join("c").exists(), "nothing written");
+}

@@ -7,12 +7,13 @@ use crate::checkpoint::TrainedRun;
 use crate::commands::eval::EvalArgs;
 use crate::commands::extract::ExtractArgs;
 use crate::commands::quantize::BackbonePrecision;
-use crate::commands::split::{Mode, SplitConfig};
+use crate::commands::split::{Mode, SplitConfig, SplitFile, SplitManifest};
 use crate::commands::train_head::TrainArgs;
 use crate::head::preset::Preset;
 use crate::head::select::HeadChoice;
 use crate::preprocess::views::ViewSet;
 use anyhow::{Context, Result};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `pipeline run`.
@@ -250,7 +251,10 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
 }
 
 /// Splits into `dir`, or reuses the split already there when it was made from the same source
-/// with the same seed, shares and strategy.
+/// with the same seed, shares and strategy and the source still holds exactly the files it split.
+/// A source that gained, lost or changed files is re-split (the hash split keeps every existing
+/// image in its split; `--exact` quotas may move a few), and `extract` then reuses the rows of
+/// every unchanged image.
 fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
     let cfg = SplitConfig {
         ratios: a.ratios,
@@ -261,18 +265,42 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
     };
     let strategy = if cfg.exact { "exact" } else { "hash" };
     let source = a.data.canonicalize().unwrap_or_else(|_| a.data.clone());
-    if let Ok(text) = std::fs::read_to_string(dir.join("split.json")) {
-        let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let same = old["seed"] == a.seed
-            && old["strategy"] == strategy
-            && old["source"] == source.display().to_string()
-            && old["ratios"] == serde_json::json!(a.ratios);
-        if same {
+    let old: Option<SplitManifest> = std::fs::read_to_string(dir.join("split.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let complete = !dir.join(crate::dataset::INCOMPLETE_SPLIT).exists();
+    let same_recipe = old.as_ref().is_some_and(|o| {
+        o.seed == a.seed
+            && o.strategy == strategy
+            && o.source == source.display().to_string()
+            && o.ratios == a.ratios
+    });
+    let planned = crate::commands::split::plan(&a.data, &cfg)?;
+    let mut note = format!("{strategy}, seed {}", a.seed);
+    if let (Some(o), true, true) = (&old, same_recipe, complete) {
+        let key = |f: &SplitFile| (f.path.clone(), f.blake3.clone());
+        let was: HashSet<_> = o.files.iter().map(key).collect();
+        let now: HashSet<_> = planned.files.iter().map(key).collect();
+        if was == now {
             return Ok(format!("reused {}", dir.display()));
         }
+        let paths = |s: &HashSet<(String, String)>| -> HashSet<String> {
+            s.iter().map(|(p, _)| p.clone()).collect()
+        };
+        let (wp, np) = (paths(&was), paths(&now));
+        let added = np.difference(&wp).count();
+        let removed = wp.difference(&np).count();
+        let changed = now.difference(&was).count() - added;
+        eprintln!(
+            "{} changed since the split in {}: {added} added, {removed} removed, {changed} changed; re-splitting (unchanged images keep their cached features)",
+            a.data.display(),
+            dir.display()
+        );
+        note =
+            format!("re-split after {added} added, {removed} removed, {changed} changed; {note}");
     }
-    crate::commands::split::split(&a.data, dir, &cfg, true)?;
-    Ok(format!("{strategy}, seed {}", a.seed))
+    crate::commands::split::write_split(&a.data, dir, &cfg, planned, true)?;
+    Ok(note)
 }
 
 fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {

@@ -9,7 +9,7 @@ mod assign;
 mod manifest;
 
 pub use assign::{Repair, MIN_IMAGES};
-pub use manifest::{SplitFile, SplitManifest};
+pub use manifest::{plan, SplitFile, SplitManifest};
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -111,18 +111,38 @@ pub fn split(
     force: bool,
 ) -> anyhow::Result<SplitManifest> {
     check_paths(raw, out, force)?;
-    let mut m = manifest::plan(raw, cfg)?;
+    let m = plan(raw, cfg)?;
+    write_split(raw, out, cfg, m, force)
+}
+
+/// Places the planned files of `m` into `out` and writes `split.json`. The tree is marked
+/// incomplete ([`crate::dataset::INCOMPLETE_SPLIT`]) until `split.json` is in place, so an
+/// interrupted split is refused by `extract` and `inspect` rather than read as a smaller dataset.
+pub fn write_split(
+    raw: &Path,
+    out: &Path,
+    cfg: &SplitConfig,
+    mut m: SplitManifest,
+    force: bool,
+) -> anyhow::Result<SplitManifest> {
+    check_paths(raw, out, force)?;
     if m.files.is_empty() {
         bail!(
             "{}: no class has {MIN_IMAGES} or more usable images, nothing to split; add images or pass --keep-small",
             raw.display()
         );
     }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let marker = out.join(crate::dataset::INCOMPLETE_SPLIT);
+    std::fs::write(&marker, b"a `pipeline split` is writing this tree\n")
+        .with_context(|| format!("cannot write {}", marker.display()))?;
     prepare_out(out, force)?;
     m.fallback_copies = place(raw, out, &m.files, cfg.mode)?;
     let text = serde_json::to_string_pretty(&m)?;
     let path = out.join("split.json");
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::atomic::write_file(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}; check free disk space", path.display()))?;
+    std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
     Ok(m)
 }
 
