@@ -30,8 +30,12 @@ pub(super) fn prepare_dir(
         Some(Err(_)) => wipe(dir)?,
         Some(Ok(m)) if m.spec.key() == key && m.key == key => {
             if force {
-                eprintln!("--force: recomputing every row of {}", dir.display());
-                remove(&mpath)?;
+                // Shard bytes are deterministic: the old manifest stays valid while each shard is
+                // recomputed and atomically replaced.
+                eprintln!(
+                    "--force: recomputing every row of {} (the current cache stays readable meanwhile)",
+                    dir.display()
+                );
             } else if still_valid(dir)? {
                 eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
                 return Ok(Some(ExtractReport {
