@@ -202,19 +202,11 @@ fn cv_reports_mean_and_sd_and_refuses_unsplittable_caches() {
 fn run_defaults_to_auto_on_twelve_views() {
     let t = tempfile::tempdir().unwrap();
     let w = t.path().join("w");
-    let out = ok(&pipeline(&[
-        "run",
-        "--data",
-        "tests/fixtures/images/raw",
-        "--model",
-        MODEL,
-        "--workdir",
-        w.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--epochs",
-        "3",
-    ]));
+    let out = ok(&common::run_into(
+        Path::new("tests/fixtures/images/raw"),
+        &w,
+        &["--epochs", "3"],
+    ));
     assert!(out.contains("chose "), "{out}");
     let cfg = json(&w.join("runs/auto/config.json"));
     assert_eq!(cfg["input"]["views"].as_array().unwrap().len(), 12);

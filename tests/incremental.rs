@@ -248,22 +248,11 @@ fn run_on_a_changed_raw_tree_resplits_and_reuses_every_unchanged_row() {
     let (raw, w) = (t.path().join("raw"), t.path().join("w"));
     common::copy_tree(&common::root().join(RAW), &raw);
     let run = || {
-        let o = pipeline(&[
-            "run",
-            "--data",
-            raw.to_str().unwrap(),
-            "--model",
-            MODEL,
-            "--workdir",
-            w.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--epochs",
-            "3",
-            "--head",
-            "logistic",
-            "--hash-split",
-        ]);
+        let o = common::run_into(
+            &raw,
+            &w,
+            &["--epochs", "3", "--head", "logistic", "--hash-split"],
+        );
         let (out, err) = succeeded(&o);
         out + &err
     };

@@ -177,17 +177,7 @@ fn rejects_outputs_inside_the_data_tree_before_writing() {
     let raw = t.path().join("raw");
     common::copy_tree(&common::root().join("tests/fixtures/images/raw"), &raw);
     let w = raw.join("work");
-    let err = fails(&pipeline(&[
-        "run",
-        "--data",
-        raw.to_str().unwrap(),
-        "--model",
-        MODEL,
-        "--workdir",
-        w.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]));
+    let err = fails(&common::run_into(&raw, &w, &[]));
     assert!(err.contains("inside --data"), "{err}");
     assert!(!w.exists());
 }

@@ -127,3 +127,20 @@ pub fn shard_file(cache: &Path, coords: &str) -> PathBuf {
     let key = m["key"].as_str().expect("manifest key");
     cache.join("shards").join(format!("{}{suffix}", &key[..16]))
 }
+
+/// `pipeline run --data DATA --model MODEL --workdir W --device cpu EXTRA…` on the tiny backbone.
+pub fn run_into(data: &Path, workdir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--data",
+        s(data),
+        "--model",
+        MODEL,
+        "--workdir",
+        s(workdir),
+        "--device",
+        "cpu",
+    ];
+    args.extend_from_slice(extra);
+    pipeline(&args)
+}

@@ -38,16 +38,7 @@ pub(super) fn prepare_dir(
                 );
             } else if still_valid(dir)? {
                 eprintln!("cache {} is up to date (key {key}); reusing it", dir.display());
-                return Ok(Some(ExtractReport {
-                    dir: dir.to_owned(),
-                    key: key.to_owned(),
-                    provider: provider.to_owned(),
-                    views: 0,
-                    reused_views: 0,
-                    views_per_sec: 0.0,
-                    reused: true,
-                    complete: true,
-                }));
+                return Ok(Some(current(dir, key, provider)));
             } else {
                 remove(&mpath)?;
             }
@@ -60,16 +51,7 @@ pub(super) fn prepare_dir(
             );
             let m: Manifest = cache::read_versioned(&kept_path(dir, spec))?;
             cache::write_json_atomic(&mpath, &m)?;
-            return Ok(Some(ExtractReport {
-                dir: dir.to_owned(),
-                key: key.to_owned(),
-                provider: provider.to_owned(),
-                views: 0,
-                reused_views: 0,
-                views_per_sec: 0.0,
-                reused: true,
-                complete: true,
-            }));
+            return Ok(Some(current(dir, key, provider)));
         }
         Some(Ok(m)) => eprintln!(
             "the cache in {} was made from other inputs ({}); {} its unchanged rows, it stays readable until this extract completes",
@@ -102,6 +84,20 @@ fn kept_current(dir: &Path, spec: &CacheSpec, key: &str) -> Result<bool> {
     let p = kept_path(dir, spec);
     let same = cache::read_versioned::<Manifest>(&p).is_ok_and(|m| m.key == key);
     Ok(same && still_valid_at(dir, &p)?)
+}
+
+/// The report of an extract that found its cache complete and current.
+fn current(dir: &Path, key: &str, provider: &str) -> ExtractReport {
+    ExtractReport {
+        dir: dir.to_owned(),
+        key: key.to_owned(),
+        provider: provider.to_owned(),
+        views: 0,
+        reused_views: 0,
+        views_per_sec: 0.0,
+        reused: true,
+        complete: true,
+    }
 }
 
 fn remove(p: &Path) -> Result<()> {
