@@ -137,13 +137,22 @@ pub fn compute(
     }
 }
 
-/// A CSV field, quoted when it holds a comma, quote or newline.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+/// One RFC 4180 record (fields quoted by the `csv` crate when they hold a comma, quote, CR or
+/// LF), ending in `\n`.
+pub fn csv_record<I, F>(fields: I) -> String
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail; an empty line is the (unreachable) fallback.
+    if w.write_record(fields).is_err() {
+        return "\n".into();
     }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 #[cfg(test)]

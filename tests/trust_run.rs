@@ -181,3 +181,42 @@ fn rejects_outputs_inside_the_data_tree_before_writing() {
     assert!(err.contains("inside --data"), "{err}");
     assert!(!w.exists());
 }
+
+#[test]
+fn survives_a_failing_force_retrain_and_a_good_one_drops_the_old_evaluations() {
+    let t = tempfile::tempdir().unwrap();
+    let (cache, run) = trained(t.path());
+    succeeded(&eval(&cache, &run));
+    let evals = |run: &Path| {
+        std::fs::read_dir(run)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("eval-"))
+            .count()
+    };
+    assert!(evals(&run) > 0);
+    let head = std::fs::read(run.join(HEAD_FILE)).unwrap();
+    // A --force retrain that fails half-way (a damaged shard, found while loading) keeps the old run.
+    let shard = common::shard_file(&cache, "train-p000-c00000");
+    let good = std::fs::read(&shard).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(&shard, &bad).unwrap();
+    let err = fails(&train(&cache, &run, &["--force"]));
+    assert!(err.contains("content hash"), "{err}");
+    assert_eq!(std::fs::read(run.join(HEAD_FILE)).unwrap(), head);
+    assert!(run.join(METRICS_FILE).exists() && evals(&run) > 0);
+    succeeded(&eval(&cache, &run));
+    // A good one replaces the run whole: the old head's evaluations go with it, no staging left.
+    std::fs::write(&shard, &good).unwrap();
+    succeeded(&train(&cache, &run, &["--force", "--dropout", "0.1"]));
+    assert_eq!(evals(&run), 0, "eval-* of the replaced head removed");
+    assert_ne!(std::fs::read(run.join(HEAD_FILE)).unwrap(), head);
+    let staging = std::fs::read_dir(t.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".force-"))
+        .count();
+    assert_eq!(staging, 0);
+}

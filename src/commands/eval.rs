@@ -3,9 +3,8 @@
 
 use crate::cache::FeatureCache;
 use crate::checkpoint::TrainedRun;
-use crate::metrics::{self, csv_field, Metrics};
+use crate::metrics::{self, csv_record, Metrics};
 use anyhow::{bail, Context, Result};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `pipeline eval`.
@@ -134,55 +133,37 @@ fn write_outputs(
     lp: ndarray::ArrayView2<f32>,
 ) -> Result<()> {
     write_file(&out.join("metrics.json"), &serde_json::to_string_pretty(m)?)?;
-    let mut pc = String::from("class,train_count,count,top1,top5,loss\n");
+    let mut pc = csv_record(["class", "train_count", "count", "top1", "top5", "loss"]);
     for c in &m.per_class {
-        writeln!(
-            pc,
-            "{},{},{},{:.6},{:.6},{:.6}",
-            csv_field(&c.class),
-            c.train_count,
-            c.count,
-            c.top1,
-            c.top5,
-            c.loss
-        )?;
+        pc += &csv_record([
+            c.class.clone(),
+            c.train_count.to_string(),
+            c.count.to_string(),
+            format!("{:.6}", c.top1),
+            format!("{:.6}", c.top5),
+            format!("{:.6}", c.loss),
+        ]);
     }
     write_file(&out.join("per_class.csv"), &pc)?;
-    let mut cm = format!(
-        "truth\\predicted,{}\n",
-        classes
-            .iter()
-            .map(|c| csv_field(c))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let mut cm =
+        csv_record(std::iter::once("truth\\predicted").chain(classes.iter().map(String::as_str)));
     for (c, row) in classes.iter().zip(&m.confusion) {
-        writeln!(
-            cm,
-            "{},{}",
-            csv_field(c),
-            row.iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        )?;
+        cm += &csv_record(std::iter::once(c.clone()).chain(row.iter().map(|v| v.to_string())));
     }
     write_file(&out.join("confusion.csv"), &cm)?;
-    let mut pr = String::from("path,truth,predicted,probability\n");
+    let mut pr = csv_record(["path", "truth", "predicted", "probability"]);
     for ((p, &y), row) in paths.iter().zip(labels).zip(lp.rows()) {
         let (best, lpv) =
             row.iter().enumerate().fold(
                 (0, f32::NEG_INFINITY),
                 |a, (i, &v)| if v > a.1 { (i, v) } else { a },
             );
-        writeln!(
-            pr,
-            "{},{},{},{:.6}",
-            csv_field(p),
-            csv_field(&classes[y as usize]),
-            csv_field(&classes[best]),
-            lpv.exp()
-        )?;
+        pr += &csv_record([
+            p.as_str(),
+            &classes[y as usize],
+            &classes[best],
+            &format!("{:.6}", lpv.exp()),
+        ]);
     }
     write_file(&out.join("predictions.csv"), &pr)?;
     let norm: Vec<Vec<f64>> = m

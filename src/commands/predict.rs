@@ -7,7 +7,7 @@ mod classifier;
 use crate::backbone::{Backbone, BackboneArgs};
 use crate::checkpoint::TrainedRun;
 use crate::dataset::files::collect_files;
-use crate::metrics::csv_field;
+use crate::metrics::csv_record;
 use crate::preprocess::{self, PreprocessConfig};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -218,13 +218,12 @@ fn emit(
         }
         Format::Csv => {
             for (rank, (c, pr)) in top.iter().enumerate() {
-                writeln!(
+                let rank = (rank + 1).to_string();
+                let pr = format!("{pr:.6}");
+                write!(
                     out,
-                    "{},{},{},{:.6}",
-                    csv_field(&p),
-                    rank + 1,
-                    csv_field(&classes[*c]),
-                    pr
+                    "{}",
+                    csv_record([p.as_str(), &rank, &classes[*c], &pr])
                 )?;
             }
         }
@@ -246,7 +245,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_commas() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("ab"), "ab");
+        assert_eq!(csv_record(["a,b", "ab"]), "\"a,b\",ab\n");
+        assert_eq!(
+            csv_record(["say \"hi\"", "x\ny"]),
+            "\"say \"\"hi\"\"\",\"x\ny\"\n"
+        );
     }
 }

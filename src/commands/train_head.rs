@@ -31,8 +31,26 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // `--force` over a finished run trains into a hidden sibling and swaps it in only when the
+    // new run is complete: an error or a kill half-way leaves the old run as it was.
+    let staged = recorded.is_none() && args.force && options::holds_run(&args.out);
+    let dir = if staged {
+        options::staging_dir(&args.out)?
+    } else {
+        args.out.clone()
+    };
+    // Removes the staging folder on every early return (a kill leaves it to the next --force).
+    struct Staging<'a>(Option<&'a Path>);
+    impl Drop for Staging<'_> {
+        fn drop(&mut self) {
+            if let Some(d) = self.0 {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+    let _staging = Staging(staged.then_some(dir.as_path()));
     if recorded.is_none() {
-        options::prepare_out_dir(&args.out, args.force)?;
+        options::prepare_out_dir(&dir, args.force && !staged)?;
     }
     let data = data::load(&cache)
         .with_context(|| format!("loading features from {}", cache.dir.display()))?;
@@ -44,11 +62,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     )?;
     let config = run_config(&plan, &cache, &data, threads, &args.features);
     // metrics.json is the completion marker, written last; until then the run reads as incomplete.
-    let marker = args.out.join(ckpt::METRICS_FILE);
+    let marker = dir.join(ckpt::METRICS_FILE);
     if marker.exists() {
         std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     }
-    ckpt::write_json(&args.out.join(ckpt::CONFIG_FILE), &config)?;
+    ckpt::write_json(&dir.join(ckpt::CONFIG_FILE), &config)?;
     println!(
         "train-head: {} head on {} ({} train images x {} row sets, {} valid x {} views averaged, {} features, {} classes) -> {}",
         plan.choice.name(),
@@ -62,10 +80,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     if plan.choice == HeadChoice::Mlp && !plan.refit {
-        return train_mlp(&args.out, &plan, &config, &data);
+        train_mlp(&dir, &plan, &config, &data)?;
+    } else {
+        let weights = class_weights(&plan, &data.labels, config.classes.len());
+        logistic_run::train_selected(&dir, &plan, config, &data, weights)?;
     }
-    let weights = class_weights(&plan, &data.labels, config.classes.len());
-    logistic_run::train_selected(&args.out, &plan, config, &data, weights)
+    if staged {
+        options::swap_in(&dir, &args.out)?;
+    }
+    Ok(())
 }
 
 fn run_config(

@@ -207,18 +207,68 @@ pub fn recorded_config(out: &Path, cache: &FeatureCache) -> anyhow::Result<RunCo
     )
 }
 
+/// The files of a run directory.
+const RUN_FILES: [&str; 7] = [
+    ckpt::HEAD_FILE,
+    ckpt::OPTIMIZER_FILE,
+    ckpt::CONFIG_FILE,
+    ckpt::METRICS_FILE,
+    ckpt::HISTORY_JSON,
+    ckpt::HISTORY_CSV,
+    ckpt::CURVES_FILE,
+];
+
+/// Whether `out` holds (part of) a trained run.
+pub fn holds_run(out: &Path) -> bool {
+    RUN_FILES.iter().any(|f| out.join(f).exists())
+}
+
+/// A fresh hidden sibling of `out` to train a `--force` run in (stale ones of killed runs, which
+/// the caller's lock on `out` proves dead, are removed first).
+pub fn staging_dir(out: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let name = out
+        .file_name()
+        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let prefix = format!(".{name}.force-");
+    for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Ok(parent.join(format!("{prefix}{}", std::process::id())))
+}
+
+/// Replaces the run in `out` (its files and `eval-*` folders) by the complete run in `staged`.
+pub fn swap_in(staged: &Path, out: &Path) -> anyhow::Result<()> {
+    prepare_out_dir(out, true)?;
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(staged)
+        .with_context(|| format!("reading {}", staged.display()))?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    // metrics.json marks a run complete: it moves last, so a crash mid-swap reads as incomplete.
+    names.sort_by_key(|n| n == ckpt::METRICS_FILE);
+    for n in names {
+        let (from, to) = (staged.join(&n), out.join(&n));
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    }
+    std::fs::remove_dir(staged).with_context(|| format!("removing {}", staged.display()))?;
+    println!(
+        "replaced the previous run in {} (the new one was trained beside it until complete)",
+        out.display()
+    );
+    Ok(())
+}
+
 /// Creates `out`, refusing to overwrite a run unless `force` (then its files are removed).
 pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    let files = [
-        ckpt::HEAD_FILE,
-        ckpt::OPTIMIZER_FILE,
-        ckpt::CONFIG_FILE,
-        ckpt::METRICS_FILE,
-        ckpt::HISTORY_JSON,
-        ckpt::HISTORY_CSV,
-        ckpt::CURVES_FILE,
-    ];
-    if files.iter().any(|f| out.join(f).exists()) {
+    let files = RUN_FILES;
+    if holds_run(out) {
         if !force {
             bail!("{} already holds a trained run; pass --resume to continue it or --force to overwrite it", out.display());
         }
