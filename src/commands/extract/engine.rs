@@ -268,8 +268,11 @@ fn consume(
                 let views = write_chunk(cfg, spec, plan, end.job, &chunk, &end.skipped)?;
                 stats.views += views - refs.len() as u64;
                 stats.reused += refs.len() as u64;
-                stats.images += views / plan.passes.max(1) as u64;
-                stats.skipped += end.skipped.len() as u64;
+                // A side plan's images are its split's: count them once.
+                if spec.split(&plan.name).is_some() {
+                    stats.images += views / plan.passes.max(1) as u64;
+                    stats.skipped += end.skipped.len() as u64;
+                }
                 on_views(0, refs.len() as u64);
             }
         }
