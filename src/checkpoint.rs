@@ -157,6 +157,26 @@ pub struct RunMetrics {
     /// Training seconds of this invocation (a resumed run counts only its own).
     pub train_seconds: f64,
     pub num_params: usize,
+    /// BLAKE3 of the files `eval`/`predict` read ([`HASHED_FILES`]), checked on every load.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// Files of a run whose content hash `metrics.json` records.
+pub const HASHED_FILES: [&str; 2] = [HEAD_FILE, CONFIG_FILE];
+
+/// BLAKE3 (64 hex) of the run's [`HASHED_FILES`], for [`RunMetrics::files`].
+pub fn file_hashes(
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<String, String>, CheckpointError> {
+    HASHED_FILES
+        .iter()
+        .map(|f| {
+            let p = dir.join(f);
+            let bytes = std::fs::read(&p).map_err(|e| invalid(&p, e.to_string()))?;
+            Ok((f.to_string(), blake3::hash(&bytes).to_hex().to_string()))
+        })
+        .collect()
 }
 
 /// Why a run directory could not be written or read.
@@ -309,7 +329,26 @@ impl TrainedRun {
 
 /// `metrics.json` is written last by `train-head`: a run without it was interrupted.
 fn check_complete(dir: &Path, config: &Value) -> Result<(), CheckpointError> {
-    if dir.join(METRICS_FILE).is_file() {
+    let mpath = dir.join(METRICS_FILE);
+    if mpath.is_file() {
+        let m: Value = read_json(dir, METRICS_FILE)?;
+        let recorded = m.get("files").and_then(Value::as_object);
+        for (f, want) in recorded.into_iter().flatten() {
+            let p = dir.join(f);
+            let found = std::fs::read(&p)
+                .map(|b| blake3::hash(&b).to_hex().to_string())
+                .map_err(|e| invalid(&p, e.to_string()))?;
+            if Some(found.as_str()) != want.as_str() {
+                return Err(invalid(
+                    &p,
+                    format!(
+                        "content hash {} differs from the {} recorded in {METRICS_FILE} (modified, truncated or swapped after training)",
+                        &found[..16],
+                        want.as_str().map_or("?", |w| &w[..w.len().min(16)])
+                    ),
+                ));
+            }
+        }
         return Ok(());
     }
     let done = std::fs::read_to_string(dir.join(HISTORY_JSON))

@@ -279,6 +279,7 @@ fn refuses_views_it_does_not_build() {
         serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap();
     cfg["input"]["views"] = serde_json::json!(["centre", "whole"]);
     std::fs::write(copy.join("config.json"), cfg.to_string()).unwrap();
+    common::rehash_run(&copy);
     let out = t.path().join("c.onnx");
     let err = fails(&pipeline(&[
         "export",

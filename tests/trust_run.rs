@@ -81,6 +81,7 @@ fn rewrite_head(run: &Path, edit: impl Fn(&str, &mut ndarray::ArrayD<f32>)) {
         w.meta(&k, v);
     }
     w.write(&path, safetensors::Dtype::F32).unwrap();
+    common::rehash_run(run);
 }
 
 #[test]
@@ -131,12 +132,14 @@ fn rejects_damaged_heads_and_incomplete_runs_and_resume_finishes_them() {
 
     // shapes that disagree with config.json
     std::fs::write(run.join(HEAD_FILE), &good).unwrap();
+    common::rehash_run(&run);
     succeeded(&eval(&cache, &run));
     let cpath = run.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&cpath).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["mlp"]["hidden"] = 16.into();
     std::fs::write(&cpath, v.to_string()).unwrap();
+    common::rehash_run(&run);
     for o in [eval(&cache, &run), predict(&run)] {
         let err = fails(&o);
         assert!(err.contains("hidden Some(16)"), "{err}");
@@ -219,4 +222,32 @@ fn survives_a_failing_force_retrain_and_a_good_one_drops_the_old_evaluations() {
         .filter(|e| e.file_name().to_string_lossy().contains(".force-"))
         .count();
     assert_eq!(staging, 0);
+}
+
+#[test]
+fn rejects_a_head_or_config_changed_after_training() {
+    let t = tempfile::tempdir().unwrap();
+    let (cache, run) = trained(t.path());
+    let head = std::fs::read(run.join(HEAD_FILE)).unwrap();
+    let mut other = head.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0x01;
+    std::fs::write(run.join(HEAD_FILE), &other).unwrap();
+    let err = fails(&eval(&cache, &run));
+    assert!(
+        err.contains("head.safetensors") && err.contains("recorded in metrics.json"),
+        "{err}"
+    );
+    std::fs::write(run.join(HEAD_FILE), &head).unwrap();
+    let cfg = std::fs::read_to_string(run.join(CONFIG_FILE)).unwrap();
+    std::fs::write(
+        run.join(CONFIG_FILE),
+        cfg.replacen("\"seed\"", "\"seed\" ", 1),
+    )
+    .unwrap();
+    let err = fails(&predict(&run));
+    assert!(
+        err.contains("config.json") && err.contains("content hash"),
+        "{err}"
+    );
 }

@@ -180,6 +180,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
         best_valid_acc: best.map_or(f64::NAN, |b| b.acc),
         train_seconds: seconds,
         num_params: state.mlp.num_params(),
+        files: ckpt::file_hashes(out)?,
     };
     ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     write_curves(out, &state.history);

@@ -113,6 +113,7 @@ pub fn train_selected(
         best_valid_acc: best.valid_top1,
         train_seconds: seconds,
         num_params: chosen.model.num_params(),
+        files: ckpt::file_hashes(out)?,
     };
     ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     println!(
