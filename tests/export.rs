@@ -42,7 +42,7 @@ fn trained(model: &str, head: &str) -> PathBuf {
         "--head",
         head,
         "--views",
-        "ten-crop",
+        "ten-crop+whole",
     ]));
     let run = w.join("runs").join(head);
     map.insert(key, run.clone());
@@ -175,9 +175,11 @@ fn image_input_agrees_with_predict() {
         let (agree, max) = compare(&reference(&run, model), &got);
         eprintln!("{model} {head} --input image: top-1 agreement {agree:.3}, max |Δp| {max:.2e}");
         assert!(agree >= 0.95, "top-1 agreement {agree}");
-        // ONNX Resize and the tool's resampler differ by a few grey levels at edges; a sharp
-        // logistic head turns that into up to ~1e-2 of probability (measured 9.3e-3).
-        assert!(max < 1.5e-2, "max |Δp| {max}");
+        // ONNX Resize and the tool's resampler differ by a grey level here and there; the MLP
+        // stays within 1.2e-4, while the logistic head (L2-normalised input, C up to 1000) turns
+        // it into up to 3.5e-2 of probability on these 12-view runs (measured).
+        let bound = if head == "mlp" { 1e-3 } else { 5e-2 };
+        assert!(max < bound, "max |Δp| {max}");
     }
 }
 
@@ -277,7 +279,7 @@ fn refuses_views_it_does_not_build() {
     }
     let mut cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap();
-    cfg["input"]["views"] = serde_json::json!(["centre", "whole"]);
+    cfg["input"]["views"] = serde_json::json!(["centre", "sideways"]);
     std::fs::write(copy.join("config.json"), cfg.to_string()).unwrap();
     common::rehash_run(&copy);
     let out = t.path().join("c.onnx");
@@ -290,7 +292,7 @@ fn refuses_views_it_does_not_build() {
         "--out",
         out.to_str().unwrap(),
     ]));
-    assert!(err.contains("whole-image view"), "{err}");
+    assert!(err.contains("unknown view `sideways`"), "{err}");
 }
 
 #[test]

@@ -108,7 +108,7 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
     })
 }
 
-/// The run's test-time views as crop windows of the graph (the whole-image view is not built yet).
+/// The run's test-time views as the graph builds them (crop windows and the whole-image view).
 fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
     use crate::onnx_build::compose::views::Anchor;
     use crate::preprocess::views::{Geometry, Pos, View as RunView};
@@ -117,7 +117,10 @@ fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
         .iter()
         .map(|name| {
             let v = RunView::parse(name).with_context(|| {
-                format!("run {} averages an unknown view `{name}`", run.dir.display())
+                format!(
+                    "run {} averages an unknown view `{name}`",
+                    run.dir.display()
+                )
             })?;
             let (y, x) = match v.geometry {
                 Geometry::Crop(Pos::Centre) => (Anchor::Centre, Anchor::Centre),
@@ -125,13 +128,14 @@ fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
                 Geometry::Crop(Pos::TopRight) => (Anchor::Start, Anchor::End),
                 Geometry::Crop(Pos::BottomLeft) => (Anchor::End, Anchor::Start),
                 Geometry::Crop(Pos::BottomRight) => (Anchor::End, Anchor::End),
-                Geometry::Whole => bail!(
-                    "the run {} averages the whole-image view, which export does not build into the \
-                     graph yet; export a run trained with --views centre or --views ten-crop",
-                    run.dir.display()
-                ),
+                Geometry::Whole => return Ok(View::whole(v.flip)),
             };
-            Ok(View { y, x, flip: v.flip })
+            Ok(View {
+                y,
+                x,
+                flip: v.flip,
+                whole: false,
+            })
         })
         .collect()
 }

@@ -98,6 +98,17 @@ impl Graph {
         self.inits.push(tensor_i64(&name, dims, data));
         name
     }
+    /// A uint8 scalar constant (e.g. `Pad`'s fill value for an image).
+    pub(crate) fn c_u8_scalar(&mut self, v: u8) -> String {
+        let name = self.fresh("const");
+        self.inits.push(onnx_protobuf::TensorProto {
+            name: name.clone(),
+            data_type: onnx_protobuf::tensor_proto::DataType::UINT8 as i32,
+            raw_data: vec![v],
+            ..Default::default()
+        });
+        name
+    }
     pub(crate) fn c_f32(&mut self, dims: &[i64], data: &[f32]) -> String {
         let name = self.fresh("const");
         self.inits.push(tensor_f32(&name, dims, data));
@@ -272,6 +283,28 @@ fn resize_and_crop(g: &mut Graph, spec: &Spec) -> Result<String, BuildError> {
     let shape = g.op("Shape", &["image"], vec![]);
     let idx = g.c_i64(&[2], &[1, 2]);
     let hw = g.op("Gather", &[&shape, &idx], vec![attr_int("axis", 0)]);
+    let crop_views: Vec<View> = spec.views.iter().filter(|v| !v.whole).copied().collect();
+    let flips: Vec<bool> = spec
+        .views
+        .iter()
+        .filter(|v| v.whole)
+        .map(|v| v.flip)
+        .collect();
+    let mut parts = views::wholes(g, "image", &hw, pre.crop as i64, &flips);
+    if !crop_views.is_empty() {
+        parts.splice(0..0, resized_crops(g, spec, &hw, &crop_views));
+    }
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    Ok(g.op("Concat", &refs, vec![attr_int("axis", 0)]))
+}
+
+/// The crop views: `image` resized to shorter side `resize_shorter`, then the windows.
+fn resized_crops(g: &mut Graph, spec: &Spec, hw: &str, views: &[View]) -> Vec<String> {
+    let pre = spec.pre;
+    let hw = hw.to_owned();
     let short = g.op("ReduceMin", &[&hw], vec![attr_int("keepdims", 1)]);
     let r = g.c_i64(&[1], &[pre.resize_shorter as i64]);
     let scaled = g.op("Mul", &[&hw, &r], vec![]);
@@ -287,13 +320,7 @@ fn resize_and_crop(g: &mut Graph, spec: &Spec) -> Result<String, BuildError> {
             attr_str("coordinate_transformation_mode", "half_pixel"),
         ],
     );
-    Ok(views::crops(
-        g,
-        &resized,
-        &sizes,
-        pre.crop as i64,
-        spec.views,
-    ))
+    views::crops(g, &resized, &sizes, pre.crop as i64, views)
 }
 
 /// uint8 RGB `[N,S,S,3]` → `(x·scale − mean) / std` in the model's channel order and layout,
