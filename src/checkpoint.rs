@@ -162,15 +162,17 @@ pub struct RunMetrics {
     pub files: std::collections::BTreeMap<String, String>,
 }
 
-/// Files of a run whose content hash `metrics.json` records.
-pub const HASHED_FILES: [&str; 2] = [HEAD_FILE, CONFIG_FILE];
+/// Files of a run whose content hash `metrics.json` records (the optimizer state only where the
+/// head has one).
+pub const HASHED_FILES: [&str; 3] = [HEAD_FILE, CONFIG_FILE, OPTIMIZER_FILE];
 
-/// BLAKE3 (64 hex) of the run's [`HASHED_FILES`], for [`RunMetrics::files`].
+/// BLAKE3 (64 hex) of the run's [`HASHED_FILES`] present, for [`RunMetrics::files`].
 pub fn file_hashes(
     dir: &Path,
 ) -> Result<std::collections::BTreeMap<String, String>, CheckpointError> {
     HASHED_FILES
         .iter()
+        .filter(|f| **f != OPTIMIZER_FILE || dir.join(f).is_file())
         .map(|f| {
             let p = dir.join(f);
             let bytes = std::fs::read(&p).map_err(|e| invalid(&p, e.to_string()))?;
@@ -327,29 +329,38 @@ impl TrainedRun {
     }
 }
 
+/// Checks the files `metrics.json` records a hash for (all, or only those in `only`) against
+/// their bytes.
+pub fn verify_recorded(dir: &Path, only: Option<&[&str]>) -> Result<(), CheckpointError> {
+    let m: Value = read_json(dir, METRICS_FILE)?;
+    let recorded = m.get("files").and_then(Value::as_object);
+    for (f, want) in recorded.into_iter().flatten() {
+        if only.is_some_and(|o| !o.contains(&f.as_str())) {
+            continue;
+        }
+        let p = dir.join(f);
+        let found = std::fs::read(&p)
+            .map(|b| blake3::hash(&b).to_hex().to_string())
+            .map_err(|e| invalid(&p, e.to_string()))?;
+        if Some(found.as_str()) != want.as_str() {
+            return Err(invalid(
+                &p,
+                format!(
+                    "content hash {} differs from the {} recorded in {METRICS_FILE} (modified, truncated or swapped after training)",
+                    &found[..16],
+                    want.as_str().map_or("?", |w| &w[..w.len().min(16)])
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `metrics.json` is written last by `train-head`: a run without it was interrupted.
 fn check_complete(dir: &Path, config: &Value) -> Result<(), CheckpointError> {
-    let mpath = dir.join(METRICS_FILE);
-    if mpath.is_file() {
-        let m: Value = read_json(dir, METRICS_FILE)?;
-        let recorded = m.get("files").and_then(Value::as_object);
-        for (f, want) in recorded.into_iter().flatten() {
-            let p = dir.join(f);
-            let found = std::fs::read(&p)
-                .map(|b| blake3::hash(&b).to_hex().to_string())
-                .map_err(|e| invalid(&p, e.to_string()))?;
-            if Some(found.as_str()) != want.as_str() {
-                return Err(invalid(
-                    &p,
-                    format!(
-                        "content hash {} differs from the {} recorded in {METRICS_FILE} (modified, truncated or swapped after training)",
-                        &found[..16],
-                        want.as_str().map_or("?", |w| &w[..w.len().min(16)])
-                    ),
-                ));
-            }
-        }
-        return Ok(());
+    if dir.join(METRICS_FILE).is_file() {
+        // What eval/predict/export read; the optimizer state is checked when resuming.
+        return verify_recorded(dir, Some(&[HEAD_FILE, CONFIG_FILE]));
     }
     let done = std::fs::read_to_string(dir.join(HISTORY_JSON))
         .ok()

@@ -250,4 +250,25 @@ fn rejects_a_head_or_config_changed_after_training() {
         err.contains("config.json") && err.contains("content hash"),
         "{err}"
     );
+    std::fs::write(run.join(CONFIG_FILE), &cfg).unwrap();
+    // The optimizer state `--resume` continues from is checked too.
+    let opt = run.join("optimizer.safetensors");
+    let mut bytes = std::fs::read(&opt).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&opt, &bytes).unwrap();
+    let err = fails(&pipeline(&[
+        "train-head",
+        "--features",
+        cache.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--resume",
+        "--epochs",
+        "5",
+    ]));
+    assert!(
+        err.contains("optimizer.safetensors") && err.contains("recorded in metrics.json"),
+        "{err}"
+    );
 }

@@ -63,6 +63,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let config = run_config(&plan, &cache, &data, threads, &args.features);
     // metrics.json is the completion marker, written last; until then the run reads as incomplete.
     let marker = dir.join(ckpt::METRICS_FILE);
+    if recorded.is_some() && marker.exists() {
+        // Resuming a finished run continues from its files: they must be the ones it recorded.
+        ckpt::verify_recorded(&dir, None)?;
+    }
     if marker.exists() {
         std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     }
