@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{fails, pipeline, succeeded, MODEL};
+use common::{fails, pipeline, succeeded};
+use std::path::Path;
 
 const SECTIONS: [&str; 8] = [
     "data",
@@ -50,21 +51,11 @@ fn assert_self_contained(html: &str) {
 fn run_writes_a_self_contained_report_with_every_section() {
     let t = tempfile::tempdir().unwrap();
     let w = t.path().join("w");
-    let (out, _) = succeeded(&pipeline(&[
-        "run",
-        "--data",
-        "tests/fixtures/images/raw",
-        "--model",
-        MODEL,
-        "--workdir",
-        w.to_str().unwrap(),
-        "--passes",
-        "2",
-        "--device",
-        "cpu",
-        "--epochs",
-        "5",
-    ]));
+    let (out, _) = succeeded(&common::run_into(
+        Path::new("tests/fixtures/images/raw"),
+        &w,
+        &["--passes", "2", "--epochs", "5"],
+    ));
     assert!(
         out.contains("report") && out.contains("report.html"),
         "{out}"

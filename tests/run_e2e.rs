@@ -16,23 +16,11 @@ fn ok(o: &Output) -> String {
 }
 
 fn main_job(w: &Path) -> String {
-    ok(&pipeline(&[
-        "run",
-        "--data",
-        RAW,
-        "--model",
-        MODEL,
-        "--workdir",
-        w.to_str().unwrap(),
-        "--passes",
-        "2",
-        "--device",
-        "cpu",
-        "--epochs",
-        "5",
-        "--head",
-        "mlp",
-    ]))
+    ok(&common::run_into(
+        Path::new(RAW),
+        w,
+        &["--passes", "2", "--epochs", "5", "--head", "mlp"],
+    ))
 }
 
 #[test]

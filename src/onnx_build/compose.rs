@@ -310,16 +310,7 @@ fn resized_crops(g: &mut Graph, spec: &Spec, hw: &str, views: &[View]) -> Vec<St
     let scaled = g.op("Mul", &[&hw, &r], vec![]);
     // torchvision: long side = int(shorter * long / short); integer division truncates the same.
     let sizes = g.op("Div", &[&scaled, &short], vec![]);
-    let resized = g.op(
-        "Resize",
-        &["image", "", "", &sizes],
-        vec![
-            attr_str("mode", "linear"),
-            attr_int("antialias", 1),
-            attr_ints("axes", &[1, 2]),
-            attr_str("coordinate_transformation_mode", "half_pixel"),
-        ],
-    );
+    let resized = views::resize(g, "image", &sizes);
     views::crops(g, &resized, &sizes, pre.crop as i64, views)
 }
 

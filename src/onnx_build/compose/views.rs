@@ -75,6 +75,21 @@ fn mask(v: &View, which: Anchor) -> [i64; 2] {
     [(v.y == which) as i64, (v.x == which) as i64]
 }
 
+/// `image` (uint8 `[1, H, W, 3]`) resized to `sizes` (int64 `[2]`): bilinear, antialiased,
+/// half-pixel, as PIL resamples (ONNX Runtime's uint8 path is PIL's algorithm).
+pub(super) fn resize(g: &mut Graph, image: &str, sizes: &str) -> String {
+    g.op(
+        "Resize",
+        &[image, "", "", sizes],
+        vec![
+            super::attr_str("mode", "linear"),
+            super::attr_int("antialias", 1),
+            super::attr_ints("axes", &[1, 2]),
+            super::attr_str("coordinate_transformation_mode", "half_pixel"),
+        ],
+    )
+}
+
 fn mirror(g: &mut Graph, x: &str) -> String {
     let (s, e) = (g.c_i64(&[1], &[-1]), g.c_i64(&[1], &[i64::MIN]));
     let (ax, step) = (g.c_i64(&[1], &[2]), g.c_i64(&[1], &[-1]));
@@ -101,16 +116,7 @@ pub(super) fn wholes(
     let (one, top) = (g.c_i64(&[1], &[1]), g.c_i64(&[1], &[crop]));
     let lo = g.op("Max", &[&raw, &one], vec![]);
     let sizes = g.op("Min", &[&lo, &top], vec![]);
-    let resized = g.op(
-        "Resize",
-        &[image, "", "", &sizes],
-        vec![
-            super::attr_str("mode", "linear"),
-            super::attr_int("antialias", 1),
-            super::attr_ints("axes", &[1, 2]),
-            super::attr_str("coordinate_transformation_mode", "half_pixel"),
-        ],
-    );
+    let resized = resize(g, image, &sizes);
     let excess = g.op("Sub", &[&top, &sizes], vec![]);
     let before = g.op("Div", &[&excess, &two], vec![]);
     let after = g.op("Sub", &[&excess, &before], vec![]);
