@@ -177,12 +177,15 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         reuse: &reuse,
         families: &families,
     };
+    // What each chunk reuses and computes, looked up once: for the bar's totals and the engine.
+    let work: Vec<engine::Work> = jobs
+        .iter()
+        .map(|&j| (j, engine::needs(&cfg, &spec, j)))
+        .collect();
     let (mut to_compute, mut to_reuse) = (0u64, 0u64);
-    for &j in &jobs {
-        for (_, have, want) in engine::needs(&cfg, &spec, j) {
-            to_compute += want.len() as u64;
-            to_reuse += have.len() as u64;
-        }
+    for (_, have, want) in work.iter().flat_map(|(_, n)| n) {
+        to_compute += want.len() as u64;
+        to_reuse += have.len() as u64;
     }
     let pb = crate::progress::bar(to_compute, "extract", "views");
     let mut reused_so_far = 0;
@@ -190,7 +193,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     let stats = engine::run(
         &cfg,
         &spec,
-        &jobs,
+        &work,
         &mut |x, n| Ok(bb.run(x, n)?),
         &mut |computed, reused| {
             pb.inc(computed);

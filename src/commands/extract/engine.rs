@@ -140,20 +140,24 @@ fn split_folder(plan: &str) -> &str {
     }
 }
 
-fn produce(cfg: &EngineCfg, spec: &CacheSpec, jobs: &[ChunkJob], tx: Sender<Msg>) {
+/// A chunk to run with its [`needs`], computed once by the caller.
+pub type Work = (ChunkJob, Vec<Need>);
+
+fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
     let len = cfg.pre.tensor_len();
-    for &job in jobs {
+    for (job, need) in work {
+        let job = *job;
         let plan = spec.plan_at(job.split);
         let (mut skipped, mut reused) = (Vec::new(), Vec::new());
-        let mut todo = Vec::new();
-        for (i, have, want) in needs(cfg, spec, job) {
-            reused.extend(have.iter().map(|&(p, r)| (i, p, r)));
+        let mut todo: Vec<(u32, &[u32])> = Vec::new();
+        for (i, have, want) in need {
+            reused.extend(have.iter().map(|&(p, r)| (*i, p, r)));
             if !want.is_empty() {
-                todo.push((i, want));
+                todo.push((*i, want));
             }
         }
         // Groups of images whose views fill about one backbone call.
-        let mut groups: Vec<&[(u32, Vec<u32>)]> = Vec::new();
+        let mut groups: Vec<&[(u32, &[u32])]> = Vec::new();
         let (mut from, mut views) = (0, 0);
         for (k, (_, want)) in todo.iter().enumerate() {
             views += want.len();
@@ -165,10 +169,10 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, jobs: &[ChunkJob], tx: Sender<Msg>
         for g in groups {
             let done: Vec<Decoded> = cfg.pool.install(|| {
                 g.par_iter()
-                    .map(|(i, want)| {
+                    .map(|&(i, want)| {
                         let mut buf = vec![0f32; want.len() * len];
-                        let r = views_of(cfg, plan, spec.seed, *i, want, &mut buf).map(|()| buf);
-                        (*i, want.as_slice(), r)
+                        let r = views_of(cfg, plan, spec.seed, i, want, &mut buf).map(|()| buf);
+                        (i, want, r)
                     })
                     .collect()
             });
@@ -210,18 +214,18 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, jobs: &[ChunkJob], tx: Sender<Msg>
     }
 }
 
-/// Runs `jobs`, calling `infer(input, n) -> n·D features` for each batch and
+/// Runs `work`, calling `infer(input, n) -> n·D features` for each batch and
 /// `on_views(computed, reused)` as views are computed and as chunks are written.
 pub fn run(
     cfg: &EngineCfg,
     spec: &CacheSpec,
-    jobs: &[ChunkJob],
+    work: &[Work],
     infer: &mut Infer<'_>,
     on_views: &mut dyn FnMut(u64, u64),
 ) -> Result<EngineStats> {
     let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
     std::thread::scope(|s| {
-        s.spawn(|| produce(cfg, spec, jobs, tx));
+        s.spawn(|| produce(cfg, spec, work, tx));
         // `consume` owns the receiver: when it stops early (a write failed, the disk is full)
         // the receiver is dropped, the producer's next send fails and it exits; no hang.
         consume(cfg, spec, rx, infer, on_views)
