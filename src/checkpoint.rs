@@ -44,7 +44,7 @@ pub const HEAD_FORMAT: &str = "pipeline-head";
 pub enum HeadKind {
     /// Linear → ReLU → Dropout → Linear → LogSoftmax, trained with Adam.
     Mlp,
-    /// Multinomial logistic regression (linfa-logistic, L-BFGS).
+    /// Multinomial logistic regression (L-BFGS on L2-normalised features).
     Logistic,
 }
 

@@ -1,5 +1,6 @@
 //! Trainable heads on cached features: the notebook's MLP, its Adam optimizer, the training loop
-//! with early stopping, and a linfa-logistic baseline.
+//! with early stopping, and the multinomial logistic head (own L-BFGS; linfa-logistic as its
+//! reference).
 //!
 //! Shape legend used in every file here: `N` rows of a batch, `D` feature width, `H` hidden units,
 //! `K` classes. Weight matrices are stored as PyTorch stores `nn.Linear.weight`: `[out, in]`.

@@ -104,8 +104,8 @@ fn options(args: &CvArgs, n_train: usize, sets: u32, labels: &[u32], k: usize) -
             .unwrap_or_else(|| DEFAULT_C_GRID.to_vec()),
         logistic: LogisticConfig {
             alpha: 1.0,
-            max_iterations: 300,
-            gradient_tolerance: 1e-3,
+            max_iterations: crate::head::logistic::DEFAULT_MAX_ITER,
+            gradient_tolerance: crate::head::logistic::DEFAULT_TOLERANCE,
         },
         mlp,
         class_weights,
@@ -183,7 +183,7 @@ fn one_repeat(
     })
 }
 
-/// Bytes one repeat holds at once (its fold, the stacked logistic rows, linfa's f64 copy).
+/// Bytes one repeat holds at once (its fold, the stacked logistic rows and their normalised copy).
 fn repeat_bytes(pool: &pool::Pool) -> usize {
     pool.bytes() * 3
 }

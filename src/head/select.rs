@@ -43,6 +43,10 @@ pub struct Trial {
     pub valid_nll: f64,
     /// Logistic: the fit stopped below the gradient tolerance (false: it hit the cap).
     pub converged: bool,
+    /// Logistic: L-BFGS iterations of the fit; MLP: epochs trained.
+    pub iterations: u64,
+    /// Wall time of the fit.
+    pub seconds: f64,
 }
 
 /// The chosen model, refitted if asked, with what led to it.
@@ -131,7 +135,9 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
             alpha: 1.0 / c,
             ..o.logistic
         };
+        let start = std::time::Instant::now();
         let fitted = fit_logistic(x.view(), &y, k, &cfg, heads.last())?;
+        let seconds = start.elapsed().as_secs_f64();
         let (top1, nll) = top1_nll(
             fitted.head.log_proba(valid.view()).view(),
             &data.valid_labels,
@@ -142,6 +148,8 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
             valid_top1: top1,
             valid_nll: nll,
             converged: fitted.converged,
+            iterations: fitted.iterations,
+            seconds,
         });
         heads.push(fitted.head);
     }
@@ -174,6 +182,7 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
 /// The MLP: early stopping on the valid views' mean picks the epoch; the refit trains a fresh
 /// MLP (same seed) on train+valid for that many epochs.
 pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super::fit::FitError> {
+    let start = std::time::Instant::now();
     let d = data.valid_x.ncols();
     let cfg = &o.mlp;
     let mut state = FitState::<f32>::new(cfg, d, k);
@@ -189,6 +198,7 @@ pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super
     };
     fit::<f32, super::fit::FitError>(&mut state, &train, cfg, &mut valid, |_, _| Ok(()))?;
     let (best, epoch) = state.final_model();
+    let (iterations, seconds) = (state.epochs_done as u64, start.elapsed().as_secs_f64());
     let (top1, nll) = top1_nll(
         best.log_proba(data.valid_x.view()).view(),
         &data.valid_labels,
@@ -210,6 +220,8 @@ pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super
             valid_top1: top1,
             valid_nll: nll,
             converged: true,
+            iterations,
+            seconds,
         }],
         winner: 0,
         refitted,

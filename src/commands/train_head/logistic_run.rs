@@ -38,8 +38,10 @@ fn print_trials(chosen: &Chosen, seconds: f64) -> Vec<EpochRecord> {
             };
             let note = match t.head {
                 "logistic" => format!(
-                    "logistic C={}{}",
+                    "logistic C={}, {} L-BFGS iterations in {:.1} s{}",
                     t.setting,
+                    t.iterations,
+                    t.seconds,
                     if t.converged {
                         ""
                     } else {
@@ -65,7 +67,7 @@ pub fn train_selected(
     let opts = options(plan, class_weights);
     if plan.choice != HeadChoice::Mlp {
         println!(
-            "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, gradient tolerance {}, on all {} row sets of each train image",
+            "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, per-row gradient tolerance {}, on all {} row sets of each train image",
             opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance, data.passes.len()
         );
     }

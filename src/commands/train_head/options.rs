@@ -10,10 +10,9 @@ use crate::head::preset::{self, Preset};
 use crate::head::sampler::PassMode;
 use crate::head::select::{HeadChoice, DEFAULT_C_GRID};
 
-/// L-BFGS iterations per logistic fit unless `--logistic-max-iter` says otherwise.
-pub const LOGISTIC_MAX_ITER: u64 = 300;
-/// Gradient norm below which a logistic fit counts as converged.
-pub const LOGISTIC_TOLERANCE: f64 = 1e-3;
+pub use crate::head::logistic::{
+    DEFAULT_MAX_ITER as LOGISTIC_MAX_ITER, DEFAULT_TOLERANCE as LOGISTIC_TOLERANCE,
+};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
@@ -74,7 +73,7 @@ pub struct TrainArgs {
     /// Seed of initialisation, shuffling, view choice and dropout masks [0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Logistic head: L2 weight of the summed loss (linfa's alpha) [1.0].
+    /// Logistic head: L2 weight of the summed loss (alpha = 1/C, as linfa-logistic's) [1.0].
     #[arg(long)]
     pub logistic_alpha: Option<f64>,
     /// Logistic head: L-BFGS iterations at most [200].
@@ -141,7 +140,7 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
         bail!("--resume applies to the MLP head without --refit; the {} head is fitted in one go (re-run without --resume)", a.head.name());
     }
     if a.head != HeadChoice::Mlp && a.class_weights == Some(ClassWeights::Balanced) {
-        bail!("--class-weights balanced is not supported by the {} head (linfa-logistic has no sample weights); use --head mlp", a.head.name());
+        bail!("--class-weights balanced is not supported by the {} head (its objective has no sample weights); use --head mlp", a.head.name());
     }
     if let Some(c) = a
         .c_grid

@@ -56,6 +56,8 @@ fn trial(top1: f64, nll: f64) -> Trial {
         valid_top1: top1,
         valid_nll: nll,
         converged: true,
+        iterations: 1,
+        seconds: 0.0,
     }
 }
 
