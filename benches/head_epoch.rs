@@ -26,6 +26,7 @@ fn epoch(c: &mut Criterion) {
     let labels: Vec<u32> = (0..N).map(|_| rng.gen_range(0..K as u32)).collect();
     let data = TrainData {
         passes: &passes,
+        more: &[],
         labels: &labels,
         class_weights: None,
     };

@@ -58,7 +58,7 @@ fn main() {
         let (mut own, mut reference) = (None, None);
         for _ in 0..runs {
             let t = Instant::now();
-            own = Some(fit_logistic(x.view(), &y, k, &cfg, None).expect("own fit"));
+            own = Some(fit_logistic(&[x.view()], &y, k, false, &cfg, None).expect("own fit"));
             own_t.push(t.elapsed().as_secs_f64());
             let t = Instant::now();
             reference =

@@ -11,6 +11,7 @@
 use anyhow::{ensure, Context};
 use clap::Parser;
 use ndarray::Array2;
+use pipeline::preprocess::views::ViewSet;
 use rand::Rng;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,7 +26,7 @@ struct Args {
     images: usize,
     #[arg(long, default_value_t = 100)]
     classes: usize,
-    /// Views per image, in every split.
+    /// Views per image, in every split (named as `--views ten-crop+whole` names its rows).
     #[arg(long, default_value_t = 12)]
     views: u32,
     #[arg(long, default_value_t = 4096)]
@@ -73,8 +74,8 @@ fn main() -> anyhow::Result<()> {
         a.out.display()
     );
     ensure!(
-        a.classes > 0 && a.images >= 4 * a.classes && a.views > 0 && a.dim > 0,
-        "need --classes ≥ 1, --images ≥ 4·classes, --views ≥ 1 and --dim ≥ 1"
+        a.classes > 0 && a.images >= 4 * a.classes && (1..=12).contains(&a.views) && a.dim > 0,
+        "need --classes ≥ 1, --images ≥ 4·classes, --views 1…12 and --dim ≥ 1"
     );
     let start = Instant::now();
     let mut rng = pipeline::seed::rng(a.seed, &[b"cv-cache", b"centres"]);
@@ -92,7 +93,8 @@ fn main() -> anyhow::Result<()> {
     let train = split(&a, &centres, n_train, a.views, "train");
     let valid = split(&a, &centres, n_valid, a.views, "valid");
     let test = split(&a, &centres, n_test, a.views, "test");
-    let cache = pipeline::cache::write_synthetic(
+    let view_names = ViewSet::TenCropWhole.names();
+    let cache = pipeline::cache::write_synthetic_views(
         &a.out,
         &classes,
         &[
@@ -100,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             ("valid", a.views, valid.0, valid.1),
             ("test", a.views, test.0, test.1),
         ],
+        &view_names[..a.views as usize],
     )
     .with_context(|| format!("writing the synthetic cache {}", a.out.display()))?;
     println!(

@@ -22,7 +22,7 @@ mod verify;
 
 pub use error::CacheError;
 pub use family::row_family;
-pub use synthetic::write_synthetic;
+pub use synthetic::{write_synthetic, write_synthetic_views};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};

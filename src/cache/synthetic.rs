@@ -7,11 +7,23 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Writes a complete cache from in-memory features (tests and tools). Each split is
-/// `(name, passes, features [passes·N, D] pass-major, labels [N])`.
+/// `(name, passes, features [passes·N, D] pass-major, labels [N])`; train's rows are augmented
+/// passes, the other splits' the eval view.
 pub fn write_synthetic(
     dir: &Path,
     classes: &[String],
     splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
+) -> Result<FeatureCache, CacheError> {
+    write_synthetic_views(dir, classes, splits, &[])
+}
+
+/// [`write_synthetic`] whose first `views.len()` rows of every image in every split are the named
+/// deterministic views (as `extract --views` caches them), so `pipeline cv` can re-split them.
+pub fn write_synthetic_views(
+    dir: &Path,
+    classes: &[String],
+    splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
+    views: &[String],
 ) -> Result<FeatureCache, CacheError> {
     let dim = splits.first().map_or(0, |s| s.2.ncols());
     let plans = splits
@@ -19,8 +31,8 @@ pub fn write_synthetic(
         .map(|(name, passes, _, labels)| SplitPlan {
             name: name.to_string(),
             passes: *passes,
-            augmented: *name == "train",
-            views: Vec::new(),
+            augmented: *name == "train" && *passes as usize > views.len(),
+            views: views.to_vec(),
             images: labels
                 .iter()
                 .enumerate()

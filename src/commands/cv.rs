@@ -183,9 +183,11 @@ fn one_repeat(
     })
 }
 
-/// Bytes one repeat holds at once (its fold, the stacked logistic rows and their normalised copy).
+/// Bytes one repeat holds at once beside the shared pool: its fold (train and valid views, ¾ of
+/// the pool, and the test views until their mean is taken) and the MLP refit's train+valid row
+/// sets (¾ again); the logistic head reads the fold's rows in place.
 fn repeat_bytes(pool: &pool::Pool) -> usize {
-    pool.bytes() * 3
+    pool.bytes() / 4 * 6
 }
 
 /// Runs `pipeline cv`.

@@ -158,6 +158,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     }
     let train = TrainData {
         passes: &data.passes,
+        more: &[],
         labels: &data.labels,
         class_weights: weights.clone(),
     };

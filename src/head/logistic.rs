@@ -96,29 +96,34 @@ fn present_classes(y: &[u32]) -> Result<Vec<u32>, LogisticError> {
     Ok(present)
 }
 
-/// Fits on features `x` `[N,D]` with labels `y` (`N`, each `< k`), starting from `init` (a warm
-/// start, e.g. the fit at a neighbouring alpha) or from zero; classes without samples get zero
-/// weights and [`ABSENT_CLASS_BIAS`]. The softmax runs over the present classes only.
+/// Fits on the rows of `blocks` (each `[N_b,D]`, read in place) with labels `y` (one per row, in
+/// block order, each `< k`), each row scaled to unit length first when `l2_normalize`, starting
+/// from `init` (a warm start, e.g. the fit at a neighbouring alpha) or from zero; classes without
+/// rows get zero weights and [`ABSENT_CLASS_BIAS`]. The softmax runs over the present classes.
 pub fn fit_logistic(
-    x: ArrayView2<f32>,
+    blocks: &[ArrayView2<f32>],
     y: &[u32],
     k: usize,
+    l2_normalize: bool,
     cfg: &LogisticConfig,
     init: Option<&LinearHead>,
 ) -> Result<LogisticFit, LogisticError> {
     let present = present_classes(y)?;
-    let d = x.ncols();
+    let d = blocks.first().map_or(0, |b| b.ncols());
     let kp = present.len();
     let index: Vec<u32> = y
         .iter()
         .map(|c| present.binary_search(c).expect("present lists every label") as u32)
         .collect();
+    let scale = l2_normalize.then(|| objective::inverse_norms(blocks));
     let obj = Objective {
-        x: x.view(),
+        blocks,
+        scale: scale.as_deref(),
         y: &index,
         k: kp,
         alpha: cfg.alpha,
     };
+    assert_eq!(obj.rows(), y.len(), "one label per row");
     let mut theta = vec![0.0f64; obj.len()];
     if let Some(h) = init.filter(|h| h.weight.dim() == (k, d)) {
         for (j, &c) in present.iter().enumerate() {
@@ -233,7 +238,9 @@ mod tests {
             max_iterations: 100,
             gradient_tolerance: 1e-6,
         };
-        let head = fit_logistic(x.view(), &y, 4, &cfg, None).unwrap().head;
+        let head = fit_logistic(&[x.view()], &y, 4, false, &cfg, None)
+            .unwrap()
+            .head;
         let lp = head.log_proba(x.view());
         for (row, &label) in lp.rows().into_iter().zip(&y) {
             let best = (0..4).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
@@ -251,7 +258,7 @@ mod tests {
             gradient_tolerance: 1e-4,
         };
         assert!(matches!(
-            fit_logistic(x.view(), &[1, 1, 1], 2, &cfg, None),
+            fit_logistic(&[x.view()], &[1, 1, 1], 2, false, &cfg, None),
             Err(LogisticError::TooFewClasses(1))
         ));
     }
@@ -273,7 +280,7 @@ mod tests {
             max_iterations: 500,
             gradient_tolerance: DEFAULT_TOLERANCE,
         };
-        let ours = fit_logistic(x.view(), &y, k, &cfg, None).unwrap();
+        let ours = fit_logistic(&[x.view()], &y, k, false, &cfg, None).unwrap();
         assert!(ours.converged, "{ours:?}");
         let reference = fit_logistic_linfa(
             x.view(),
@@ -291,8 +298,10 @@ mod tests {
             .iter()
             .map(|c| present.iter().position(|p| p == c).unwrap() as u32)
             .collect();
+        let blocks = [x.view()];
         let obj = Objective {
-            x: x.view(),
+            blocks: &blocks,
+            scale: None,
             y: &index,
             k: 4,
             alpha: cfg.alpha,
@@ -312,7 +321,7 @@ mod tests {
             .fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(dw < 5e-3, "weights differ by {dw}");
         assert_eq!(ours.head.bias[3], ABSENT_CLASS_BIAS);
-        let again = fit_logistic(x.view(), &y, k, &cfg, Some(&ours.head)).unwrap();
+        let again = fit_logistic(&[x.view()], &y, k, false, &cfg, Some(&ours.head)).unwrap();
         assert!(
             again.converged && again.iterations <= 1,
             "{}",

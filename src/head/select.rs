@@ -13,7 +13,7 @@ use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
 use super::loss::nll_sums;
 use super::mlp::Mlp;
 use crate::checkpoint::{HeadKind, HeadModel};
-use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
 /// The C values tried by default: `10^-1 … 10^3` in half-decades (C = 1/alpha).
@@ -107,12 +107,11 @@ fn argbest(trials: &[Trial]) -> usize {
     (1..trials.len()).fold(0, |b, i| if better(&trials[i], &trials[b]) { i } else { b })
 }
 
-/// All train row sets stacked `[P·N, D]` with their labels.
-fn stacked(sets: &[Array2<f32>], labels: &[u32]) -> (Array2<f32>, Vec<u32>) {
-    let views: Vec<ArrayView2<f32>> = sets.iter().map(|p| p.view()).collect();
-    let x = concatenate(Axis(0), &views).expect("row sets share their width");
-    let y = labels.iter().copied().cycle().take(x.nrows()).collect();
-    (x, y)
+/// Every train row set (in place) with one label per row.
+fn train_rows(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
+    let blocks: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
+    let y = data.labels.repeat(blocks.len());
+    (blocks, y)
 }
 
 fn normalized(mut x: Array2<f32>) -> Array2<f32> {
@@ -123,8 +122,7 @@ fn normalized(mut x: Array2<f32>) -> Array2<f32> {
 /// The logistic head: L2-normalised rows, C chosen on the valid views' mean over `c_grid`
 /// (warm-started from the previous C), refitted on train+valid rows with the chosen C.
 pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, LogisticError> {
-    let (x, y) = stacked(&data.passes, &data.labels);
-    let x = normalized(x);
+    let (x, y) = train_rows(data);
     let valid = normalized(data.valid_x.clone());
     let mut trials = Vec::new();
     let mut heads: Vec<LinearHead> = Vec::new();
@@ -136,7 +134,7 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
             ..o.logistic
         };
         let start = std::time::Instant::now();
-        let fitted = fit_logistic(x.view(), &y, k, &cfg, heads.last())?;
+        let fitted = fit_logistic(&x, &y, k, true, &cfg, heads.last())?;
         let seconds = start.elapsed().as_secs_f64();
         let (top1, nll) = top1_nll(
             fitted.head.log_proba(valid.view()).view(),
@@ -171,7 +169,7 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
             alpha: 1.0 / grid[winner],
             ..o.logistic
         };
-        let fitted = fit_logistic(normalized(rx).view(), &ry, k, &cfg, Some(&heads[winner]))?;
+        let fitted = fit_logistic(&rx, &ry, k, true, &cfg, Some(&heads[winner]))?;
         chosen.model = HeadModel::Logistic(fitted.head);
         chosen.refitted = true;
         chosen.refit_converged = fitted.converged;
@@ -188,6 +186,7 @@ pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super
     let mut state = FitState::<f32>::new(cfg, d, k);
     let train = TrainData {
         passes: &data.passes,
+        more: &[],
         labels: &data.labels,
         class_weights: o.class_weights.clone(),
     };

@@ -44,6 +44,7 @@ fn scripted_run(losses: &[f64], max_epochs: u32, patience: u32) -> (FitState<f32
     let labels: Vec<u32> = (0..10).map(|i| (i % 3) as u32).collect();
     let data = TrainData {
         passes: &passes,
+        more: &[],
         labels: &labels,
         class_weights: None,
     };

@@ -3,7 +3,7 @@
 use crate::cache::FeatureCache;
 use crate::head::data::{load_views, mean_of, HeadData};
 use anyhow::{bail, Context, Result};
-use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, Axis};
 
 /// Every image of the cache, one `[N,D]` array per shared view, rows aligned across views.
 pub struct Pool {
@@ -59,25 +59,50 @@ pub fn shared_views(cache: &FeatureCache) -> Result<(Vec<String>, Vec<String>)> 
     Ok((shared, notes))
 }
 
-/// Loads the `names` views of every split and pools their images.
+/// Loads the `names` views of every split and pools their images. Each split's rows are copied
+/// into the pooled arrays as soon as it is read, so loading holds the pool and one split at once.
 pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
-    let mut per_view: Vec<Vec<Array2<f32>>> = vec![Vec::new(); names.len()];
-    let mut labels = Vec::new();
+    let d = cache.manifest.spec.feature_dim;
+    let total: usize = cache
+        .manifest
+        .spec
+        .splits
+        .iter()
+        .map(|p| p.images.len())
+        .sum();
+    let mut views: Vec<Array2<f32>> = (0..names.len())
+        .map(|_| Array2::zeros((total, d)))
+        .collect();
+    let mut labels = Vec::with_capacity(total);
     for plan in &cache.manifest.spec.splits {
         let sv = load_views(cache, &plan.name, Some(names))
             .with_context(|| format!("loading split {} of {}", plan.name, cache.dir.display()))?;
-        for (acc, v) in per_view.iter_mut().zip(sv.views) {
-            acc.push(v);
+        let (start, n) = (labels.len(), sv.labels.len());
+        if start + n > total {
+            bail!(
+                "feature cache {}: split {} has more rows than its manifest lists images; re-run `pipeline extract`",
+                cache.dir.display(),
+                plan.name
+            );
+        }
+        for (acc, v) in views.iter_mut().zip(&sv.views) {
+            if v.ncols() != d {
+                bail!(
+                    "feature cache {}: split {} has {}-d features, the manifest says {d}; re-run `pipeline extract`",
+                    cache.dir.display(),
+                    plan.name,
+                    v.ncols()
+                );
+            }
+            acc.slice_mut(s![start..start + n, ..]).assign(v);
         }
         labels.extend(sv.labels);
     }
-    let views = per_view
+    let n = labels.len();
+    let views = views
         .into_iter()
-        .map(|parts| {
-            let v: Vec<ArrayView2<f32>> = parts.iter().map(|a| a.view()).collect();
-            concatenate(Axis(0), &v).context("views of different widths")
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|v| v.slice_move(s![..n, ..]))
+        .collect();
     Ok(Pool {
         views,
         names: names.to_vec(),

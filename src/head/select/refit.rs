@@ -4,14 +4,13 @@ use super::SelectOptions;
 use crate::head::data::HeadData;
 use crate::head::fit::{fit, EpochEval, FitConfig, FitError, FitState, TrainData, Validator};
 use crate::head::mlp::Mlp;
-use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 
-/// Every train row set and every valid view, stacked `[P·N + V·M, D]`, with their labels.
-pub fn train_plus_valid(data: &HeadData) -> (Array2<f32>, Vec<u32>) {
-    let mut views: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
-    views.extend(data.valid_views.iter().map(|v| v.view()));
-    let x = concatenate(Axis(0), &views).expect("row sets share their width");
-    let mut y = Vec::with_capacity(x.nrows());
+/// Every train row set and every valid view (in place, `P·N + V·M` rows), with their labels.
+pub fn train_plus_valid(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
+    let mut x: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
+    x.extend(data.valid_views.iter().map(|v| v.view()));
+    let mut y = Vec::with_capacity(x.iter().map(|b| b.nrows()).sum());
     for _ in &data.passes {
         y.extend_from_slice(&data.labels);
     }
@@ -21,22 +20,14 @@ pub fn train_plus_valid(data: &HeadData) -> (Array2<f32>, Vec<u32>) {
     (x, y)
 }
 
-/// Row sets of train+valid aligned as the MLP's sampler wants them: set `p` is train's set `p`
-/// followed by valid's view `p mod V`.
-pub fn aligned_sets(data: &HeadData) -> (Vec<Array2<f32>>, Vec<u32>) {
-    let v = data.valid_views.len().max(1);
-    let sets = data
-        .passes
-        .iter()
-        .enumerate()
-        .map(|(p, t)| {
-            let valid = data.valid_views.get(p % v).unwrap_or(&data.valid_x);
-            concatenate(Axis(0), &[t.view(), valid.view()]).expect("same width")
-        })
-        .collect();
-    let mut labels = data.labels.clone();
-    labels.extend_from_slice(&data.valid_labels);
-    (sets, labels)
+/// The valid row sets the MLP refit appends to train's (image `N + j` of pass `p` is row `j` of
+/// set `p mod V`): valid's views, or its view mean for a cache without views.
+pub fn valid_sets(data: &HeadData) -> &[Array2<f32>] {
+    if data.valid_views.is_empty() {
+        std::slice::from_ref(&data.valid_x)
+    } else {
+        &data.valid_views
+    }
 }
 
 /// A validator that calls every epoch an improvement, so the last epoch's weights are kept.
@@ -59,7 +50,8 @@ pub fn mlp_for_epochs(
     o: &SelectOptions,
     epochs: u32,
 ) -> Result<Mlp<f32>, FitError> {
-    let (sets, labels) = aligned_sets(data);
+    let mut labels = data.labels.clone();
+    labels.extend_from_slice(&data.valid_labels);
     let cfg = FitConfig {
         max_epochs: epochs,
         patience: 0,
@@ -67,7 +59,8 @@ pub fn mlp_for_epochs(
     };
     let mut state = FitState::<f32>::new(&cfg, data.valid_x.ncols(), k);
     let train = TrainData {
-        passes: &sets,
+        passes: &data.passes,
+        more: valid_sets(data),
         labels: &labels,
         class_weights: o.class_weights.clone(),
     };

@@ -111,7 +111,8 @@ fn selection_reads_valid_labels_only_through_the_choice() {
 fn refit_uses_train_and_valid_rows() {
     let data = blobs(30, 15, 2, 2, 3);
     let (x, y) = refit::train_plus_valid(&data);
-    assert_eq!((x.nrows(), y.len()), (2 * 30 + 2 * 15, 90));
+    let rows: usize = x.iter().map(|b| b.nrows()).sum();
+    assert_eq!((x.len(), rows, y.len()), (4, 2 * 30 + 2 * 15, 90));
     let plain = logistic(&data, 3, &opts(false)).unwrap();
     let one_c = SelectOptions {
         c_grid: vec![plain.best().setting],
@@ -120,8 +121,8 @@ fn refit_uses_train_and_valid_rows() {
     let refitted = logistic(&data, 3, &one_c).unwrap();
     assert!(refitted.refitted);
     assert_ne!(refitted.model, plain.model);
-    let (sets, labels) = refit::aligned_sets(&data);
-    assert_eq!((sets.len(), sets[0].nrows(), labels.len()), (2, 45, 45));
+    let sets = refit::valid_sets(&data);
+    assert_eq!((sets.len(), sets[0].nrows()), (2, 15));
 }
 
 #[test]
@@ -134,4 +135,45 @@ fn mlp_and_auto_choose_and_explain() {
     assert_eq!(a.trials.len(), 4);
     assert_eq!(a.winner, argbest(&a.trials));
     assert!(a.explain().contains("chose"), "{}", a.explain());
+}
+
+/// The MLP refit reads valid's rows in place (`TrainData::more`) and trains exactly as it did on
+/// row sets copied together (train's set `p`, then valid's view `p mod V`), with 3 train sets
+/// and 2 valid views so the wrap-around is exercised.
+#[test]
+fn refit_in_place_equals_refit_on_copied_sets() {
+    let data = blobs(30, 15, 3, 2, 5);
+    let o = opts(true);
+    let in_place = refit::mlp_for_epochs(&data, 3, &o, 4).unwrap();
+    let sets: Vec<Array2<f32>> = data
+        .passes
+        .iter()
+        .enumerate()
+        .map(|(p, t)| {
+            ndarray::concatenate(
+                ndarray::Axis(0),
+                &[t.view(), data.valid_views[p % 2].view()],
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut labels = data.labels.clone();
+    labels.extend_from_slice(&data.valid_labels);
+    let cfg = FitConfig {
+        max_epochs: 4,
+        patience: 0,
+        ..o.mlp.clone()
+    };
+    let mut state = FitState::<f32>::new(&cfg, 6, 3);
+    let train = TrainData {
+        passes: &sets,
+        more: &[],
+        labels: &labels,
+        class_weights: None,
+    };
+    for _ in 0..4 {
+        state.train_epoch(&train, &cfg).unwrap();
+        state.epochs_done += 1;
+    }
+    assert_eq!(in_place, state.mlp);
 }
