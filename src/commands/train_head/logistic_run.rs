@@ -4,7 +4,7 @@
 use super::options::Plan;
 use crate::checkpoint::{self as ckpt, HeadMeta, RunConfig, RunMetrics};
 use crate::head::data::HeadData;
-use crate::head::history::{format_line, EpochRecord};
+use crate::head::history::EpochRecord;
 use crate::head::select::{self, Chosen, HeadChoice, SelectOptions};
 use std::path::Path;
 use std::time::Instant;
@@ -20,7 +20,9 @@ pub fn options(plan: &Plan, class_weights: Option<Vec<f32>>) -> SelectOptions {
     }
 }
 
-fn print_trials(chosen: &Chosen, seconds: f64) -> Vec<EpochRecord> {
+/// One history record per trial (no train loss: a trial is a whole fit), printed as
+/// `trial i/n  valid loss … acc …  [what it was]`.
+fn print_trials(chosen: &Chosen) -> Vec<EpochRecord> {
     let n = chosen.trials.len() as u32;
     chosen
         .trials
@@ -33,15 +35,14 @@ fn print_trials(chosen: &Chosen, seconds: f64) -> Vec<EpochRecord> {
                 train_acc: f64::NAN,
                 valid_loss: t.valid_nll,
                 valid_acc: t.valid_top1,
-                seconds: seconds / n.max(1) as f64,
+                seconds: t.seconds,
                 improved: i == chosen.winner,
             };
             let note = match t.head {
                 "logistic" => format!(
-                    "logistic C={}, {} L-BFGS iterations in {:.1} s{}",
+                    "logistic C={}, {} L-BFGS iterations{}",
                     t.setting,
                     t.iterations,
-                    t.seconds,
                     if t.converged {
                         ""
                     } else {
@@ -50,7 +51,14 @@ fn print_trials(chosen: &Chosen, seconds: f64) -> Vec<EpochRecord> {
                 ),
                 _ => format!("mlp, best epoch {}", t.setting),
             };
-            println!("{}  [{note}]", format_line(&rec, n));
+            println!(
+                "trial {:>3}/{n}  valid loss {:.4} acc {:5.1}%  {:.2} s{}  [{note}]",
+                rec.epoch,
+                rec.valid_loss,
+                100.0 * rec.valid_acc,
+                rec.seconds,
+                if rec.improved { " *" } else { "" }
+            );
             rec
         })
         .collect()
@@ -74,7 +82,7 @@ pub fn train_selected(
     let start = Instant::now();
     let chosen = select::select(plan.choice, data, config.classes.len(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
-    let history = print_trials(&chosen, seconds);
+    let history = print_trials(&chosen);
     println!("{}", chosen.explain());
     if !chosen.refit_converged {
         println!(
