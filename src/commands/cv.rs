@@ -184,10 +184,11 @@ fn one_repeat(
 }
 
 /// Bytes one repeat holds at once beside the shared pool: its fold (train and valid views, ¾ of
-/// the pool, and the test views until their mean is taken) and the MLP refit's train+valid row
-/// sets (¾ again); the logistic head reads the fold's rows in place.
+/// the pool, and the test views until their mean is taken, ¼). The logistic head and the MLP
+/// refit read the fold's rows in place. Measured on the Caltech-sized synthetic cache: one repeat
+/// peaked at 3.27 GB with a 1.63 GB pool.
 fn repeat_bytes(pool: &pool::Pool) -> usize {
-    pool.bytes() / 4 * 6
+    pool.bytes()
 }
 
 /// Runs `pipeline cv`.

@@ -298,13 +298,18 @@ impl MaskRng {
         ((p * 65536.0).round() as u32, F::of_f64(1.0 / (1.0 - p)))
     }
 
+    /// The next SplitMix64 output.
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
     fn next_u16(&mut self) -> u32 {
         if self.left == 0 {
-            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            self.buf = z ^ (z >> 31);
+            self.buf = self.next_u64();
             self.left = 4;
         }
         self.left -= 1;
@@ -325,11 +330,7 @@ impl MaskRng {
         }
         let mut quads = xs[i..].chunks_exact_mut(4);
         for q in &mut quads {
-            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let z = z ^ (z >> 31);
+            let z = self.next_u64();
             for (j, v) in q.iter_mut().enumerate() {
                 let draw = ((z >> (16 * j)) & 0xFFFF) as u32;
                 *v *= if draw < threshold { F::zero() } else { keep };

@@ -1,7 +1,7 @@
 //! What a head's input is made of, recorded in the run config so eval and predict feed it the
 //! same: the deterministic views averaged per image, and whether rows are L2-normalised.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// How cached features become a head's input rows.
@@ -35,10 +35,15 @@ impl HeadInput {
     }
 }
 
+/// Euclidean length of a feature row.
+pub fn l2_norm(row: ArrayView1<f32>) -> f32 {
+    row.iter().map(|v| v * v).sum::<f32>().sqrt()
+}
+
 /// Scales every row of `x` to unit length (zero rows stay zero).
 pub fn l2_normalize_rows(x: &mut Array2<f32>) {
     for mut row in x.axis_iter_mut(Axis(0)) {
-        let n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let n = l2_norm(row.view());
         if n > 0.0 {
             row /= n;
         }

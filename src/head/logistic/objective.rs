@@ -30,7 +30,7 @@ pub fn inverse_norms(blocks: &[ArrayView2<f32>]) -> Vec<f32> {
         .iter()
         .flat_map(|b| b.rows().into_iter())
         .map(|r| {
-            let n = r.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let n = crate::head::input::l2_norm(r);
             if n > 0.0 {
                 1.0 / n
             } else {

@@ -8,12 +8,8 @@ use ndarray::{Array2, ArrayView2};
 
 /// Every train row set and every valid view (in place, `P·N + V·M` rows), with their labels.
 pub fn train_plus_valid(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
-    let mut x: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
+    let (mut x, mut y) = super::train_rows(data);
     x.extend(data.valid_views.iter().map(|v| v.view()));
-    let mut y = Vec::with_capacity(x.iter().map(|b| b.nrows()).sum());
-    for _ in &data.passes {
-        y.extend_from_slice(&data.labels);
-    }
     for _ in &data.valid_views {
         y.extend_from_slice(&data.valid_labels);
     }
