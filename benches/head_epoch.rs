@@ -78,6 +78,22 @@ fn products(c: &mut Criterion) {
             gemm(1.0, da.t(), x.view(), 0.0, gw1.view_mut());
         })
     });
+    // `0.weight` row-major (`w1`, PyTorch's layout) against column-major (`w1t` holds its
+    // transpose row-major: the head's layout, see `pipeline::head::mlp`).
+    let w1t = w1.t().as_standard_layout().to_owned();
+    let mut gw1t = Array2::<f32>::zeros((D, 256));
+    g.bench_function("gemm_fwd_only", |b| {
+        b.iter(|| gemm(1.0, x.view(), w1.t(), 0.0, a.view_mut()))
+    });
+    g.bench_function("gemm_fwd_only_w1t", |b| {
+        b.iter(|| gemm(1.0, x.view(), w1t.view(), 0.0, a.view_mut()))
+    });
+    g.bench_function("gemm_dw1_only", |b| {
+        b.iter(|| gemm(1.0, da.t(), x.view(), 0.0, gw1.view_mut()))
+    });
+    g.bench_function("gemm_dw1_only_t", |b| {
+        b.iter(|| gemm(1.0, x.t(), da.view(), 0.0, gw1t.view_mut()))
+    });
     g.finish();
 }
 

@@ -10,7 +10,8 @@ pub use super::sampler::PassMode;
 use super::sampler::{epoch_order, Sample};
 use super::Float;
 use crate::seed;
-use ndarray::{s, Array2, ArrayView2, Zip};
+use ndarray::{s, Array2, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// Everything that shapes a training trajectory (besides the data).
@@ -230,7 +231,11 @@ impl<F: Float> FitState<F> {
             }
             let scale = (cfg.dropout > 0.0).then(|| {
                 let (thr, keep) = MaskRng::threshold::<F>(cfg.dropout);
-                Array2::from_shape_simple_fn((chunk.len(), cfg.hidden), || rng.scale(thr, keep))
+                let mut s = Array2::<F>::ones((chunk.len(), cfg.hidden));
+                if let Some(xs) = s.as_slice_mut() {
+                    rng.scale_slice(xs, thr, keep);
+                }
+                s
             });
             let x = xb.slice(s![..chunk.len(), ..]);
             let b = train_step(
@@ -260,20 +265,37 @@ fn gather<F: Float>(
     labels: &mut Vec<u32>,
 ) {
     labels.clear();
+    labels.extend(chunk.iter().map(|s| data.labels[s.image as usize]));
     let n = data.passes[0].nrows();
-    for (mut row, s) in x.rows_mut().into_iter().zip(chunk) {
-        let (p, i) = (s.pass as usize, s.image as usize);
-        let src = if i < n {
-            data.passes[p].row(i)
-        } else {
-            data.more[p % data.more.len()].row(i - n)
-        };
-        Zip::from(&mut row)
-            .and(&src)
-            .for_each(|d, &v| *d = F::of_f32(v));
-        labels.push(data.labels[s.image as usize]);
-    }
+    let copy = |mut rows: ndarray::ArrayViewMut2<F>, samples: &[Sample]| {
+        for (mut row, s) in rows.rows_mut().into_iter().zip(samples) {
+            let (p, i) = (s.pass as usize, s.image as usize);
+            let src = if i < n {
+                data.passes[p].row(i)
+            } else {
+                data.more[p % data.more.len()].row(i - n)
+            };
+            match (row.as_slice_mut(), src.as_slice()) {
+                (Some(d), Some(v)) => d.iter_mut().zip(v).for_each(|(d, &v)| *d = F::of_f32(v)),
+                _ => Zip::from(&mut row)
+                    .and(&src)
+                    .for_each(|d, &v| *d = F::of_f32(v)),
+            }
+        }
+    };
+    // Rows scattered over a large cache are copied at memory latency: one block per thread.
+    let per = chunk
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .max(GATHER_MIN_ROWS);
+    x.axis_chunks_iter_mut(Axis(0), per)
+        .into_par_iter()
+        .zip(chunk.par_chunks(per))
+        .for_each(|(rows, samples)| copy(rows, samples));
 }
+
+/// Fewest rows a thread gathers (smaller batches are not worth waking the pool for).
+const GATHER_MIN_ROWS: usize = 32;
 
 /// Dropout masks: SplitMix64 (Steele, Lea & Flood 2014) seeded per epoch from the run's seed,
 /// four 16-bit draws per 64-bit output. An element is dropped when its draw is below

@@ -1,13 +1,19 @@
 //! The notebook's head, `Linear(D,H) → ReLU → Dropout(p) → Linear(H,K) → LogSoftmax`, with its
 //! forward and backward passes written by hand on `ndarray`.
 //!
-//! Parameters use PyTorch's `nn.Sequential` names and layouts: `0.weight` `[H,D]`, `0.bias` `[H]`,
+//! Parameters use PyTorch's `nn.Sequential` names and shapes: `0.weight` `[H,D]`, `0.bias` `[H]`,
 //! `3.weight` `[K,H]`, `3.bias` `[K]` (index 1 is the ReLU, 2 the Dropout, 4 the LogSoftmax).
+//!
+//! `0.weight` is held column-major in memory (its transpose `[D,H]` is row-major): the forward
+//! product `x·w1ᵀ` then reads `w1ᵀ` row by row, which `gemm` packs faster — 0.94 vs 1.30 ms for
+//! `[128,4096]·[4096,256]` on two threads (`cargo bench --bench head_epoch -- head_products`).
+//! Shapes, indexing and every file layout are unchanged; gradients and Adam's moments follow the
+//! parameter's memory order.
 
 use super::loss::{log_softmax_inplace, softmax_nll_backward, BatchLoss};
 use super::matmul::gemm;
 use super::Float;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, ShapeBuilder, Zip};
 use rand::distributions::{Distribution, Uniform};
 use rand::Rng;
 
@@ -37,6 +43,16 @@ pub struct ShapeMismatch {
     pub b2: Vec<usize>,
 }
 
+/// The same matrix, stored column-major (see the module documentation).
+fn column_major<F: Float>(w: Array2<F>) -> Array2<F> {
+    if w.t().is_standard_layout() {
+        return w;
+    }
+    let mut f = Array2::zeros(w.raw_dim().f());
+    f.assign(&w);
+    f
+}
+
 /// `U(−1/√fan_in, 1/√fan_in)`: PyTorch's default `nn.Linear` init (kaiming-uniform with a = √5
 /// for the weight, the same bound for the bias).
 fn linear_init<F: Float, R: Rng>(out: usize, fan_in: usize, rng: &mut R) -> (Array2<F>, Array1<F>) {
@@ -52,7 +68,12 @@ impl<F: Float> Mlp<F> {
     pub fn init<R: Rng>(d: usize, h: usize, k: usize, rng: &mut R) -> Self {
         let (w1, b1) = linear_init(h, d, rng);
         let (w2, b2) = linear_init(k, h, rng);
-        Mlp { w1, b1, w2, b2 }
+        Mlp {
+            w1: column_major(w1),
+            b1,
+            w2,
+            b2,
+        }
     }
 
     /// Checks that the four arrays fit together as `[H,D]`, `[H]`, `[K,H]`, `[K]`.
@@ -71,7 +92,12 @@ impl<F: Float> Mlp<F> {
                 b2: b2.shape().to_vec(),
             });
         }
-        Ok(Mlp { w1, b1, w2, b2 })
+        Ok(Mlp {
+            w1: column_major(w1),
+            b1,
+            w2,
+            b2,
+        })
     }
 
     /// `(D, H, K)`.
@@ -82,7 +108,7 @@ impl<F: Float> Mlp<F> {
     /// Zeros of the same shapes (a gradient buffer).
     pub fn zeros_like(&self) -> Self {
         Mlp {
-            w1: Array2::zeros(self.w1.raw_dim()),
+            w1: self.w1.map(|_| F::zero()),
             b1: Array1::zeros(self.b1.raw_dim()),
             w2: Array2::zeros(self.w2.raw_dim()),
             b2: Array1::zeros(self.b2.raw_dim()),
@@ -285,6 +311,26 @@ mod tests {
                 assert!((lp[[i, c]] - (z[c] - lse)).abs() < 1e-12);
             }
         }
+    }
+
+    /// `0.weight` is stored column-major whatever layout it comes in, with the same values, and
+    /// its gradient buffer follows it.
+    #[test]
+    fn w1_is_held_column_major_with_unchanged_values() {
+        let w1 = Array2::from_shape_fn((3, 4), |(i, j)| (10 * i + j) as f32);
+        let m = Mlp::from_parts(
+            w1.clone(),
+            Array1::zeros(3),
+            Array2::zeros((2, 3)),
+            Array1::zeros(2),
+        )
+        .unwrap();
+        assert!(m.w1.t().is_standard_layout());
+        assert_eq!(m.w1, w1);
+        assert_eq!(m.w1[[2, 1]], 21.0);
+        assert!(m.zeros_like().w1.t().is_standard_layout());
+        let init = Mlp::<f32>::init(4, 3, 2, &mut crate::seed::rng(0, &[b"t"]));
+        assert!(init.w1.t().is_standard_layout());
     }
 
     #[test]
