@@ -2,9 +2,11 @@
 //!
 //! `RUN/head.safetensors`: the final (best-epoch) head, f32, PyTorch `nn.Sequential` names —
 //! MLP: `0.weight` `[H,D]`, `0.bias` `[H]`, `3.weight` `[K,H]`, `3.bias` `[K]`; logistic: one
-//! `Linear(D,K)` as `0.weight` `[K,D]`, `0.bias` `[K]` — with `__metadata__` keys `format`
-//! (`pipeline-head`), `schema_version`, `head_kind` (`mlp`|`logistic`), `classes` (JSON list),
-//! `feature_dim`, `hidden`, `cache_key`, `best_epoch`, `tool_version`.
+//! `Linear(D,K)` as `0.weight` `[K,D]`, `0.bias` `[K]`; MLP ensemble: member `i`'s MLP tensors
+//! prefixed `member{i}.` (`member0.0.weight`, …) — with `__metadata__` keys `format`
+//! (`pipeline-head`), `schema_version`, `head_kind` (`mlp`|`logistic`|`mlp-ensemble`), `classes`
+//! (JSON list), `feature_dim`, `hidden`, `members` (ensembles), `cache_key`, `best_epoch`,
+//! `tool_version`.
 //! `RUN/optimizer.safetensors`: the state `--resume` continues from (see [`resume`]).
 //! `RUN/config.json` ([`RunConfig`]), `RUN/metrics.json` ([`RunMetrics`]),
 //! `RUN/history.json` + `RUN/history.csv` (one [`EpochRecord`] per epoch), `RUN/curves.png`.
@@ -46,6 +48,10 @@ pub enum HeadKind {
     Mlp,
     /// Multinomial logistic regression (L-BFGS on L2-normalised features).
     Logistic,
+    /// MLPs that differ only in their seed, predicting the mean of their probabilities.
+    #[serde(rename = "mlp-ensemble")]
+    #[value(name = "mlp-ensemble")]
+    MlpEnsemble,
 }
 
 impl HeadKind {
@@ -53,6 +59,7 @@ impl HeadKind {
         match self {
             HeadKind::Mlp => "mlp",
             HeadKind::Logistic => "logistic",
+            HeadKind::MlpEnsemble => "mlp-ensemble",
         }
     }
 }
@@ -62,6 +69,8 @@ impl HeadKind {
 pub enum HeadModel {
     Mlp(Mlp<f32>),
     Logistic(LinearHead),
+    /// At least two members of equal shapes ([`crate::head::ensemble`]).
+    MlpEnsemble(Vec<Mlp<f32>>),
 }
 
 impl HeadModel {
@@ -69,6 +78,7 @@ impl HeadModel {
         match self {
             HeadModel::Mlp(_) => HeadKind::Mlp,
             HeadModel::Logistic(_) => HeadKind::Logistic,
+            HeadModel::MlpEnsemble(_) => HeadKind::MlpEnsemble,
         }
     }
     /// `D`.
@@ -76,6 +86,7 @@ impl HeadModel {
         match self {
             HeadModel::Mlp(m) => m.dims().0,
             HeadModel::Logistic(l) => l.weight.ncols(),
+            HeadModel::MlpEnsemble(ms) => ms[0].dims().0,
         }
     }
     /// `K`.
@@ -83,6 +94,7 @@ impl HeadModel {
         match self {
             HeadModel::Mlp(m) => m.dims().2,
             HeadModel::Logistic(l) => l.weight.nrows(),
+            HeadModel::MlpEnsemble(ms) => ms[0].dims().2,
         }
     }
     /// Trainable parameters.
@@ -90,6 +102,7 @@ impl HeadModel {
         match self {
             HeadModel::Mlp(m) => m.num_params(),
             HeadModel::Logistic(l) => l.weight.len() + l.bias.len(),
+            HeadModel::MlpEnsemble(ms) => ms.iter().map(Mlp::num_params).sum(),
         }
     }
     /// Eval-mode log-probabilities `[N,K]` of `x` `[N,D]`; `x` must have `D` columns.
@@ -97,6 +110,7 @@ impl HeadModel {
         match self {
             HeadModel::Mlp(m) => m.log_proba(x),
             HeadModel::Logistic(l) => l.log_proba(x),
+            HeadModel::MlpEnsemble(ms) => crate::head::ensemble::log_proba(ms, x),
         }
     }
 }
@@ -278,6 +292,7 @@ impl TrainedRun {
         let kind_ok = parsed.head == head.kind()
             && match &head {
                 HeadModel::Mlp(m) => hidden == Some(m.dims().1),
+                HeadModel::MlpEnsemble(ms) => hidden == Some(ms[0].dims().1),
                 HeadModel::Logistic(_) => true,
             };
         if !kind_ok {

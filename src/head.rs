@@ -8,6 +8,7 @@
 pub mod adam;
 pub mod class_weights;
 pub mod data;
+pub mod ensemble;
 pub mod fit;
 pub mod history;
 pub mod input;

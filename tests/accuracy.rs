@@ -173,6 +173,30 @@ fn cv_reports_mean_and_sd_and_refuses_unsplittable_caches() {
         "--preset",
         "notebook",
     ]));
+    let out = ok(&pipeline(&[
+        "cv",
+        "--features",
+        cache.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--head",
+        "mlp",
+        "--ensemble",
+        "2",
+        "--preset",
+        "notebook",
+    ]));
+    assert!(out.contains("mlp ensemble of 2"), "{out}");
+    let err = fails(&pipeline(&[
+        "cv",
+        "--features",
+        cache.to_str().unwrap(),
+        "--head",
+        "logistic",
+        "--ensemble",
+        "2",
+    ]));
+    assert!(err.contains("not to the logistic head"), "{err}");
     let err = fails(&pipeline(&[
         "cv",
         "--features",

@@ -126,6 +126,11 @@ fn compare(
 /// A run on the eval view alone (extract without `--views`, then train-head): what a
 /// `--input crop` classifier computes, one centre crop per image, no view averaging.
 fn trained_on_one_view(dir: &Path, model: &str, head: &str) -> PathBuf {
+    trained_on_one_view_with(dir, model, &["--head", head, "--epochs", "5"])
+}
+
+/// [`trained_on_one_view`] with the given `train-head` flags.
+fn trained_on_one_view_with(dir: &Path, model: &str, train: &[&str]) -> PathBuf {
     let (features, run) = (dir.join("features"), dir.join("run"));
     let (f, r) = (features.to_str().unwrap(), run.to_str().unwrap());
     succeeded(&common::extract_into(
@@ -134,11 +139,7 @@ fn trained_on_one_view(dir: &Path, model: &str, head: &str) -> PathBuf {
         f,
         &["--passes", "1", "--device", "cpu"],
     ));
-    succeeded(&common::train_head_into(
-        f,
-        r,
-        &["--head", head, "--epochs", "5"],
-    ));
+    succeeded(&common::train_head_into(f, r, train));
     run
 }
 
@@ -162,6 +163,25 @@ fn crop_input_equals_predict_within_1e5() {
         assert!(facts["classes"].as_array().unwrap().len() >= 2);
         assert_eq!(facts["backbone_hash"].as_str().unwrap().len(), 64);
     }
+}
+
+/// An MLP seed ensemble exports as one file: the members' softmaxes averaged in the graph.
+#[test]
+fn ensemble_classifier_equals_predict_within_1e5() {
+    let t = tempfile::tempdir().unwrap();
+    let train = ["--head", "mlp", "--ensemble", "3", "--epochs", "5"];
+    let run = trained_on_one_view_with(t.path(), MODEL, &train);
+    let out = t.path().join("ensemble.onnx");
+    export(&run, MODEL, &out, "crop");
+    let got = predictions(&["--classifier", out.to_str().unwrap(), RAW]);
+    let (agree, max) = compare(&reference(&run, MODEL), &got);
+    eprintln!("ensemble --input crop: top-1 agreement {agree}, max |Δp| {max:e}");
+    assert!(max <= 1e-5, "max |Δp| {max}");
+    assert_eq!(agree, 1.0);
+    let facts: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(facts["head"], "mlp-ensemble");
 }
 
 #[test]

@@ -325,3 +325,70 @@ fn notebook_preset_and_bad_flags() {
     ]));
     assert!(err.contains("pipeline extract"), "{err}");
 }
+
+/// `--ensemble 3` writes one run whose head holds three MLPs (member 0 is the single MLP of the
+/// same seed) and predicts the mean of their probabilities; `eval`-side loading checks it.
+#[test]
+fn ensemble_run_holds_its_members_and_predicts_their_mean() {
+    let t = tempfile::tempdir().unwrap();
+    let (cache, single, ens) = (
+        t.path().join("cache"),
+        t.path().join("single"),
+        t.path().join("ens"),
+    );
+    synthetic_cache(&cache, 2, 8, 48);
+    let common = ["--features", s(&cache), "--epochs", "4", "--seed", "3"];
+    ok(train_head(&[&common[..], &["--out", s(&single)]].concat()));
+    let out = ok(train_head(
+        &[&common[..], &["--out", s(&ens), "--ensemble", "3"]].concat(),
+    ));
+    assert!(out.contains("ensemble of 3 MLPs"), "{out}");
+    let one = TrainedRun::load(&single).unwrap();
+    let run = TrainedRun::load(&ens).unwrap();
+    let pipeline::checkpoint::HeadModel::MlpEnsemble(members) = &run.head else {
+        panic!("not an ensemble: {:?}", run.head.kind());
+    };
+    assert_eq!(members.len(), 3);
+    let pipeline::checkpoint::HeadModel::Mlp(m0) = &one.head else {
+        panic!("not an MLP");
+    };
+    assert_eq!(&members[0], m0);
+    let x = Array2::from_shape_fn((5, 8), |(i, j)| (i as f32 - j as f32) * 0.3);
+    let logps: Vec<Array2<f32>> = members.iter().map(|m| m.log_proba(x.view())).collect();
+    assert_eq!(
+        run.log_proba(x.view()),
+        pipeline::head::ensemble::mean_log_proba(&logps)
+    );
+    assert_eq!(run.config["head"], "mlp-ensemble");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ens.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["num_params"].as_u64().unwrap() as usize,
+        3 * m0.num_params()
+    );
+}
+
+#[test]
+fn rejects_ensemble_sizes_and_heads_it_cannot_train() {
+    let t = tempfile::tempdir().unwrap();
+    let (cache, run) = (t.path().join("cache"), t.path().join("run"));
+    synthetic_cache(&cache, 2, 9, 48);
+    let base = ["--features", s(&cache), "--out", s(&run)];
+    let err = fails(train_head(&[&base[..], &["--ensemble", "0"]].concat()));
+    assert!(
+        err.contains("--ensemble 0 must be between 1 and 100"),
+        "{err}"
+    );
+    let err = fails(train_head(
+        &[&base[..], &["--ensemble", "3", "--head", "logistic"]].concat(),
+    ));
+    assert!(err.contains("not to the logistic head"), "{err}");
+    let err = fails(train_head(
+        &[&base[..], &["--ensemble", "3", "--resume"]].concat(),
+    ));
+    assert!(
+        err.contains("an ensemble of 3 is trained in one go"),
+        "{err}"
+    );
+    assert!(!run.join("metrics.json").exists());
+}

@@ -23,6 +23,15 @@ pub fn write_head(dir: &Path, head: &HeadModel, meta: &HeadMeta) -> Result<(), C
             w.add("0.weight", l.weight.view().into_dyn());
             w.add("0.bias", l.bias.view().into_dyn());
         }
+        HeadModel::MlpEnsemble(ms) => {
+            for (i, m) in ms.iter().enumerate() {
+                for (name, p) in PARAM_NAMES.iter().zip(m.params()) {
+                    w.add(&format!("{}{name}", member_prefix(i)), p);
+                }
+            }
+            w.meta("hidden", ms[0].dims().1.to_string());
+            w.meta("members", ms.len().to_string());
+        }
     }
     let classes = serde_json::to_string(&meta.classes).map_err(|e| invalid(dir, e.to_string()))?;
     w.meta("format", HEAD_FORMAT);
@@ -36,6 +45,14 @@ pub fn write_head(dir: &Path, head: &HeadModel, meta: &HeadMeta) -> Result<(), C
     w.write(&dir.join(HEAD_FILE), safetensors::Dtype::F32)?;
     Ok(())
 }
+
+/// Tensor-name prefix of ensemble member `i`.
+fn member_prefix(i: usize) -> String {
+    format!("member{i}.")
+}
+
+/// Most members an ensemble file may declare (a bound on a damaged `members` field).
+const MAX_MEMBERS: usize = 1000;
 
 fn meta_field<'a>(
     m: &'a HashMap<String, String>,
@@ -134,16 +151,39 @@ pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
             weight: matrix(&r, "0.weight")?,
             bias: vector(&r, "0.bias")?,
         }),
+        "mlp-ensemble" => {
+            let n: usize = meta_num(&m, &path, "members")?;
+            if !(2..=MAX_MEMBERS).contains(&n) {
+                return Err(invalid(
+                    &path,
+                    format!("metadata `members` = {n}, expected 2 to {MAX_MEMBERS}"),
+                ));
+            }
+            let ms = (0..n)
+                .map(|i| read_mlp(&r, &member_prefix(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(i) = ms.iter().position(|x| x.dims() != ms[0].dims()) {
+                return Err(invalid(
+                    &path,
+                    format!(
+                        "ensemble member {i} has shape (D, H, K) {:?}, member 0 {:?}",
+                        ms[i].dims(),
+                        ms[0].dims()
+                    ),
+                ));
+            }
+            HeadModel::MlpEnsemble(ms)
+        }
         other => {
             return Err(invalid(
                 &path,
-                format!("unknown head_kind {other:?} (expected mlp or logistic)"),
+                format!("unknown head_kind {other:?} (expected mlp, logistic or mlp-ensemble)"),
             ))
         }
     };
     let ok_linear = match &head {
         HeadModel::Logistic(l) => l.bias.len() == l.weight.nrows(),
-        HeadModel::Mlp(_) => true,
+        HeadModel::Mlp(_) | HeadModel::MlpEnsemble(_) => true,
     };
     if !ok_linear
         || head.feature_dim() != meta.feature_dim
@@ -177,6 +217,10 @@ fn check_weights(path: &Path, head: &HeadModel) -> Result<(), CheckpointError> {
             l.weight.nrows(),
             vec![l.weight.view().into_dyn(), l.bias.view().into_dyn()],
         ),
+        HeadModel::MlpEnsemble(ms) => {
+            let (d, h, k) = ms[0].dims();
+            (d, h, k, ms.iter().flat_map(|m| m.params()).collect())
+        }
     };
     if d == 0 || h == 0 || k == 0 {
         return Err(invalid(

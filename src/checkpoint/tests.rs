@@ -46,6 +46,31 @@ fn mlp_and_logistic_heads_round_trip() {
 }
 
 #[test]
+fn ensemble_head_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let members: Vec<Mlp<f32>> = (0..3u8)
+        .map(|i| Mlp::init(5, 4, 3, &mut crate::seed::rng(i as u64, &[b"t"])))
+        .collect();
+    let head = HeadModel::MlpEnsemble(members);
+    write_head(dir.path(), &head, &meta(3, 5)).unwrap();
+    let (back, _) = read_head(dir.path()).unwrap();
+    assert_eq!(back, head);
+    assert_eq!(back.kind().name(), "mlp-ensemble");
+    assert_eq!(back.num_params(), 3 * (5 * 4 + 4 + 4 * 3 + 3));
+}
+
+#[test]
+fn rejects_an_ensemble_whose_members_differ_in_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Mlp::<f32>::init(5, 4, 3, &mut crate::seed::rng(0, &[b"t"]));
+    let b = Mlp::<f32>::init(5, 6, 3, &mut crate::seed::rng(1, &[b"t"]));
+    write_head(dir.path(), &HeadModel::MlpEnsemble(vec![a, b]), &meta(3, 5)).unwrap();
+    let err = read_head(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("ensemble member 1 has shape"), "{err}");
+    assert!(err.contains("re-run `pipeline train-head`"), "{err}");
+}
+
+#[test]
 fn optimizer_state_round_trips_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = FitState::<f32>::new(&cfg(), 5, 3);

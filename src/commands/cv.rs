@@ -7,6 +7,7 @@ mod pool;
 mod resplit;
 
 use crate::cache::FeatureCache;
+use crate::commands::train_head::{DEFAULT_AUTO_ENSEMBLE, MAX_ENSEMBLE};
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{balanced_weights, ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
@@ -31,6 +32,9 @@ pub struct CvArgs {
     /// Head and selection run inside each re-split.
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
+    /// MLP seed-ensemble size (a candidate of --head auto; the members of --head mlp) [1: off].
+    #[arg(long, value_name = "N")]
+    pub ensemble: Option<usize>,
     /// The MLP's hyper-parameters.
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     pub preset: Preset,
@@ -110,6 +114,10 @@ fn options(args: &CvArgs, n_train: usize, sets: u32, labels: &[u32], k: usize) -
         mlp,
         class_weights,
         refit: args.refit.unwrap_or(args.head != HeadChoice::Mlp),
+        ensemble: args.ensemble.unwrap_or(match args.head {
+            HeadChoice::Auto => DEFAULT_AUTO_ENSEMBLE,
+            _ => 1,
+        }),
     }
 }
 
@@ -124,6 +132,15 @@ fn validate(args: &CvArgs) -> Result<[f64; 3]> {
         [a, b, c] if [a, b, c].iter().all(|v| v.is_finite() && **v >= 0.0) && *a > 0.0 && *b > 0.0 && *c > 0.0 => [*a, *b, *c],
         other => bail!("--fractions takes three positive numbers train,valid,test (e.g. 50,25,25), got {other:?}"),
     };
+    match args.ensemble {
+        Some(n) if !(1..=MAX_ENSEMBLE).contains(&n) => {
+            bail!("--ensemble {n} must be between 1 and {MAX_ENSEMBLE} (e.g. --ensemble 5)")
+        }
+        Some(n) if n > 1 && args.head == HeadChoice::Logistic => bail!(
+            "--ensemble applies to the MLP (--head mlp or auto), not to the logistic head; drop --ensemble {n}"
+        ),
+        _ => {}
+    }
     if args.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
@@ -170,10 +187,7 @@ fn one_repeat(
         train_images: tr.len(),
         valid_images: va.len(),
         test_images: te.len(),
-        chosen: match b.head {
-            "logistic" => format!("logistic C={}", b.setting),
-            _ => format!("mlp {} epochs", b.setting),
-        },
+        chosen: b.label(),
         valid_top1: b.valid_top1,
         top1: m.top1,
         top5: m.top5,

@@ -63,10 +63,14 @@ pub struct RunArgs {
     /// Calibration images for --precision int8, picked evenly over the train split.
     #[arg(long, default_value_t = 64)]
     pub calib_images: usize,
-    /// Head to train; auto fits the logistic C grid and the MLP, keeps the best on valid and
-    /// refits it on train+valid.
+    /// Head to train; auto fits the logistic C grid and the MLP (and its seed ensemble with
+    /// --ensemble N), keeps the best on valid and refits it on train+valid.
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
+    /// MLP seed-ensemble size (a candidate of --head auto beside the single MLP; the members of
+    /// --head mlp) [1: off].
+    #[arg(long, value_name = "N")]
+    pub ensemble: Option<usize>,
     /// Hyper-parameter preset of the head [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
@@ -327,5 +331,6 @@ fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {
         resume: false,
         force: true,
         threads: None,
+        ensemble: a.ensemble,
     }
 }

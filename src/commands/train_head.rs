@@ -17,7 +17,7 @@ use options::Plan;
 use std::path::Path;
 use std::time::Instant;
 
-pub use options::TrainArgs;
+pub use options::{TrainArgs, DEFAULT_AUTO_ENSEMBLE, MAX_ENSEMBLE};
 
 /// Runs the `train-head` stage.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -83,7 +83,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cache.classes().len(),
         args.out.display()
     );
-    if plan.choice == HeadChoice::Mlp && !plan.refit {
+    if plan.choice == HeadChoice::Mlp && !plan.refit && plan.ensemble == 1 {
         train_mlp(&dir, &plan, &config, &data)?;
     } else {
         let weights = class_weights(&plan, &data.labels, config.classes.len());

@@ -7,6 +7,7 @@
 mod refit;
 
 use super::data::{mean_of, HeadData};
+use super::ensemble::{self, member_seed};
 use super::fit::{fit, FitConfig, FitState, HeldOut, TrainData};
 use super::input::{l2_normalize_rows, HeadInput};
 use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
@@ -31,6 +32,9 @@ pub struct SelectOptions {
     pub class_weights: Option<Vec<f32>>,
     /// Refit the chosen model on train+valid.
     pub refit: bool,
+    /// MLP seed-ensemble size: `--head mlp` trains this many members (1: a single MLP); `auto`
+    /// adds the ensemble as a candidate beside the single MLP (its member 0) when it is ≥ 2.
+    pub ensemble: usize,
 }
 
 /// One tried setting and how it scored on valid.
@@ -47,6 +51,9 @@ pub struct Trial {
     pub iterations: u64,
     /// Wall time of the fit.
     pub seconds: f64,
+    /// MLP ensemble: each member's best epoch (empty for the other heads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub member_epochs: Vec<u32>,
 }
 
 /// The chosen model, refitted if asked, with what led to it.
@@ -62,6 +69,22 @@ pub struct Chosen {
     pub refit_converged: bool,
 }
 
+impl Trial {
+    /// What was tried, in a few words: `logistic C=10`, `mlp 12 epochs`,
+    /// `mlp ensemble of 5 (epochs [12, 9, 14, 11, 10])`.
+    pub fn label(&self) -> String {
+        match self.head {
+            "logistic" => format!("logistic C={}", self.setting),
+            "mlp-ensemble" => format!(
+                "mlp ensemble of {} (epochs {:?})",
+                self.member_epochs.len(),
+                self.member_epochs
+            ),
+            _ => format!("mlp {} epochs", self.setting),
+        }
+    }
+}
+
 impl Chosen {
     pub fn best(&self) -> &Trial {
         &self.trials[self.winner]
@@ -70,10 +93,7 @@ impl Chosen {
     /// One line saying what was chosen and why.
     pub fn explain(&self) -> String {
         let b = self.best();
-        let what = match b.head {
-            "logistic" => format!("logistic C={}", b.setting),
-            _ => format!("mlp ({} epochs)", b.setting),
-        };
+        let what = b.label();
         format!(
             "chose {what}: valid top-1 {:.1}%, NLL {:.3} (best of {} tried by valid top-1, ties by NLL){}",
             100.0 * b.valid_top1,
@@ -148,6 +168,7 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
             converged: fitted.converged,
             iterations: fitted.iterations,
             seconds,
+            member_epochs: Vec::new(),
         });
         heads.push(fitted.head);
     }
@@ -164,26 +185,54 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
         refit_converged: true,
     };
     if o.refit {
-        let (rx, ry) = refit::train_plus_valid(data);
-        let cfg = LogisticConfig {
-            alpha: 1.0 / grid[winner],
-            ..o.logistic
-        };
-        let fitted = fit_logistic(&rx, &ry, k, true, &cfg, Some(&heads[winner]))?;
-        chosen.model = HeadModel::Logistic(fitted.head);
-        chosen.refitted = true;
-        chosen.refit_converged = fitted.converged;
+        refit_logistic(&mut chosen, data, k, o)?;
     }
     Ok(chosen)
 }
 
-/// The MLP: early stopping on the valid views' mean picks the epoch; the refit trains a fresh
-/// MLP (same seed) on train+valid for that many epochs.
-pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super::fit::FitError> {
+/// Refits a chosen logistic head on train+valid with its C, warm-started from it.
+fn refit_logistic(
+    chosen: &mut Chosen,
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+) -> Result<(), LogisticError> {
+    let HeadModel::Logistic(start) = &chosen.model else {
+        return Ok(());
+    };
+    let (rx, ry) = refit::train_plus_valid(data);
+    let cfg = LogisticConfig {
+        alpha: 1.0 / chosen.best().setting,
+        ..o.logistic
+    };
+    let fitted = fit_logistic(&rx, &ry, k, true, &cfg, Some(start))?;
+    chosen.model = HeadModel::Logistic(fitted.head);
+    chosen.refitted = true;
+    chosen.refit_converged = fitted.converged;
+    Ok(())
+}
+
+/// One MLP early-stopped on the valid views' mean: its best weights and epoch.
+struct MlpFit {
+    model: Mlp<f32>,
+    epoch: u32,
+    seed: u64,
+    epochs_run: u32,
+    seconds: f64,
+}
+
+fn fit_mlp(
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+    seed: u64,
+) -> Result<MlpFit, super::fit::FitError> {
     let start = std::time::Instant::now();
-    let d = data.valid_x.ncols();
-    let cfg = &o.mlp;
-    let mut state = FitState::<f32>::new(cfg, d, k);
+    let cfg = FitConfig {
+        seed,
+        ..o.mlp.clone()
+    };
+    let mut state = FitState::<f32>::new(&cfg, data.valid_x.ncols(), k);
     let train = TrainData {
         passes: &data.passes,
         more: &[],
@@ -195,54 +244,149 @@ pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super
         labels: &data.valid_labels,
         class_weights: None,
     };
-    fit::<f32, super::fit::FitError>(&mut state, &train, cfg, &mut valid, |_, _| Ok(()))?;
+    fit::<f32, super::fit::FitError>(&mut state, &train, &cfg, &mut valid, |_, _| Ok(()))?;
     let (best, epoch) = state.final_model();
-    let (iterations, seconds) = (state.epochs_done as u64, start.elapsed().as_secs_f64());
-    let (top1, nll) = top1_nll(
-        best.log_proba(data.valid_x.view()).view(),
-        &data.valid_labels,
-    );
-    let mut model: Mlp<f32> = best.clone();
-    let refitted = o.refit && epoch > 0;
-    if refitted {
-        model = refit::mlp_for_epochs(data, k, o, epoch)?;
-    }
-    Ok(Chosen {
-        model: HeadModel::Mlp(model),
-        input: HeadInput {
-            views: data.views.clone(),
-            l2_normalize: false,
+    Ok(MlpFit {
+        model: best.clone(),
+        epoch,
+        seed,
+        epochs_run: state.epochs_done,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The fits of ensemble members `from..n` ([`member_seed`] of the MLP's seed).
+fn fit_members(
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+    from: usize,
+    n: usize,
+) -> Result<Vec<MlpFit>, super::fit::FitError> {
+    (from..n)
+        .map(|i| fit_mlp(data, k, o, member_seed(o.mlp.seed, i)))
+        .collect()
+}
+
+/// The valid score of one MLP (`head` "mlp") or of the mean of several ("mlp-ensemble").
+fn mlp_trial(fits: &[MlpFit], data: &HeadData) -> Trial {
+    let members: Vec<Mlp<f32>> = fits.iter().map(|f| f.model.clone()).collect();
+    let logp = ensemble::log_proba(&members, data.valid_x.view());
+    let (top1, nll) = top1_nll(logp.view(), &data.valid_labels);
+    let single = fits.len() == 1;
+    Trial {
+        head: if single { "mlp" } else { "mlp-ensemble" },
+        setting: if single {
+            fits[0].epoch as f64
+        } else {
+            fits.len() as f64
         },
-        trials: vec![Trial {
-            head: "mlp",
-            setting: epoch as f64,
-            valid_top1: top1,
-            valid_nll: nll,
-            converged: true,
-            iterations,
-            seconds,
-        }],
+        valid_top1: top1,
+        valid_nll: nll,
+        converged: true,
+        iterations: fits.iter().map(|f| f.epochs_run as u64).sum(),
+        seconds: fits.iter().map(|f| f.seconds).sum(),
+        member_epochs: if single {
+            Vec::new()
+        } else {
+            fits.iter().map(|f| f.epoch).collect()
+        },
+    }
+}
+
+/// The model of MLP fits: each refitted on train+valid for its best epoch count (fresh, same
+/// seed) when `refit`, one MLP or an ensemble. Returns it and whether it was refitted.
+fn mlp_model(
+    fits: &[MlpFit],
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+    refit: bool,
+) -> Result<(HeadModel, bool), super::fit::FitError> {
+    let refitted = refit && fits.iter().all(|f| f.epoch > 0);
+    let mut members = Vec::with_capacity(fits.len());
+    for f in fits {
+        members.push(if refitted {
+            refit::mlp_for_epochs(data, k, o, f.epoch, f.seed)?
+        } else {
+            f.model.clone()
+        });
+    }
+    let model = if members.len() == 1 {
+        HeadModel::Mlp(members.remove(0))
+    } else {
+        HeadModel::MlpEnsemble(members)
+    };
+    Ok((model, refitted))
+}
+
+fn mlp_input(data: &HeadData) -> HeadInput {
+    HeadInput {
+        views: data.views.clone(),
+        l2_normalize: false,
+    }
+}
+
+/// The MLP (`o.ensemble` members, one by default): early stopping on the valid views' mean
+/// picks each member's epoch; the refit trains fresh members (same seeds) on train+valid for
+/// those epoch counts.
+pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super::fit::FitError> {
+    let fits = fit_members(data, k, o, 0, o.ensemble.max(1))?;
+    let trial = mlp_trial(&fits, data);
+    let (model, refitted) = mlp_model(&fits, data, k, o, o.refit)?;
+    Ok(Chosen {
+        model,
+        input: mlp_input(data),
+        trials: vec![trial],
         winner: 0,
         refitted,
         refit_converged: true,
     })
 }
 
-/// `--head auto`: the logistic grid and the MLP, the best by valid top-1 (ties: NLL), refitted.
+/// `--head auto`: the logistic grid, the MLP and (with `o.ensemble ≥ 2`) its seed ensemble,
+/// whose member 0 is that MLP; the best by valid top-1 (ties: NLL), then only the winner is
+/// refitted.
 pub fn auto(data: &HeadData, k: usize, o: &SelectOptions) -> anyhow::Result<Chosen> {
-    let lg = logistic(data, k, o)?;
-    let ml = mlp(data, k, o)?;
+    let no_refit = SelectOptions {
+        refit: false,
+        ..o.clone()
+    };
+    let mut lg = logistic(data, k, &no_refit)?;
+    let mut fits = fit_members(data, k, o, 0, 1)?;
+    let single = mlp_trial(&fits, data);
+    let ens = if o.ensemble >= 2 {
+        fits.extend(fit_members(data, k, o, 1, o.ensemble)?);
+        Some(mlp_trial(&fits, data))
+    } else {
+        None
+    };
     let mut trials = lg.trials.clone();
-    trials.extend(ml.trials.iter().cloned());
-    let mut chosen = if better(ml.best(), lg.best()) { ml } else { lg };
-    let winner = trials
-        .iter()
-        .position(|t| {
-            let b = chosen.best();
-            t.head == b.head && t.setting == b.setting
-        })
-        .unwrap_or(0);
-    chosen.trials = trials;
+    trials.push(single);
+    trials.extend(ens);
+    let winner = argbest(&trials);
+    let mut chosen = match trials[winner].head {
+        "logistic" => {
+            lg.trials = trials;
+            lg.winner = winner;
+            if o.refit {
+                refit_logistic(&mut lg, data, k, o)?;
+            }
+            lg
+        }
+        head => {
+            let used = if head == "mlp" { &fits[..1] } else { &fits[..] };
+            let (model, refitted) = mlp_model(used, data, k, o, o.refit)?;
+            Chosen {
+                model,
+                input: mlp_input(data),
+                trials,
+                winner,
+                refitted,
+                refit_converged: true,
+            }
+        }
+    };
     chosen.winner = winner;
     Ok(chosen)
 }
@@ -255,7 +399,8 @@ pub enum HeadChoice {
     Mlp,
     /// L2-normalised features, multinomial logistic regression, C chosen on valid.
     Logistic,
-    /// Fit the logistic grid and the MLP, keep the best by valid top-1 (ties: NLL).
+    /// Fit the logistic grid, the MLP and its seed ensemble (`--ensemble`), keep the best by
+    /// valid top-1 (ties: NLL).
     Auto,
 }
 

@@ -373,6 +373,21 @@ fn head(g: &mut Graph, head: &HeadModel, feats: &str) {
         HeadModel::Logistic(l) => {
             gemm(g, feats, &l.weight, &l.bias, Some("logits"));
         }
+        HeadModel::MlpEnsemble(ms) => {
+            // logits = log(mean of the members' softmax): Softmax(logits) is that mean.
+            let probs: Vec<String> = ms
+                .iter()
+                .map(|m| {
+                    let h = gemm(g, feats, &m.w1, &m.b1, None);
+                    let h = g.op("Relu", &[&h], vec![]);
+                    let z = gemm(g, &h, &m.w2, &m.b2, None);
+                    g.op("Softmax", &[&z], vec![attr_int("axis", 1)])
+                })
+                .collect();
+            let refs: Vec<&str> = probs.iter().map(String::as_str).collect();
+            let mean = g.op("Mean", &refs, vec![]);
+            g.op_to("Log", &[&mean], "logits", vec![]);
+        }
     }
     g.op_to(
         "Softmax",

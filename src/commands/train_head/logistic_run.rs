@@ -17,6 +17,7 @@ pub fn options(plan: &Plan, class_weights: Option<Vec<f32>>) -> SelectOptions {
         mlp: plan.fit.clone(),
         class_weights,
         refit: plan.refit,
+        ensemble: plan.ensemble,
     }
 }
 
@@ -48,6 +49,11 @@ fn print_trials(chosen: &Chosen) -> Vec<EpochRecord> {
                     } else {
                         " (hit the iteration cap)"
                     }
+                ),
+                "mlp-ensemble" => format!(
+                    "ensemble of {} MLPs, best epochs {:?}",
+                    t.member_epochs.len(),
+                    t.member_epochs
                 ),
                 _ => format!("mlp, best epoch {}", t.setting),
             };
@@ -100,10 +106,10 @@ pub fn train_selected(
         "refitted": chosen.refitted,
         "refit_converged": chosen.refit_converged,
     });
-    let best_epoch = if best.head == "mlp" {
-        best.setting as u32
-    } else {
-        0
+    let best_epoch = match best.head {
+        "mlp" => best.setting as u32,
+        "mlp-ensemble" => best.member_epochs.first().copied().unwrap_or(0),
+        _ => 0,
     };
     ckpt::write_json(&out.join(ckpt::CONFIG_FILE), &config)?;
     let meta = HeadMeta {

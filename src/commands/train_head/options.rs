@@ -79,6 +79,11 @@ pub struct TrainArgs {
     /// Logistic head: L-BFGS iterations at most [200].
     #[arg(long)]
     pub logistic_max_iter: Option<u64>,
+    /// MLP seed ensemble: members that differ only in their seed, predicting the mean of their
+    /// probabilities; with --head auto the ensemble is a candidate beside the single MLP (its
+    /// member 0); 1 turns it off [mlp: 1; auto: 1].
+    #[arg(long, value_name = "N")]
+    pub ensemble: Option<usize>,
     /// Continue the run in --out from its last epoch (only --epochs and --patience may change).
     #[arg(long)]
     pub resume: bool,
@@ -89,6 +94,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub threads: Option<usize>,
 }
+
+/// Most members `--ensemble` takes.
+pub const MAX_ENSEMBLE: usize = 100;
+
+/// `--ensemble` of `--head auto` when not given.
+pub const DEFAULT_AUTO_ENSEMBLE: usize = 1;
 
 /// Everything resolved: what the run will do.
 #[derive(Debug, Clone)]
@@ -102,6 +113,8 @@ pub struct Plan {
     pub logistic: LogisticConfig,
     pub class_weights: ClassWeights,
     pub resume: bool,
+    /// MLP ensemble members (1: a single MLP).
+    pub ensemble: usize,
 }
 
 fn unit_interval(name: &str, v: Option<f64>) -> anyhow::Result<()> {
@@ -135,6 +148,18 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
     }
     if a.epochs == Some(0) || a.logistic_max_iter == Some(0) {
         bail!("--epochs and --logistic-max-iter must be at least 1");
+    }
+    match a.ensemble {
+        Some(n) if !(1..=MAX_ENSEMBLE).contains(&n) => {
+            bail!("--ensemble {n} must be between 1 and {MAX_ENSEMBLE} (e.g. --ensemble 5)")
+        }
+        Some(n) if n > 1 && a.head == HeadChoice::Logistic => bail!(
+            "--ensemble applies to the MLP (--head mlp or auto), not to the logistic head; drop --ensemble {n}"
+        ),
+        Some(n) if n > 1 && a.resume => bail!(
+            "--resume continues a single MLP; an ensemble of {n} is trained in one go (re-run without --resume)"
+        ),
+        _ => {}
     }
     if a.resume && (a.head != HeadChoice::Mlp || a.refit == Some(true)) {
         bail!("--resume applies to the MLP head without --refit; the {} head is fitted in one go (re-run without --resume)", a.head.name());
@@ -333,6 +358,10 @@ pub fn plan(
         logistic,
         class_weights: a.class_weights.unwrap_or(h.class_weights),
         resume: false,
+        ensemble: a.ensemble.unwrap_or(match a.head {
+            HeadChoice::Auto => DEFAULT_AUTO_ENSEMBLE,
+            _ => 1,
+        }),
     };
     match recorded {
         None => Ok(fresh),
@@ -418,5 +447,6 @@ fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
         logistic,
         class_weights: rec.class_weights,
         resume: true,
+        ensemble: 1,
     })
 }

@@ -39,18 +39,20 @@ impl<F> Validator<F> for LastEpoch {
     }
 }
 
-/// A fresh MLP (same config and seed) trained on train+valid for exactly `epochs` epochs.
+/// A fresh MLP (same config, seed `seed`) trained on train+valid for exactly `epochs` epochs.
 pub fn mlp_for_epochs(
     data: &HeadData,
     k: usize,
     o: &SelectOptions,
     epochs: u32,
+    seed: u64,
 ) -> Result<Mlp<f32>, FitError> {
     let mut labels = data.labels.clone();
     labels.extend_from_slice(&data.valid_labels);
     let cfg = FitConfig {
         max_epochs: epochs,
         patience: 0,
+        seed,
         ..o.mlp.clone()
     };
     let mut state = FitState::<f32>::new(&cfg, data.valid_x.ncols(), k);

@@ -46,6 +46,7 @@ fn opts(refit: bool) -> SelectOptions {
         },
         class_weights: None,
         refit,
+        ensemble: 1,
     }
 }
 
@@ -58,6 +59,7 @@ fn trial(top1: f64, nll: f64) -> Trial {
         converged: true,
         iterations: 1,
         seconds: 0.0,
+        member_epochs: Vec::new(),
     }
 }
 
@@ -144,7 +146,7 @@ fn mlp_and_auto_choose_and_explain() {
 fn refit_in_place_equals_refit_on_copied_sets() {
     let data = blobs(30, 15, 3, 2, 5);
     let o = opts(true);
-    let in_place = refit::mlp_for_epochs(&data, 3, &o, 4).unwrap();
+    let in_place = refit::mlp_for_epochs(&data, 3, &o, 4, o.mlp.seed).unwrap();
     let sets: Vec<Array2<f32>> = data
         .passes
         .iter()
@@ -176,4 +178,54 @@ fn refit_in_place_equals_refit_on_copied_sets() {
         state.epochs_done += 1;
     }
     assert_eq!(in_place, state.mlp);
+}
+
+/// `--ensemble 3`: members 0..3 with member 0 the single MLP of the same seed, each with its own
+/// best epoch; the ensemble predicts the mean of the members' probabilities; `auto` tries the
+/// single MLP and the ensemble as separate candidates and refits only the winner.
+#[test]
+fn ensemble_members_share_member_zero_with_the_single_mlp() {
+    let data = blobs(30, 15, 2, 2, 6);
+    let three = SelectOptions {
+        ensemble: 3,
+        ..opts(false)
+    };
+    let single = mlp(&data, 3, &opts(false)).unwrap();
+    let ens = mlp(&data, 3, &three).unwrap();
+    let (HeadModel::Mlp(one), HeadModel::MlpEnsemble(members)) = (&single.model, &ens.model) else {
+        panic!("expected an MLP and an ensemble: {:?}", ens.model.kind());
+    };
+    assert_eq!(members.len(), 3);
+    assert_eq!(&members[0], one);
+    assert_ne!(members[0], members[1]);
+    let t = ens.best();
+    assert_eq!((t.head, t.member_epochs.len()), ("mlp-ensemble", 3));
+    assert_eq!(t.member_epochs[0] as f64, single.best().setting);
+    let x = data.valid_x.view();
+    let logps: Vec<Array2<f32>> = members.iter().map(|m| m.log_proba(x)).collect();
+    assert_eq!(ens.model.log_proba(x), ensemble::mean_log_proba(&logps));
+    assert!(t.label().starts_with("mlp ensemble of 3"), "{}", t.label());
+
+    let a = auto(
+        &data,
+        3,
+        &SelectOptions {
+            ensemble: 3,
+            ..opts(true)
+        },
+    )
+    .unwrap();
+    let heads: Vec<&str> = a.trials.iter().map(|t| t.head).collect();
+    assert_eq!(
+        heads,
+        ["logistic", "logistic", "logistic", "mlp", "mlp-ensemble"]
+    );
+    assert_eq!(a.winner, argbest(&a.trials));
+    assert!(a.refitted);
+    let kind_of_winner = match a.trials[a.winner].head {
+        "logistic" => crate::checkpoint::HeadKind::Logistic,
+        "mlp" => crate::checkpoint::HeadKind::Mlp,
+        _ => crate::checkpoint::HeadKind::MlpEnsemble,
+    };
+    assert_eq!(a.model.kind(), kind_of_winner);
 }
