@@ -69,7 +69,7 @@ mod tests {
         }
         // One member: itself; probabilities far below f32's exp range stay finite.
         let tiny = array![[-200.0f32, 0.0]];
-        assert_eq!(mean_log_proba(&[a.clone()]), a);
+        assert_eq!(mean_log_proba(std::slice::from_ref(&a)), a);
         let t = mean_log_proba(&[tiny.clone(), tiny.clone()]);
         assert!((t[[0, 0]] + 200.0).abs() < 1e-4);
     }
