@@ -8,6 +8,7 @@
 pub mod adam;
 pub mod class_weights;
 pub mod data;
+mod dropout_mask;
 pub mod ensemble;
 pub mod fit;
 pub mod history;

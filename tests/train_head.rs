@@ -368,27 +368,38 @@ fn ensemble_run_holds_its_members_and_predicts_their_mean() {
     );
 }
 
-#[test]
-fn rejects_ensemble_sizes_and_heads_it_cannot_train() {
+/// `train-head ARGS… --features CACHE --out RUN` on a fresh blob cache; its error text; the run
+/// directory must stay without `metrics.json`.
+fn ensemble_refusal(seed: u64, args: &[&str]) -> String {
     let t = tempfile::tempdir().unwrap();
     let (cache, run) = (t.path().join("cache"), t.path().join("run"));
-    synthetic_cache(&cache, 2, 9, 48);
+    synthetic_cache(&cache, 2, seed, 48);
     let base = ["--features", s(&cache), "--out", s(&run)];
-    let err = fails(train_head(&[&base[..], &["--ensemble", "0"]].concat()));
+    let err = fails(train_head(&[&base[..], args].concat()));
+    assert!(!run.join("metrics.json").exists());
+    err
+}
+
+#[test]
+fn rejects_an_ensemble_of_zero() {
+    let err = ensemble_refusal(9, &["--ensemble", "0"]);
     assert!(
         err.contains("--ensemble 0 must be between 1 and 100"),
         "{err}"
     );
-    let err = fails(train_head(
-        &[&base[..], &["--ensemble", "3", "--head", "logistic"]].concat(),
-    ));
+}
+
+#[test]
+fn rejects_an_ensemble_of_logistic_heads() {
+    let err = ensemble_refusal(10, &["--ensemble", "3", "--head", "logistic"]);
     assert!(err.contains("not to the logistic head"), "{err}");
-    let err = fails(train_head(
-        &[&base[..], &["--ensemble", "3", "--resume"]].concat(),
-    ));
+}
+
+#[test]
+fn rejects_resuming_an_ensemble() {
+    let err = ensemble_refusal(11, &["--ensemble", "3", "--resume"]);
     assert!(
         err.contains("an ensemble of 3 is trained in one go"),
         "{err}"
     );
-    assert!(!run.join("metrics.json").exists());
 }

@@ -4,6 +4,8 @@ use super::resume::{read_state, write_state};
 use super::*;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{FitState, PassMode};
+use crate::head::logistic::LinearHead;
+use crate::head::mlp::Mlp;
 use crate::head::tensor_file::TensorWriter;
 
 fn meta(k: usize, d: usize) -> HeadMeta {

@@ -7,7 +7,7 @@ mod pool;
 mod resplit;
 
 use crate::cache::FeatureCache;
-use crate::commands::train_head::{DEFAULT_AUTO_ENSEMBLE, MAX_ENSEMBLE};
+use crate::commands::train_head::MAX_ENSEMBLE;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{balanced_weights, ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
@@ -32,7 +32,8 @@ pub struct CvArgs {
     /// Head and selection run inside each re-split.
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
-    /// MLP seed-ensemble size (a candidate of --head auto; the members of --head mlp) [1: off].
+    /// MLP seed-ensemble size (a candidate of --head auto; the members of --head mlp)
+    /// [mlp: 1; auto: 5 when train rows × features ≤ 64 Mi, else 1].
     #[arg(long, value_name = "N")]
     pub ensemble: Option<usize>,
     /// The MLP's hyper-parameters.
@@ -77,7 +78,14 @@ pub struct RepeatRow {
     pub seconds: f64,
 }
 
-fn options(args: &CvArgs, n_train: usize, sets: u32, labels: &[u32], k: usize) -> SelectOptions {
+fn options(
+    args: &CvArgs,
+    n_train: usize,
+    sets: u32,
+    labels: &[u32],
+    k: usize,
+    d: usize,
+) -> SelectOptions {
     let h = preset::resolve(args.preset, n_train, sets);
     let mlp = FitConfig {
         hidden: h.hidden,
@@ -115,7 +123,7 @@ fn options(args: &CvArgs, n_train: usize, sets: u32, labels: &[u32], k: usize) -
         class_weights,
         refit: args.refit.unwrap_or(args.head != HeadChoice::Mlp),
         ensemble: args.ensemble.unwrap_or(match args.head {
-            HeadChoice::Auto => DEFAULT_AUTO_ENSEMBLE,
+            HeadChoice::Auto => preset::auto_ensemble(n_train * sets as usize, d),
             _ => 1,
         }),
     }
@@ -172,6 +180,7 @@ fn one_repeat(
         pool.names.len() as u32,
         &fold.data.labels,
         k,
+        fold.data.valid_x.ncols(),
     );
     let chosen =
         select::select(args.head, &fold.data, k, &opts).with_context(|| format!("repeat {r}"))?;
@@ -231,9 +240,20 @@ pub fn run(args: CvArgs) -> Result<()> {
         rayon::current_num_threads()
             .min((budget.saturating_sub(pool.bytes()) / repeat_bytes(&pool).max(1)).max(1))
     });
+    let first_train = resplit::stratified(&pool.labels, f, args.seed, 0).0.len();
+    let members = options(
+        &args,
+        first_train,
+        pool.names.len() as u32,
+        &[],
+        classes.len(),
+        pool.views[0].ncols(),
+    )
+    .ensemble;
     println!(
-        "cv: {} images, {} views averaged ({}), head {}, preset {}, {} repeats of a {}/{}/{} stratified re-split, {jobs} at once",
-        pool.labels.len(), names.len(), names.join(", "), args.head.name(), args.preset.name(), args.repeats, f[0], f[1], f[2]
+        "cv: {} images, {} views averaged ({}), head {}, preset {}, MLP ensemble of {members}{}, {} repeats of a {}/{}/{} stratified re-split, {jobs} at once",
+        pool.labels.len(), names.len(), names.join(", "), args.head.name(), args.preset.name(),
+        if members == 1 { " (off)" } else { "" }, args.repeats, f[0], f[1], f[2]
     );
     let threads = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
     let rows: Vec<RepeatRow> = threads.install(|| {

@@ -3,6 +3,7 @@
 
 mod logistic_run;
 mod options;
+mod resumed;
 
 use crate::cache::FeatureCache;
 use crate::checkpoint::resume::{read_state, write_state};
@@ -17,7 +18,7 @@ use options::Plan;
 use std::path::Path;
 use std::time::Instant;
 
-pub use options::{TrainArgs, DEFAULT_AUTO_ENSEMBLE, MAX_ENSEMBLE};
+pub use options::{TrainArgs, MAX_ENSEMBLE};
 
 /// Runs the `train-head` stage.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -59,6 +60,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         recorded.as_ref(),
         data.labels.len(),
         data.passes.len() as u32,
+        cache.feature_dim(),
     )?;
     let config = run_config(&plan, &cache, &data, threads, &args.features);
     // metrics.json is the completion marker, written last; until then the run reads as incomplete.

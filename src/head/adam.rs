@@ -241,7 +241,31 @@ impl<F: Float> Adam<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{arr1, Array1};
+    use ndarray::{arr1, Array, Array1, Dimension};
+
+    /// One `Adam::update` of four parameters from four gradients.
+    fn step<F: Float, D: Dimension>(
+        adam: &mut Adam<F>,
+        p: &mut [Array<F, D>; 4],
+        g: &[Array<F, D>; 4],
+    ) {
+        let [a, b, c, d] = p;
+        let [e, f, h, i] = g;
+        adam.update(
+            [
+                a.view_mut().into_dyn(),
+                b.view_mut().into_dyn(),
+                c.view_mut().into_dyn(),
+                d.view_mut().into_dyn(),
+            ],
+            [
+                e.view().into_dyn(),
+                f.view().into_dyn(),
+                h.view().into_dyn(),
+                i.view().into_dyn(),
+            ],
+        );
+    }
 
     /// A column-major parameter (the MLP's `0.weight`) with row-major moments (fresh, or read
     /// from a checkpoint) and a gradient of either layout takes the same steps as row-major.
@@ -275,20 +299,10 @@ mod tests {
         for (t, g) in grads.iter().enumerate() {
             let g_col = if t % 2 == 0 { fortran(g) } else { g.clone() };
             for (params, adam, g) in [(&mut row, &mut a_row, g), (&mut col, &mut a_col, &g_col)] {
-                let [p, b, c, d] = params;
-                adam.update(
-                    [
-                        p.view_mut().into_dyn(),
-                        b.view_mut().into_dyn(),
-                        c.view_mut().into_dyn(),
-                        d.view_mut().into_dyn(),
-                    ],
-                    [
-                        g.view().into_dyn(),
-                        zero.view().into_dyn(),
-                        zero.view().into_dyn(),
-                        zero.view().into_dyn(),
-                    ],
+                step(
+                    adam,
+                    params,
+                    &[g.clone(), zero.clone(), zero.clone(), zero.clone()],
                 );
             }
         }
@@ -314,22 +328,7 @@ mod tests {
         ];
         let mut adam = Adam::new(AdamConfig::default(), &[&[2], &[1], &[1], &[1]]);
         let before = p.clone();
-        let [a, b, c, d] = &mut p;
-        let [e, f, h, i] = &g;
-        adam.update(
-            [
-                a.view_mut().into_dyn(),
-                b.view_mut().into_dyn(),
-                c.view_mut().into_dyn(),
-                d.view_mut().into_dyn(),
-            ],
-            [
-                e.view().into_dyn(),
-                f.view().into_dyn(),
-                h.view().into_dyn(),
-                i.view().into_dyn(),
-            ],
-        );
+        step(&mut adam, &mut p, &g);
         for (k, (pa, pb)) in p.iter().zip(&before).enumerate() {
             for (j, (x, y)) in pa.iter().zip(pb).enumerate() {
                 let gv = g[k][j];
@@ -352,28 +351,14 @@ mod tests {
         let mut p: [Array1<f32>; 4] = [arr1(&[0.5, 0.5]), arr1(&[0.0]), arr1(&[0.0]), arr1(&[0.0])];
         let mut adam = Adam::new(AdamConfig::default(), &[&[2], &[1], &[1], &[1]]);
         let mut zero_after = None;
-        for step in 0..2000 {
-            let g0 = if step == 0 { 1e-3 } else { 0.0 };
+        for t in 0..2000 {
+            let g0 = if t == 0 { 1e-3 } else { 0.0 };
             let g: [Array1<f32>; 4] = [arr1(&[g0, 1e-3]), arr1(&[0.0]), arr1(&[0.0]), arr1(&[0.0])];
-            let [a, b, c, d] = &mut p;
-            adam.update(
-                [
-                    a.view_mut().into_dyn(),
-                    b.view_mut().into_dyn(),
-                    c.view_mut().into_dyn(),
-                    d.view_mut().into_dyn(),
-                ],
-                [
-                    g[0].view().into_dyn(),
-                    g[1].view().into_dyn(),
-                    g[2].view().into_dyn(),
-                    g[3].view().into_dyn(),
-                ],
-            );
+            step(&mut adam, &mut p, &g);
             let m = adam.m[0][[0]];
-            assert!(!m.is_subnormal(), "step {step}: m = {m:e}");
+            assert!(!m.is_subnormal(), "step {t}: m = {m:e}");
             if m == 0.0 && zero_after.is_none() {
-                zero_after = Some(step);
+                zero_after = Some(t);
             }
         }
         // 1e-4·0.9^t < 2^24·f32::MIN_POSITIVE ≈ 2e-31 after ≈ 590 steps.

@@ -4,15 +4,17 @@
 //! refits the winner. Only the train and valid data of a [`HeadData`] are ever read, so a test
 //! split cannot leak into any choice.
 
+mod mlp;
 mod refit;
 
+pub use mlp::mlp;
+use mlp::{fit_members, mlp_input, mlp_model, mlp_trial};
+
 use super::data::{mean_of, HeadData};
-use super::ensemble::{self, member_seed};
-use super::fit::{fit, FitConfig, FitState, HeldOut, TrainData};
+use super::fit::FitConfig;
 use super::input::{l2_normalize_rows, HeadInput};
 use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
 use super::loss::nll_sums;
-use super::mlp::Mlp;
 use crate::checkpoint::{HeadKind, HeadModel};
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
@@ -210,138 +212,6 @@ fn refit_logistic(
     chosen.refitted = true;
     chosen.refit_converged = fitted.converged;
     Ok(())
-}
-
-/// One MLP early-stopped on the valid views' mean: its best weights and epoch.
-struct MlpFit {
-    model: Mlp<f32>,
-    epoch: u32,
-    seed: u64,
-    epochs_run: u32,
-    seconds: f64,
-}
-
-fn fit_mlp(
-    data: &HeadData,
-    k: usize,
-    o: &SelectOptions,
-    seed: u64,
-) -> Result<MlpFit, super::fit::FitError> {
-    let start = std::time::Instant::now();
-    let cfg = FitConfig {
-        seed,
-        ..o.mlp.clone()
-    };
-    let mut state = FitState::<f32>::new(&cfg, data.valid_x.ncols(), k);
-    let train = TrainData {
-        passes: &data.passes,
-        more: &[],
-        labels: &data.labels,
-        class_weights: o.class_weights.clone(),
-    };
-    let mut valid = HeldOut {
-        x: data.valid_x.view(),
-        labels: &data.valid_labels,
-        class_weights: None,
-    };
-    fit::<f32, super::fit::FitError>(&mut state, &train, &cfg, &mut valid, |_, _| Ok(()))?;
-    let (best, epoch) = state.final_model();
-    Ok(MlpFit {
-        model: best.clone(),
-        epoch,
-        seed,
-        epochs_run: state.epochs_done,
-        seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
-/// The fits of ensemble members `from..n` ([`member_seed`] of the MLP's seed).
-fn fit_members(
-    data: &HeadData,
-    k: usize,
-    o: &SelectOptions,
-    from: usize,
-    n: usize,
-) -> Result<Vec<MlpFit>, super::fit::FitError> {
-    (from..n)
-        .map(|i| fit_mlp(data, k, o, member_seed(o.mlp.seed, i)))
-        .collect()
-}
-
-/// The valid score of one MLP (`head` "mlp") or of the mean of several ("mlp-ensemble").
-fn mlp_trial(fits: &[MlpFit], data: &HeadData) -> Trial {
-    let members: Vec<Mlp<f32>> = fits.iter().map(|f| f.model.clone()).collect();
-    let logp = ensemble::log_proba(&members, data.valid_x.view());
-    let (top1, nll) = top1_nll(logp.view(), &data.valid_labels);
-    let single = fits.len() == 1;
-    Trial {
-        head: if single { "mlp" } else { "mlp-ensemble" },
-        setting: if single {
-            fits[0].epoch as f64
-        } else {
-            fits.len() as f64
-        },
-        valid_top1: top1,
-        valid_nll: nll,
-        converged: true,
-        iterations: fits.iter().map(|f| f.epochs_run as u64).sum(),
-        seconds: fits.iter().map(|f| f.seconds).sum(),
-        member_epochs: if single {
-            Vec::new()
-        } else {
-            fits.iter().map(|f| f.epoch).collect()
-        },
-    }
-}
-
-/// The model of MLP fits: each refitted on train+valid for its best epoch count (fresh, same
-/// seed) when `refit`, one MLP or an ensemble. Returns it and whether it was refitted.
-fn mlp_model(
-    fits: &[MlpFit],
-    data: &HeadData,
-    k: usize,
-    o: &SelectOptions,
-    refit: bool,
-) -> Result<(HeadModel, bool), super::fit::FitError> {
-    let refitted = refit && fits.iter().all(|f| f.epoch > 0);
-    let mut members = Vec::with_capacity(fits.len());
-    for f in fits {
-        members.push(if refitted {
-            refit::mlp_for_epochs(data, k, o, f.epoch, f.seed)?
-        } else {
-            f.model.clone()
-        });
-    }
-    let model = if members.len() == 1 {
-        HeadModel::Mlp(members.remove(0))
-    } else {
-        HeadModel::MlpEnsemble(members)
-    };
-    Ok((model, refitted))
-}
-
-fn mlp_input(data: &HeadData) -> HeadInput {
-    HeadInput {
-        views: data.views.clone(),
-        l2_normalize: false,
-    }
-}
-
-/// The MLP (`o.ensemble` members, one by default): early stopping on the valid views' mean
-/// picks each member's epoch; the refit trains fresh members (same seeds) on train+valid for
-/// those epoch counts.
-pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, super::fit::FitError> {
-    let fits = fit_members(data, k, o, 0, o.ensemble.max(1))?;
-    let trial = mlp_trial(&fits, data);
-    let (model, refitted) = mlp_model(&fits, data, k, o, o.refit)?;
-    Ok(Chosen {
-        model,
-        input: mlp_input(data),
-        trials: vec![trial],
-        winner: 0,
-        refitted,
-        refit_converged: true,
-    })
 }
 
 /// `--head auto`: the logistic grid, the MLP and (with `o.ensemble ≥ 2`) its seed ensemble,

@@ -85,6 +85,17 @@ pub fn train_selected(
             opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance, data.passes.len()
         );
     }
+    if opts.ensemble > 1 {
+        println!(
+            "mlp: a seed ensemble of {} members{}",
+            opts.ensemble,
+            if plan.choice == HeadChoice::Auto {
+                " tried beside the single MLP (its member 0)"
+            } else {
+                ""
+            }
+        );
+    }
     let start = Instant::now();
     let chosen = select::select(plan.choice, data, config.classes.len(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -81,7 +81,7 @@ pub struct TrainArgs {
     pub logistic_max_iter: Option<u64>,
     /// MLP seed ensemble: members that differ only in their seed, predicting the mean of their
     /// probabilities; with --head auto the ensemble is a candidate beside the single MLP (its
-    /// member 0); 1 turns it off [mlp: 1; auto: 1].
+    /// member 0); 1 turns it off [mlp: 1; auto: 5 when train rows × features ≤ 64 Mi, else 1].
     #[arg(long, value_name = "N")]
     pub ensemble: Option<usize>,
     /// Continue the run in --out from its last epoch (only --epochs and --patience may change).
@@ -97,9 +97,6 @@ pub struct TrainArgs {
 
 /// Most members `--ensemble` takes.
 pub const MAX_ENSEMBLE: usize = 100;
-
-/// `--ensemble` of `--head auto` when not given.
-pub const DEFAULT_AUTO_ENSEMBLE: usize = 1;
 
 /// Everything resolved: what the run will do.
 #[derive(Debug, Clone)]
@@ -320,6 +317,7 @@ pub fn plan(
     recorded: Option<&RunConfig>,
     n_images: usize,
     passes: u32,
+    feature_dim: usize,
 ) -> anyhow::Result<Plan> {
     let preset = a.preset.unwrap_or(Preset::Default);
     let h = preset::resolve(preset, n_images, passes);
@@ -359,94 +357,12 @@ pub fn plan(
         class_weights: a.class_weights.unwrap_or(h.class_weights),
         resume: false,
         ensemble: a.ensemble.unwrap_or(match a.head {
-            HeadChoice::Auto => DEFAULT_AUTO_ENSEMBLE,
+            HeadChoice::Auto => preset::auto_ensemble(n_images * passes as usize, feature_dim),
             _ => 1,
         }),
     };
     match recorded {
         None => Ok(fresh),
-        Some(rec) => resumed_plan(a, rec),
+        Some(rec) => super::resumed::resumed_plan(a, rec),
     }
-}
-
-/// The recorded plan with `--epochs`/`--patience` applied; any other flag must agree with it.
-fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
-    let Some(mut fit) = rec.mlp.clone() else {
-        bail!(
-            "the run in its directory is a {} head; --resume applies to MLP runs",
-            rec.head.name()
-        );
-    };
-    let same = |flag: &str, given: Option<String>, was: String| {
-        match given {
-        Some(g) if g != was => bail!("--{flag} {g} differs from the resumed run's {was}; only --epochs and --patience may change on --resume"),
-        _ => Ok(()),
-    }
-    };
-    same(
-        "preset",
-        a.preset.map(|p| p.name().to_string()),
-        rec.preset.clone(),
-    )?;
-    same(
-        "hidden",
-        a.hidden.map(|v| v.to_string()),
-        fit.hidden.to_string(),
-    )?;
-    same(
-        "dropout",
-        a.dropout.map(|v| v.to_string()),
-        fit.dropout.to_string(),
-    )?;
-    same(
-        "feature-dropout",
-        a.feature_dropout.map(|v| v.to_string()),
-        fit.feature_dropout.to_string(),
-    )?;
-    same("lr", a.lr.map(|v| v.to_string()), fit.adam.lr.to_string())?;
-    same(
-        "weight-decay",
-        a.weight_decay.map(|v| v.to_string()),
-        fit.adam.weight_decay.to_string(),
-    )?;
-    same(
-        "batch",
-        a.batch.map(|v| v.to_string()),
-        fit.batch.to_string(),
-    )?;
-    same("seed", a.seed.map(|v| v.to_string()), fit.seed.to_string())?;
-    same(
-        "passes",
-        a.passes.map(|v| format!("{v:?}")),
-        format!("{:?}", fit.pass_mode),
-    )?;
-    same(
-        "class-weights",
-        a.class_weights.map(|v| format!("{v:?}")),
-        format!("{:?}", rec.class_weights),
-    )?;
-    fit.max_epochs = a.epochs.unwrap_or(fit.max_epochs);
-    fit.patience = a.patience.unwrap_or(fit.patience);
-    let preset = if rec.preset == "notebook" {
-        Preset::Notebook
-    } else {
-        Preset::Default
-    };
-    let logistic = LogisticConfig {
-        alpha: 1.0,
-        max_iterations: 200,
-        gradient_tolerance: 1e-4,
-    };
-    Ok(Plan {
-        head: HeadKind::Mlp,
-        choice: HeadChoice::Mlp,
-        c_grid: DEFAULT_C_GRID.to_vec(),
-        refit: false,
-        preset,
-        fit,
-        logistic,
-        class_weights: rec.class_weights,
-        resume: true,
-        ensemble: 1,
-    })
 }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::head::ensemble;
+use crate::head::fit::{FitState, TrainData};
 use crate::head::sampler::PassMode;
 use ndarray::Array;
 use rand::Rng;
