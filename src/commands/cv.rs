@@ -7,7 +7,6 @@ mod pool;
 mod resplit;
 
 use crate::cache::FeatureCache;
-use crate::commands::train_head::MAX_ENSEMBLE;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{balanced_weights, ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
@@ -122,10 +121,7 @@ fn options(
         mlp,
         class_weights,
         refit: args.refit.unwrap_or(args.head != HeadChoice::Mlp),
-        ensemble: args.ensemble.unwrap_or(match args.head {
-            HeadChoice::Auto => preset::auto_ensemble(n_train * sets as usize, d),
-            _ => 1,
-        }),
+        ensemble: select::ensemble_size(args.ensemble, args.head, n_train * sets as usize, d),
     }
 }
 
@@ -140,15 +136,7 @@ fn validate(args: &CvArgs) -> Result<[f64; 3]> {
         [a, b, c] if [a, b, c].iter().all(|v| v.is_finite() && **v >= 0.0) && *a > 0.0 && *b > 0.0 && *c > 0.0 => [*a, *b, *c],
         other => bail!("--fractions takes three positive numbers train,valid,test (e.g. 50,25,25), got {other:?}"),
     };
-    match args.ensemble {
-        Some(n) if !(1..=MAX_ENSEMBLE).contains(&n) => {
-            bail!("--ensemble {n} must be between 1 and {MAX_ENSEMBLE} (e.g. --ensemble 5)")
-        }
-        Some(n) if n > 1 && args.head == HeadChoice::Logistic => bail!(
-            "--ensemble applies to the MLP (--head mlp or auto), not to the logistic head; drop --ensemble {n}"
-        ),
-        _ => {}
-    }
+    select::check_ensemble(args.ensemble, args.head)?;
     if args.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
@@ -241,15 +229,9 @@ pub fn run(args: CvArgs) -> Result<()> {
             .min((budget.saturating_sub(pool.bytes()) / repeat_bytes(&pool).max(1)).max(1))
     });
     let first_train = resplit::stratified(&pool.labels, f, args.seed, 0).0.len();
-    let members = options(
-        &args,
-        first_train,
-        pool.names.len() as u32,
-        &[],
-        classes.len(),
-        pool.views[0].ncols(),
-    )
-    .ensemble;
+    let d = pool.views.first().map_or(0, |v| v.ncols());
+    let members =
+        select::ensemble_size(args.ensemble, args.head, first_train * pool.names.len(), d);
     println!(
         "cv: {} images, {} views averaged ({}), head {}, preset {}, MLP ensemble of {members}{}, {} repeats of a {}/{}/{} stratified re-split, {jobs} at once",
         pool.labels.len(), names.len(), names.join(", "), args.head.name(), args.preset.name(),

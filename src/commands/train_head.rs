@@ -18,7 +18,7 @@ use options::Plan;
 use std::path::Path;
 use std::time::Instant;
 
-pub use options::{TrainArgs, MAX_ENSEMBLE};
+pub use options::TrainArgs;
 
 /// Runs the `train-head` stage.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {

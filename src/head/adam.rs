@@ -212,22 +212,17 @@ impl<F: Float> Adam<F> {
                 *m = same_layout(m, &p.view());
                 *v = same_layout(v, &p.view());
             }
-            if g.strides() != p.strides() {
-                Zip::from(p)
-                    .and(&g)
-                    .and(m)
-                    .and(v)
-                    .for_each(|p, &g, m, v| k.apply(p, g, m, v, with_decay));
-                continue;
-            }
-            if let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
-                p.as_slice_memory_order_mut(),
-                g.as_slice_memory_order(),
-                m.as_slice_memory_order_mut(),
-                v.as_slice_memory_order_mut(),
-            ) {
-                update_slices(ps, gs, ms, vs, k, with_decay);
-                continue;
+            // One contiguous slice each, in the same memory order: element i of each belongs together.
+            if g.strides() == p.strides() {
+                if let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
+                    p.as_slice_memory_order_mut(),
+                    g.as_slice_memory_order(),
+                    m.as_slice_memory_order_mut(),
+                    v.as_slice_memory_order_mut(),
+                ) {
+                    update_slices(ps, gs, ms, vs, k, with_decay);
+                    continue;
+                }
             }
             Zip::from(p)
                 .and(&g)

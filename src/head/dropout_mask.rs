@@ -21,7 +21,7 @@ impl MaskRng {
     }
 
     /// `(threshold, 1/(1−p))` for dropout probability `p` in `[0,1)`.
-    pub(crate) fn threshold<F: Float>(p: f64) -> (u32, F) {
+    fn threshold<F: Float>(p: f64) -> (u32, F) {
         ((p * 65536.0).round() as u32, F::of_f64(1.0 / (1.0 - p)))
     }
 
@@ -49,7 +49,7 @@ impl MaskRng {
     /// `xs.len()` calls of [`MaskRng::scale`] would (low 16 bits of each output first), four
     /// elements per SplitMix64 output without a branch per element. The feature-dropout mask of a
     /// `[128,4096]` batch took a quarter of a 4,096-d epoch drawn one element at a time.
-    pub(crate) fn scale_slice<F: Float>(&mut self, xs: &mut [F], threshold: u32, keep: F) {
+    fn scale_slice<F: Float>(&mut self, xs: &mut [F], threshold: u32, keep: F) {
         let mut i = 0;
         while self.left > 0 && i < xs.len() {
             xs[i] *= self.scale(threshold, keep);
@@ -69,11 +69,22 @@ impl MaskRng {
     }
 
     /// Inverted-dropout multiplier: `0` when dropped, else `keep` = `1/(1−p)`.
-    pub(crate) fn scale<F: Float>(&mut self, threshold: u32, keep: F) -> F {
+    fn scale<F: Float>(&mut self, threshold: u32, keep: F) -> F {
         if self.next_u16() < threshold {
             F::zero()
         } else {
             keep
+        }
+    }
+
+    /// Inverted dropout with probability `p` in place: each element times its multiplier, in
+    /// memory order (four draws per output for contiguous arrays, one at a time otherwise — the
+    /// same stream either way).
+    pub(crate) fn drop_out<F: Float>(&mut self, mut x: ndarray::ArrayViewMut2<F>, p: f64) {
+        let (thr, keep) = Self::threshold::<F>(p);
+        match x.as_slice_mut() {
+            Some(xs) => self.scale_slice(xs, thr, keep),
+            None => x.map_inplace(|v| *v *= self.scale(thr, keep)),
         }
     }
 }

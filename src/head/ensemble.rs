@@ -16,12 +16,16 @@ pub fn member_seed(seed: u64, i: usize) -> u64 {
 }
 
 /// `log(mean_i p_i)` `[N,K]` of members' log-probabilities `logps` (each `[N,K]`), computed as
-/// `logsumexp_i(log p_i) − ln n` per element, so tiny probabilities do not underflow.
+/// `logsumexp_i(log p_i) − ln n` per element, so tiny probabilities do not underflow; one member
+/// is returned as it is.
 ///
 /// # Panics
 /// If `logps` is empty or the shapes differ (programming errors).
 pub fn mean_log_proba(logps: &[Array2<f32>]) -> Array2<f32> {
     let first = &logps[0];
+    if logps.len() == 1 {
+        return first.clone();
+    }
     let mut max = first.clone();
     for l in &logps[1..] {
         Zip::from(&mut max).and(l).for_each(|m, &v| *m = m.max(v));
@@ -48,8 +52,11 @@ pub fn mean_log_proba(logps: &[Array2<f32>]) -> Array2<f32> {
 }
 
 /// Eval-mode log-probabilities `[N,K]` of the ensemble on features `x` `[N,D]`.
-pub fn log_proba(members: &[Mlp<f32>], x: ArrayView2<f32>) -> Array2<f32> {
-    let logps: Vec<Array2<f32>> = members.iter().map(|m| m.log_proba(x)).collect();
+pub fn log_proba<'a>(
+    members: impl IntoIterator<Item = &'a Mlp<f32>>,
+    x: ArrayView2<f32>,
+) -> Array2<f32> {
+    let logps: Vec<Array2<f32>> = members.into_iter().map(|m| m.log_proba(x)).collect();
     mean_log_proba(&logps)
 }
 

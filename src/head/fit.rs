@@ -224,18 +224,11 @@ impl<F: Float> FitState<F> {
             let mut x = xb.slice_mut(s![..chunk.len(), ..]);
             gather(data, chunk, &mut x, &mut labels);
             if cfg.feature_dropout > 0.0 {
-                let (thr, keep) = MaskRng::threshold::<F>(cfg.feature_dropout);
-                match x.as_slice_mut() {
-                    Some(xs) => rng.scale_slice(xs, thr, keep),
-                    None => x.map_inplace(|v| *v *= rng.scale(thr, keep)),
-                }
+                rng.drop_out(x.view_mut(), cfg.feature_dropout);
             }
             let scale = (cfg.dropout > 0.0).then(|| {
-                let (thr, keep) = MaskRng::threshold::<F>(cfg.dropout);
                 let mut s = Array2::<F>::ones((chunk.len(), cfg.hidden));
-                if let Some(xs) = s.as_slice_mut() {
-                    rng.scale_slice(xs, thr, keep);
-                }
+                rng.drop_out(s.view_mut(), cfg.dropout);
                 s
             });
             let x = xb.slice(s![..chunk.len(), ..]);

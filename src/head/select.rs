@@ -261,6 +261,31 @@ pub fn auto(data: &HeadData, k: usize, o: &SelectOptions) -> anyhow::Result<Chos
     Ok(chosen)
 }
 
+/// Most members `--ensemble` takes.
+pub const MAX_ENSEMBLE: usize = 100;
+
+/// Refuses an `--ensemble` value `head` cannot use (`train-head`, `run` and `cv` share it).
+pub fn check_ensemble(given: Option<usize>, head: HeadChoice) -> anyhow::Result<()> {
+    match given {
+        Some(n) if !(1..=MAX_ENSEMBLE).contains(&n) => {
+            anyhow::bail!("--ensemble {n} must be between 1 and {MAX_ENSEMBLE} (e.g. --ensemble 5)")
+        }
+        Some(n) if n > 1 && head == HeadChoice::Logistic => anyhow::bail!(
+            "--ensemble applies to the MLP (--head mlp or auto), not to the logistic head; drop --ensemble {n}"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The ensemble size `--ensemble` resolves to: as given, else [`super::preset::auto_ensemble`]
+/// of the training set (`rows` rows of `d` features) for `auto`, 1 for the other heads.
+pub fn ensemble_size(given: Option<usize>, head: HeadChoice, rows: usize, d: usize) -> usize {
+    given.unwrap_or(match head {
+        HeadChoice::Auto => super::preset::auto_ensemble(rows, d),
+        _ => 1,
+    })
+}
+
 /// `--head`: a head, or `auto` (choose on valid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

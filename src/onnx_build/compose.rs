@@ -364,11 +364,15 @@ fn head(g: &mut Graph, head: &HeadModel, feats: &str) {
             None => g.op("Gemm", &[x, &w, &b], attrs),
         }
     };
+    // Linear → ReLU → Linear of one MLP; returns its logits (named `out` if given).
+    let mlp = |g: &mut Graph, m: &crate::head::mlp::Mlp<f32>, out: Option<&str>| {
+        let h = gemm(g, feats, &m.w1, &m.b1, None);
+        let h = g.op("Relu", &[&h], vec![]);
+        gemm(g, &h, &m.w2, &m.b2, out)
+    };
     match head {
         HeadModel::Mlp(m) => {
-            let h = gemm(g, feats, &m.w1, &m.b1, None);
-            let h = g.op("Relu", &[&h], vec![]);
-            gemm(g, &h, &m.w2, &m.b2, Some("logits"));
+            mlp(g, m, Some("logits"));
         }
         HeadModel::Logistic(l) => {
             gemm(g, feats, &l.weight, &l.bias, Some("logits"));
@@ -378,9 +382,7 @@ fn head(g: &mut Graph, head: &HeadModel, feats: &str) {
             let probs: Vec<String> = ms
                 .iter()
                 .map(|m| {
-                    let h = gemm(g, feats, &m.w1, &m.b1, None);
-                    let h = g.op("Relu", &[&h], vec![]);
-                    let z = gemm(g, &h, &m.w2, &m.b2, None);
+                    let z = mlp(g, m, None);
                     g.op("Softmax", &[&z], vec![attr_int("axis", 1)])
                 })
                 .collect();

@@ -8,7 +8,7 @@ use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
 use crate::head::preset::{self, Preset};
 use crate::head::sampler::PassMode;
-use crate::head::select::{HeadChoice, DEFAULT_C_GRID};
+use crate::head::select::{check_ensemble, ensemble_size, HeadChoice, DEFAULT_C_GRID};
 
 pub use crate::head::logistic::{
     DEFAULT_MAX_ITER as LOGISTIC_MAX_ITER, DEFAULT_TOLERANCE as LOGISTIC_TOLERANCE,
@@ -95,9 +95,6 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
 }
 
-/// Most members `--ensemble` takes.
-pub const MAX_ENSEMBLE: usize = 100;
-
 /// Everything resolved: what the run will do.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -146,17 +143,9 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
     if a.epochs == Some(0) || a.logistic_max_iter == Some(0) {
         bail!("--epochs and --logistic-max-iter must be at least 1");
     }
-    match a.ensemble {
-        Some(n) if !(1..=MAX_ENSEMBLE).contains(&n) => {
-            bail!("--ensemble {n} must be between 1 and {MAX_ENSEMBLE} (e.g. --ensemble 5)")
-        }
-        Some(n) if n > 1 && a.head == HeadChoice::Logistic => bail!(
-            "--ensemble applies to the MLP (--head mlp or auto), not to the logistic head; drop --ensemble {n}"
-        ),
-        Some(n) if n > 1 && a.resume => bail!(
-            "--resume continues a single MLP; an ensemble of {n} is trained in one go (re-run without --resume)"
-        ),
-        _ => {}
+    check_ensemble(a.ensemble, a.head)?;
+    if let Some(n) = a.ensemble.filter(|&n| n > 1 && a.resume) {
+        bail!("--resume continues a single MLP; an ensemble of {n} is trained in one go (re-run without --resume)");
     }
     if a.resume && (a.head != HeadChoice::Mlp || a.refit == Some(true)) {
         bail!("--resume applies to the MLP head without --refit; the {} head is fitted in one go (re-run without --resume)", a.head.name());
@@ -356,10 +345,7 @@ pub fn plan(
         logistic,
         class_weights: a.class_weights.unwrap_or(h.class_weights),
         resume: false,
-        ensemble: a.ensemble.unwrap_or(match a.head {
-            HeadChoice::Auto => preset::auto_ensemble(n_images * passes as usize, feature_dim),
-            _ => 1,
-        }),
+        ensemble: ensemble_size(a.ensemble, a.head, n_images * passes as usize, feature_dim),
     };
     match recorded {
         None => Ok(fresh),

@@ -67,8 +67,7 @@ pub(super) fn fit_members(
 
 /// The valid score of one MLP (`head` "mlp") or of the mean of several ("mlp-ensemble").
 pub(super) fn mlp_trial(fits: &[MlpFit], data: &HeadData) -> Trial {
-    let members: Vec<Mlp<f32>> = fits.iter().map(|f| f.model.clone()).collect();
-    let logp = ensemble::log_proba(&members, data.valid_x.view());
+    let logp = ensemble::log_proba(fits.iter().map(|f| &f.model), data.valid_x.view());
     let (top1, nll) = top1_nll(logp.view(), &data.valid_labels);
     let single = fits.len() == 1;
     Trial {
