@@ -11,6 +11,7 @@ pub mod data;
 mod dropout_mask;
 pub mod ensemble;
 pub mod fit;
+mod fused_step;
 pub mod history;
 pub mod input;
 pub mod logistic;

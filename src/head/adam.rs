@@ -8,9 +8,10 @@
 //! bias-corrected `v`). Bias corrections are computed in `f64` as PyTorch does in Python floats.
 //!
 //! Two departures. `√v / √(1−β2^t)` is computed as `√v · (1/√(1−β2^t))` (the reciprocal in
-//! f64): an f32 division and a square root cost about 10 and 12 cycles per 16 lanes here, far
-//! more than the loads, so the update of the notebook head's 1.05 M weights was bound by its two
-//! divisions and one root; the product differs from the quotient by at most an ulp or so.
+//! f64): one f32 division fewer per element; the product differs from the quotient by at most an
+//! ulp or so. (With AVX-512 the update of the notebook head's 1.05 M weights is then bound by
+//! memory: its stores take most of its time, which is why `super::fused_step` hands it
+//! `0.weight`'s gradient block by block while still in cache.)
 //!
 //! And a moment whose magnitude falls below `2^24` times the smallest normal float
 //! (`≈ 2e-31` in f32) is set to zero. The first moment of a dead ReLU unit's weights decays by
@@ -61,7 +62,7 @@ pub struct Adam<F> {
 
 /// Constants of one update, in the parameter's float type.
 #[derive(Clone, Copy)]
-struct StepConsts<F> {
+pub(super) struct StepConsts<F> {
     one_minus_b1: F,
     b2: F,
     one_minus_b2: F,
@@ -128,32 +129,34 @@ unsafe fn update_run_avx512<F: Float>(
 /// Elements per rayon task when updating large parameters.
 const CHUNK: usize = 1 << 16;
 
-/// Updates contiguous parameters `p` with gradients `g` and moments `m`, `v` (equal lengths).
-fn update_slices<F: Float>(
+/// [`update_run`] on this thread, with AVX-512 where the CPU has it.
+pub(super) fn update_run_here<F: Float>(
     p: &mut [F],
     g: &[F],
     m: &mut [F],
     v: &mut [F],
     k: StepConsts<F>,
-    with_decay: bool,
 ) {
-    let run = |p: &mut [F], g: &[F], m: &mut [F], v: &mut [F]| {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            unsafe { update_run_avx512(p, g, m, v, k, with_decay) };
-            return;
-        }
-        update_run(p, g, m, v, k, with_decay);
-    };
+    let with_decay = k.wd != F::zero();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { update_run_avx512(p, g, m, v, k, with_decay) };
+        return;
+    }
+    update_run(p, g, m, v, k, with_decay);
+}
+
+/// Updates contiguous parameters `p` with gradients `g` and moments `m`, `v` (equal lengths).
+fn update_slices<F: Float>(p: &mut [F], g: &[F], m: &mut [F], v: &mut [F], k: StepConsts<F>) {
     if p.len() >= PARALLEL_MIN {
         p.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| run(p, g, m, v));
+            .for_each(|(((p, g), m), v)| update_run_here(p, g, m, v, k));
     } else {
-        run(p, g, m, v);
+        update_run_here(p, g, m, v, k);
     }
 }
 
@@ -193,43 +196,77 @@ impl<F: Float> Adam<F> {
         }
     }
 
+    /// Counts one more step and returns its constants, for [`Adam::update_param`] and
+    /// [`Adam::moment_slices`] (the fused step of `super::fused_step`).
+    pub(super) fn begin_step(&mut self) -> StepConsts<F> {
+        self.step += 1;
+        self.consts()
+    }
+
     /// One update of every parameter from its gradient (both in the order given to [`Adam::new`]).
     /// Shapes must match those given to `new`.
     pub fn update(&mut self, params: [ArrayViewMutD<'_, F>; 4], grads: [ArrayViewD<'_, F>; 4]) {
-        self.step += 1;
-        let k = self.consts();
-        let with_decay = self.config.weight_decay != 0.0;
-        for (((p, g), m), v) in params
-            .into_iter()
-            .zip(grads)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            let mut p = p;
-            // Moments follow the parameter's memory order (fresh or loaded ones are row-major;
-            // `0.weight` of the MLP is column-major), so that all four are one contiguous slice.
-            if m.strides() != p.strides() || v.strides() != p.strides() {
-                *m = same_layout(m, &p.view());
-                *v = same_layout(v, &p.view());
-            }
-            // One contiguous slice each, in the same memory order: element i of each belongs together.
-            if g.strides() == p.strides() {
-                if let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
-                    p.as_slice_memory_order_mut(),
-                    g.as_slice_memory_order(),
-                    m.as_slice_memory_order_mut(),
-                    v.as_slice_memory_order_mut(),
-                ) {
-                    update_slices(ps, gs, ms, vs, k, with_decay);
-                    continue;
-                }
-            }
-            Zip::from(p)
-                .and(&g)
-                .and(m)
-                .and(v)
-                .for_each(|p, &g, m, v| k.apply(p, g, m, v, with_decay));
+        let k = self.begin_step();
+        for (i, (p, g)) in params.into_iter().zip(grads).enumerate() {
+            self.update_param(i, p, g, k);
         }
+    }
+
+    /// Parameter `i`'s moments laid out in `p`'s memory order (fresh or loaded ones are
+    /// row-major; `0.weight` of the MLP is column-major), so that element `j` of `p`'s memory
+    /// order and of both moments belong together.
+    fn align_moments(&mut self, i: usize, p: &ArrayViewD<'_, F>) {
+        let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        if m.strides() != p.strides() || v.strides() != p.strides() {
+            *m = same_layout(m, p);
+            *v = same_layout(v, p);
+        }
+    }
+
+    /// Parameter `i`'s moments as slices in `p`'s memory order, or `None` when `p` is not
+    /// contiguous.
+    pub(super) fn moment_slices(
+        &mut self,
+        i: usize,
+        p: &ArrayViewD<'_, F>,
+    ) -> Option<(&mut [F], &mut [F])> {
+        p.as_slice_memory_order()?;
+        self.align_moments(i, p);
+        let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        Some((
+            m.as_slice_memory_order_mut()?,
+            v.as_slice_memory_order_mut()?,
+        ))
+    }
+
+    /// The update of parameter `i` from gradient `g` with the constants of this step.
+    pub(super) fn update_param(
+        &mut self,
+        i: usize,
+        mut p: ArrayViewMutD<'_, F>,
+        g: ArrayViewD<'_, F>,
+        k: StepConsts<F>,
+    ) {
+        self.align_moments(i, &p.view());
+        let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        // One contiguous slice each, in the same memory order: element j of each belongs together.
+        if g.strides() == p.strides() {
+            if let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
+                p.as_slice_memory_order_mut(),
+                g.as_slice_memory_order(),
+                m.as_slice_memory_order_mut(),
+                v.as_slice_memory_order_mut(),
+            ) {
+                update_slices(ps, gs, ms, vs, k);
+                return;
+            }
+        }
+        let with_decay = k.wd != F::zero();
+        Zip::from(p)
+            .and(&g)
+            .and(m)
+            .and(v)
+            .for_each(|p, &g, m, v| k.apply(p, g, m, v, with_decay));
     }
 }
 

@@ -291,21 +291,10 @@ fn gather<F: Float>(
 /// Fewest rows a thread gathers (smaller batches are not worth waking the pool for).
 const GATHER_MIN_ROWS: usize = 32;
 
-/// One optimisation step on a batch `x` `[N,D]`: forward, fused loss backward, Adam update.
-/// `grads` is scratch space shaped like `mlp`; `hidden_scale` `[N,H]` is the dropout multiplier.
-pub fn train_step<F: Float>(
-    mlp: &mut Mlp<F>,
-    adam: &mut Adam<F>,
-    grads: &mut Mlp<F>,
-    x: ArrayView2<F>,
-    labels: &[u32],
-    class_weights: Option<&[F]>,
-    hidden_scale: Option<ArrayView2<F>>,
-) -> BatchLoss<F> {
-    let loss = mlp.forward_backward(x, labels, class_weights, hidden_scale, grads);
-    adam.update(mlp.params_mut(), grads.params());
-    loss
-}
+/// One optimisation step on a batch `x` `[N,D]`: forward, fused loss backward, Adam update
+/// (`0.weight`'s gradient applied block by block, see [`super::fused_step`]). `grads` is scratch
+/// space shaped like `mlp`; `hidden_scale` `[N,H]` is the dropout multiplier.
+pub use super::fused_step::train_step;
 
 /// Runs epochs until [`FitState::finished`], calling `on_epoch` after each (for printing and
 /// checkpoints). The caller takes [`FitState::final_model`] afterwards: always the best epoch.

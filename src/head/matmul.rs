@@ -26,26 +26,11 @@ pub fn gemm<F: Float>(
     beta: F,
     mut c: ArrayViewMut2<'_, F>,
 ) {
+    if trivial(alpha, &a, &b, beta, &mut c) {
+        return;
+    }
     let (m, k) = a.dim();
     let n = b.ncols();
-    assert!(
-        b.nrows() == k && c.dim() == (m, n),
-        "matrix product shapes: a {:?} · b {:?} into c {:?}",
-        a.dim(),
-        b.dim(),
-        c.dim()
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 || alpha == F::zero() {
-        if beta == F::zero() {
-            c.fill(F::zero());
-        } else {
-            c.mapv_inplace(|v| v * beta);
-        }
-        return;
-    }
     let threads = rayon::current_num_threads();
     if threads > 1 && m * n * k >= PARALLEL_MIN_WORK && m.max(n) >= 2 * SPLIT_MIN {
         // Cut C along its longer side into `parts` blocks of at least SPLIT_MIN rows/columns;
@@ -76,6 +61,55 @@ pub fn gemm<F: Float>(
         return;
     }
     gemm_serial(alpha, a, b, beta, c);
+}
+
+/// [`gemm`] on the calling thread only (for callers that are already one task of a parallel
+/// loop).
+///
+/// # Panics
+/// If the shapes do not fit together (a programming error, never user input).
+pub fn gemm_here<F: Float>(
+    alpha: F,
+    a: ArrayView2<'_, F>,
+    b: ArrayView2<'_, F>,
+    beta: F,
+    mut c: ArrayViewMut2<'_, F>,
+) {
+    if !trivial(alpha, &a, &b, beta, &mut c) {
+        gemm_serial(alpha, a, b, beta, c);
+    }
+}
+
+/// Checks the shapes and does the products that need no kernel (an empty `c`; `k == 0` or
+/// `alpha == 0`, where `c ← beta·c`); true when it did.
+fn trivial<F: Float>(
+    alpha: F,
+    a: &ArrayView2<'_, F>,
+    b: &ArrayView2<'_, F>,
+    beta: F,
+    c: &mut ArrayViewMut2<'_, F>,
+) -> bool {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k && c.dim() == (m, n),
+        "matrix product shapes: a {:?} · b {:?} into c {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 || alpha == F::zero() {
+        if beta == F::zero() {
+            c.fill(F::zero());
+        } else {
+            c.mapv_inplace(|v| v * beta);
+        }
+        return true;
+    }
+    false
 }
 
 /// Products with fewer multiply-adds than this stay on the calling thread (waking the pool costs

@@ -191,6 +191,22 @@ impl<F: Float> Mlp<F> {
         hidden_scale: Option<ArrayView2<F>>,
         grads: &mut Mlp<F>,
     ) -> BatchLoss<F> {
+        let (loss, da) = self.backward_to_hidden(x, labels, class_weights, hidden_scale, grads);
+        w1_grad(da.view(), x, grads.w1.view_mut());
+        loss
+    }
+
+    /// [`Mlp::forward_backward`] short of `0.weight`'s gradient: writes the gradients of
+    /// `0.bias`, `3.weight` and `3.bias` into `grads` (leaving `grads.w1` as it was) and returns
+    /// the loss sums and `dL/d(pre-activation)` `[N,H]`, from which [`w1_grad`] makes the rest.
+    pub fn backward_to_hidden(
+        &self,
+        x: ArrayView2<F>,
+        labels: &[u32],
+        class_weights: Option<&[F]>,
+        hidden_scale: Option<ArrayView2<F>>,
+        grads: &mut Mlp<F>,
+    ) -> (BatchLoss<F>, Array2<F>) {
         let mut a = self.hidden(x); // [N,H] after ReLU, then after dropout
         if let Some(s) = hidden_scale {
             a *= &s;
@@ -217,10 +233,15 @@ impl<F: Float> Mlp<F> {
                 }
             }),
         }
-        gemm(F::one(), da.t(), x, F::zero(), grads.w1.view_mut());
         grads.b1 = da.sum_axis(Axis(0));
-        loss
+        (loss, da)
     }
+}
+
+/// `0.weight`'s gradient `dw1 = daᵀ·x` (`[H,N]·[N,D]` into `[H,D]`), or the block of its columns
+/// that `x`'s columns select.
+pub fn w1_grad<F: Float>(da: ArrayView2<F>, x: ArrayView2<F>, dw1: ndarray::ArrayViewMut2<F>) {
+    gemm(F::one(), da.t(), x, F::zero(), dw1);
 }
 
 #[cfg(test)]
