@@ -86,6 +86,11 @@ fn flush<F: Float>(x: F, tiny: F) -> F {
 }
 
 impl<F: Float> StepConsts<F> {
+    /// Whether the L2 term is added to the gradient (it is zero otherwise, and skipped).
+    fn decays(&self) -> bool {
+        self.wd != F::zero()
+    }
+
     /// The update of one element (see the module documentation).
     #[inline(always)]
     fn apply(&self, p: &mut F, g: F, m: &mut F, v: &mut F, with_decay: bool) {
@@ -137,7 +142,7 @@ pub(super) fn update_run_here<F: Float>(
     v: &mut [F],
     k: StepConsts<F>,
 ) {
-    let with_decay = k.wd != F::zero();
+    let with_decay = k.decays();
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above).
@@ -261,7 +266,7 @@ impl<F: Float> Adam<F> {
                 return;
             }
         }
-        let with_decay = k.wd != F::zero();
+        let with_decay = k.decays();
         Zip::from(p)
             .and(&g)
             .and(m)
