@@ -2,7 +2,7 @@
 //! on small training sets. Explicit flags override either.
 
 use super::fit::ClassWeights;
-use super::sampler::PassMode;
+use super::sampler::{epoch_len, PassMode};
 
 /// Where unset hyper-parameters come from.
 #[derive(
@@ -10,9 +10,10 @@ use super::sampler::PassMode;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// Small-data aware: every cached view in every epoch, a batch size that gives at least
-    /// 16 Adam steps per epoch (between 16 and 128), inverted dropout 0.5 on the
-    /// input features, 60 epochs at most with patience 8.
+    /// Small-data aware: every cached view in every epoch (one view per image, cycling through
+    /// them, from 2,048 training images on), a batch size that gives at least 16 Adam steps per
+    /// epoch (between 16 and 128), inverted dropout 0.5 on the input features, 60 epochs at
+    /// most with patience 8.
     Default,
     /// The notebook: batch 128, one view per image per epoch, 30 epochs, patience 5.
     Notebook,
@@ -48,6 +49,13 @@ pub const MIN_STEPS_PER_EPOCH: usize = 16;
 pub const MIN_BATCH: usize = 16;
 /// The notebook's batch size, the default preset's largest.
 pub const NOTEBOOK_BATCH: usize = 128;
+/// From this many training images on, one view per image already gives an epoch of
+/// [`MIN_STEPS_PER_EPOCH`] full batches, and the default preset visits one view per image per
+/// epoch (the notebook's epoch) instead of all of them: every view is still seen once every
+/// `P` epochs, early stopping looks at the model `P` times as often, and an epoch costs `1/P`.
+/// Below it an epoch of one view per image would be too few steps to judge, so every view is
+/// used (Tux Paint: 130 images).
+pub const ONE_VIEW_MIN_IMAGES: usize = MIN_STEPS_PER_EPOCH * NOTEBOOK_BATCH;
 
 /// The notebook's head recipe (dropout 0.2, the value its trained model used).
 pub fn notebook() -> Hyper {
@@ -67,14 +75,19 @@ pub fn notebook() -> Hyper {
 
 /// The default recipe for `n_images` training images with `passes` cached views each.
 pub fn default_for(n_images: usize, passes: u32) -> Hyper {
-    let samples = n_images * passes.max(1) as usize;
+    let pass_mode = if n_images >= ONE_VIEW_MIN_IMAGES {
+        PassMode::One
+    } else {
+        PassMode::All
+    };
+    let samples = epoch_len(pass_mode, n_images, passes.max(1));
     let batch = (samples / MIN_STEPS_PER_EPOCH).clamp(MIN_BATCH, NOTEBOOK_BATCH);
     Hyper {
         batch,
         feature_dropout: 0.5,
         epochs: 60,
         patience: 8,
-        pass_mode: PassMode::All,
+        pass_mode,
         ..notebook()
     }
 }
@@ -126,6 +139,22 @@ mod tests {
             (0.0, 0.5)
         );
         assert_eq!(resolve(Preset::Notebook, 10, 3).pass_mode, PassMode::One);
+    }
+
+    /// Every view per epoch below 2,048 training images, one view per image from there (still
+    /// full batches of 128).
+    #[test]
+    fn default_visits_one_view_per_image_on_large_training_sets() {
+        let small = default_for(ONE_VIEW_MIN_IMAGES - 1, 12);
+        assert_eq!((small.pass_mode, small.batch), (PassMode::All, 128));
+        assert_eq!(default_for(130, 12).pass_mode, PassMode::All);
+        let large = default_for(ONE_VIEW_MIN_IMAGES, 12);
+        assert_eq!((large.pass_mode, large.batch), (PassMode::One, 128));
+        assert_eq!(
+            epoch_len(large.pass_mode, 4150, 12) / large.batch,
+            32,
+            "Caltech-101 size: 32 full batches an epoch"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::fit::FitConfig;
 use super::input::{l2_normalize_rows, HeadInput};
 use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
 use super::loss::nll_sums;
+use super::preset::ONE_VIEW_MIN_IMAGES;
 use crate::checkpoint::{HeadKind, HeadModel};
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
@@ -136,15 +137,39 @@ fn train_rows(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
     (blocks, y)
 }
 
+/// Whether the logistic head fits on each image's mean over its row sets instead of on every
+/// row: from [`ONE_VIEW_MIN_IMAGES`] training images on (where the MLP's default also visits
+/// one view per image per epoch) and with more than one row set. Eval and predict score that
+/// mean, so train and test rows are then alike; each fit costs `1/P` of the all-rows fit.
+pub fn logistic_on_means(data: &HeadData) -> bool {
+    data.passes.len() > 1 && data.labels.len() >= ONE_VIEW_MIN_IMAGES
+}
+
+/// The logistic head's training rows: every row set in place, or (see [`logistic_on_means`])
+/// one block of per-image means, which `owned` keeps.
+fn logistic_rows<'d>(
+    data: &'d HeadData,
+    owned: &'d mut Option<Array2<f32>>,
+) -> (Vec<ArrayView2<'d, f32>>, Vec<u32>) {
+    if logistic_on_means(data) {
+        let means = owned.insert(mean_of(&data.passes));
+        (vec![means.view()], data.labels.clone())
+    } else {
+        train_rows(data)
+    }
+}
+
 fn normalized(mut x: Array2<f32>) -> Array2<f32> {
     l2_normalize_rows(&mut x);
     x
 }
 
-/// The logistic head: L2-normalised rows, C chosen on the valid views' mean over `c_grid`
-/// (warm-started from the previous C), refitted on train+valid rows with the chosen C.
+/// The logistic head: L2-normalised rows (every row set, or per-image means on large training
+/// sets: [`logistic_on_means`]), C chosen on the valid views' mean over `c_grid` (warm-started
+/// from the previous C), refitted on train+valid rows with the chosen C.
 pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, LogisticError> {
-    let (x, y) = train_rows(data);
+    let mut means = None;
+    let (x, y) = logistic_rows(data, &mut means);
     let valid = normalized(data.valid_x.clone());
     let mut trials = Vec::new();
     let mut heads: Vec<LinearHead> = Vec::new();
@@ -202,7 +227,15 @@ fn refit_logistic(
     let HeadModel::Logistic(start) = &chosen.model else {
         return Ok(());
     };
-    let (rx, ry) = refit::train_plus_valid(data);
+    let mut means = None;
+    let (rx, ry) = if logistic_on_means(data) {
+        let means = means.insert(mean_of(&data.passes));
+        let mut y = data.labels.clone();
+        y.extend_from_slice(&data.valid_labels);
+        (vec![means.view(), data.valid_x.view()], y)
+    } else {
+        refit::train_plus_valid(data)
+    };
     let cfg = LogisticConfig {
         alpha: 1.0 / chosen.best().setting,
         ..o.logistic

@@ -81,8 +81,10 @@ pub fn train_selected(
     let opts = options(plan, class_weights);
     if plan.choice != HeadChoice::Mlp {
         println!(
-            "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, per-row gradient tolerance {}, on all {} row sets of each train image",
-            opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance, data.passes.len()
+            "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, per-row gradient tolerance {}, on {} {} row sets of each train image",
+            opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance,
+            if select::logistic_on_means(data) { "the mean of the" } else { "all" },
+            data.passes.len()
         );
     }
     if opts.ensemble > 1 {

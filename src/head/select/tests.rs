@@ -231,3 +231,50 @@ fn ensemble_members_share_member_zero_with_the_single_mlp() {
     };
     assert_eq!(a.model.kind(), kind_of_winner);
 }
+
+/// From `ONE_VIEW_MIN_IMAGES` training images on, the logistic head (selection and refit) fits on
+/// each image's mean over its row sets (the refit adds valid's view means): the same model as on
+/// a cache whose one row set, and one valid view, are those means; below it, on every row set (a different model).
+#[test]
+fn logistic_fits_view_means_on_large_training_sets() {
+    let n = ONE_VIEW_MIN_IMAGES;
+    let data = blobs(n, 30, 3, 2, 8);
+    assert!(logistic_on_means(&data));
+    let mut meaned = data.clone();
+    meaned.passes = vec![mean_of(&data.passes)];
+    meaned.valid_views = vec![data.valid_x.clone()];
+    assert!(
+        !logistic_on_means(&meaned),
+        "one row set: nothing to average"
+    );
+    let (a, b) = (
+        logistic(&data, 3, &opts(true)).unwrap(),
+        logistic(&meaned, 3, &opts(true)).unwrap(),
+    );
+    assert!(a.refitted && b.refitted);
+    let (a0, b0) = (
+        logistic(&data, 3, &opts(false)).unwrap(),
+        logistic(&meaned, 3, &opts(false)).unwrap(),
+    );
+    assert_eq!(
+        (a0.winner, a0.best().valid_nll),
+        (b0.winner, b0.best().valid_nll)
+    );
+    assert_eq!(a0.model, b0.model, "selection");
+    assert_eq!(a.model, b.model);
+    let mut small = data.clone();
+    small.passes = data
+        .passes
+        .iter()
+        .map(|p| p.slice(ndarray::s![..n - 1, ..]).to_owned())
+        .collect();
+    small.labels.truncate(n - 1);
+    assert!(!logistic_on_means(&small));
+    let mut small_meaned = small.clone();
+    small_meaned.passes = vec![mean_of(&small.passes)];
+    let (c, d) = (
+        logistic(&small, 3, &opts(false)).unwrap(),
+        logistic(&small_meaned, 3, &opts(false)).unwrap(),
+    );
+    assert_ne!(c.model, d.model);
+}
