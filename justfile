@@ -72,11 +72,13 @@ bench-extract-memory model +trees:
     benches/extract_memory.sh {{model}} {{trees}}
 
 # One head epoch (4,096 × 4,096, 100 classes, batch 128), Rust and PyTorch alternately, 2 threads, medians
-# (PyTorch from TORCH_PYTHON, default /work/torchvenv/bin/python); then the products alone.
+# (PyTorch from TORCH_PYTHON, default /work/torchvenv/bin/python); then the products alone, and the
+# CPU's multiply-add peak on 2 threads (the epoch's floor).
 bench-head rounds="5":
     cargo bench --bench head_epoch --no-run
     benches/head_vs_torch.sh {{rounds}} 2
     RAYON_NUM_THREADS=2 MATMUL_NUM_THREADS=2 cargo bench --bench head_epoch -- head_products --noplot
+    THREADS=2 cargo bench --bench fma_peak
 
 # `pipeline cv --repeats 20` (run defaults) on a Caltech-sized synthetic cache (8,300 images, 100 classes,
 # 12 views, 4,096-d; made once in work/cv-synthetic), with wall time and peak memory. Bar: ≤ 15 min, ≤ 4 GB.
