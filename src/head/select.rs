@@ -145,18 +145,28 @@ pub fn logistic_on_means(data: &HeadData) -> bool {
     data.passes.len() > 1 && data.labels.len() >= ONE_VIEW_MIN_IMAGES
 }
 
-/// The logistic head's training rows: every row set in place, or (see [`logistic_on_means`])
-/// one block of per-image means, which `owned` keeps.
+/// The logistic head's rows: every train row set in place, or (see [`logistic_on_means`]) one
+/// block of per-image means, which `owned` keeps; with `with_valid` (the refit) valid's rows
+/// follow: its views, or its view mean beside train's means.
 fn logistic_rows<'d>(
     data: &'d HeadData,
     owned: &'d mut Option<Array2<f32>>,
+    with_valid: bool,
 ) -> (Vec<ArrayView2<'d, f32>>, Vec<u32>) {
-    if logistic_on_means(data) {
-        let means = owned.insert(mean_of(&data.passes));
-        (vec![means.view()], data.labels.clone())
-    } else {
-        train_rows(data)
+    if !logistic_on_means(data) {
+        return if with_valid {
+            refit::train_plus_valid(data)
+        } else {
+            train_rows(data)
+        };
     }
+    let means = owned.insert(mean_of(&data.passes));
+    let (mut x, mut y) = (vec![means.view()], data.labels.clone());
+    if with_valid {
+        x.push(data.valid_x.view());
+        y.extend_from_slice(&data.valid_labels);
+    }
+    (x, y)
 }
 
 fn normalized(mut x: Array2<f32>) -> Array2<f32> {
@@ -169,7 +179,7 @@ fn normalized(mut x: Array2<f32>) -> Array2<f32> {
 /// from the previous C), refitted on train+valid rows with the chosen C.
 pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, LogisticError> {
     let mut means = None;
-    let (x, y) = logistic_rows(data, &mut means);
+    let (x, y) = logistic_rows(data, &mut means, false);
     let valid = normalized(data.valid_x.clone());
     let mut trials = Vec::new();
     let mut heads: Vec<LinearHead> = Vec::new();
@@ -228,14 +238,7 @@ fn refit_logistic(
         return Ok(());
     };
     let mut means = None;
-    let (rx, ry) = if logistic_on_means(data) {
-        let means = means.insert(mean_of(&data.passes));
-        let mut y = data.labels.clone();
-        y.extend_from_slice(&data.valid_labels);
-        (vec![means.view(), data.valid_x.view()], y)
-    } else {
-        refit::train_plus_valid(data)
-    };
+    let (rx, ry) = logistic_rows(data, &mut means, true);
     let cfg = LogisticConfig {
         alpha: 1.0 / chosen.best().setting,
         ..o.logistic

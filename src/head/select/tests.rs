@@ -234,7 +234,8 @@ fn ensemble_members_share_member_zero_with_the_single_mlp() {
 
 /// From `ONE_VIEW_MIN_IMAGES` training images on, the logistic head (selection and refit) fits on
 /// each image's mean over its row sets (the refit adds valid's view means): the same model as on
-/// a cache whose one row set, and one valid view, are those means; below it, on every row set (a different model).
+/// a cache whose one row set, and one valid view, are those means; below it, on every row set
+/// (a different model).
 #[test]
 fn logistic_fits_view_means_on_large_training_sets() {
     let n = ONE_VIEW_MIN_IMAGES;
