@@ -1,6 +1,7 @@
 //! One training epoch of the notebook head on cached features: 4,096 images × 4,096 features,
 //! 100 classes, hidden 256, dropout 0.2, batch 128, Adam (forward, backward and update of every
 //! batch; no validation). Compare with `benches/head_epoch_torch.py` on the same machine.
+//! The same epoch on `f16` cache rows (widened a batch at a time) is `f16_cache_rows`.
 //! Also times the epoch's two large products alone, `matrixmultiply` (through ndarray, the
 //! previous kernel) against `gemm` (the head's, [`pipeline::head::matmul`]).
 //! Run: `cargo bench --bench head_epoch` (set `RAYON_NUM_THREADS` to pin the thread count; the
@@ -9,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
+use pipeline::cache::Rows;
 use pipeline::head::adam::AdamConfig;
 use pipeline::head::fit::{FitConfig, FitState, PassMode, TrainData};
 use pipeline::head::matmul::gemm;
@@ -18,16 +20,12 @@ const N: usize = 4096;
 const D: usize = 4096;
 const K: usize = 100;
 
-fn epoch(c: &mut Criterion) {
-    let mut rng = pipeline::seed::rng(0, &[b"bench"]);
-    let passes = vec![Array2::from_shape_simple_fn((N, D), || {
-        rng.gen_range(0.0f32..2.0)
-    })];
-    let labels: Vec<u32> = (0..N).map(|_| rng.gen_range(0..K as u32)).collect();
+/// The notebook head's epoch on `passes` (one `[N,D]` row set).
+fn run_epoch(c: &mut Criterion, name: &str, passes: &[Rows], labels: &[u32]) {
     let data = TrainData {
-        passes: &passes,
+        passes,
         more: &[],
-        labels: &labels,
+        labels,
         class_weights: None,
     };
     let cfg = FitConfig {
@@ -45,7 +43,7 @@ fn epoch(c: &mut Criterion) {
     let mut g = c.benchmark_group("head_epoch");
     g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("4096x4096_k100_b128_f32", |b| {
+    g.bench_function(name, |b| {
         b.iter(|| {
             state
                 .train_epoch(&data, &cfg)
@@ -54,6 +52,25 @@ fn epoch(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+fn features() -> (Array2<f32>, Vec<u32>) {
+    let mut rng = pipeline::seed::rng(0, &[b"bench"]);
+    let x = Array2::from_shape_simple_fn((N, D), || rng.gen_range(0.0f32..2.0));
+    let labels: Vec<u32> = (0..N).map(|_| rng.gen_range(0..K as u32)).collect();
+    (x, labels)
+}
+
+fn epoch(c: &mut Criterion) {
+    let (x, labels) = features();
+    run_epoch(c, "4096x4096_k100_b128_f32", &[Rows::F32(x)], &labels);
+}
+
+/// The same epoch on an `f16` cache's rows, widened a batch at a time by the gather.
+fn epoch_f16_rows(c: &mut Criterion) {
+    let (x, labels) = features();
+    let h = Rows::F16(x.mapv(half::f16::from_f32));
+    run_epoch(c, "f16_cache_rows_k100_b128", &[h], &labels);
 }
 
 /// `[128,4096]·[4096,256]` (forward) and `[256,128]·[128,4096]` (the `0.weight` gradient).
@@ -97,5 +114,5 @@ fn products(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, epoch, products);
+criterion_group!(benches, epoch, epoch_f16_rows, products);
 criterion_main!(benches);

@@ -11,6 +11,7 @@
 use anyhow::{ensure, Context};
 use clap::Parser;
 use ndarray::Array2;
+use pipeline::cache::shard::FeatureDtype;
 use pipeline::preprocess::views::ViewSet;
 use rand::Rng;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ struct Args {
     /// Amplitude of each view's noise around its image (uniform ±).
     #[arg(long, default_value_t = 0.35)]
     view_noise: f32,
+    /// Storage type of the features (`f16` as `extract --dtype f16` writes them).
+    #[arg(long, value_enum, default_value = "f32")]
+    dtype: FeatureDtype,
 }
 
 /// `[views·n, D]` pass-major features and `n` labels (class `i % K`, so classes stay balanced).
@@ -98,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     let valid = split(&a, &centres, n_valid, a.views, "valid");
     let test = split(&a, &centres, n_test, a.views, "test");
     let view_names = ViewSet::TenCropWhole.names();
-    let cache = pipeline::cache::write_synthetic_views(
+    let cache = pipeline::cache::write_synthetic_as(
         &a.out,
         &classes,
         &[
@@ -107,14 +111,16 @@ fn main() -> anyhow::Result<()> {
             ("test", a.views, test.0, test.1),
         ],
         &view_names[..a.views as usize],
+        a.dtype,
     )
     .with_context(|| format!("writing the synthetic cache {}", a.out.display()))?;
     println!(
-        "wrote {}: {} classes, {} views of train {n_train}, valid {n_valid}, test {n_test} images, {}-d f32, in {:.1} s",
+        "wrote {}: {} classes, {} views of train {n_train}, valid {n_valid}, test {n_test} images, {}-d {:?}, in {:.1} s",
         cache.dir.display(),
         a.classes,
         a.views,
         a.dim,
+        a.dtype,
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -16,13 +16,15 @@
 pub mod check;
 mod error;
 mod family;
+pub mod rows;
 pub mod shard;
 mod synthetic;
 mod verify;
 
 pub use error::CacheError;
 pub use family::row_family;
-pub use synthetic::{write_synthetic, write_synthetic_views};
+pub use rows::Rows;
+pub use synthetic::{write_synthetic, write_synthetic_as, write_synthetic_views};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -218,6 +220,15 @@ pub struct SplitFeatures {
     pub paths: Vec<String>,
 }
 
+/// The rows of one (split, pass) in the cache's storage type (see [`FeatureCache::load_rows`]).
+#[derive(Debug, Clone)]
+pub struct SplitRows {
+    /// `[N, D]`.
+    pub features: Rows,
+    pub labels: Vec<u32>,
+    pub paths: Vec<String>,
+}
+
 /// An opened, complete cache.
 #[derive(Debug, Clone)]
 pub struct FeatureCache {
@@ -324,8 +335,35 @@ impl FeatureCache {
         self.manifest.spec.split(split).map_or(0, |s| s.passes)
     }
 
-    /// Loads all rows of (split, pass).
+    /// Loads all rows of (split, pass), widened to `f32`.
     pub fn load(&self, split: &str, pass: u32) -> Result<SplitFeatures, CacheError> {
+        let (features, labels, paths) = self.load_with(split, pass, false)?;
+        Ok(SplitFeatures {
+            features: features.into_f32(),
+            labels,
+            paths,
+        })
+    }
+
+    /// Loads all rows of (split, pass) in the cache's storage type: an `f16` cache stays `f16`
+    /// (half the memory; widened where the rows are read, see [`rows`]).
+    pub fn load_rows(&self, split: &str, pass: u32) -> Result<SplitRows, CacheError> {
+        let (features, labels, paths) = self.load_with(split, pass, true)?;
+        Ok(SplitRows {
+            features,
+            labels,
+            paths,
+        })
+    }
+
+    /// The rows of (split, pass): kept `f16` when `keep_half` and every shard is `f16`,
+    /// otherwise widened shard by shard as they are read.
+    fn load_with(
+        &self,
+        split: &str,
+        pass: u32,
+        keep_half: bool,
+    ) -> Result<(Rows, Vec<u32>, Vec<String>), CacheError> {
         let spec = &self.manifest.spec;
         let plan = spec.split(split).ok_or_else(|| CacheError::NoSplit {
             dir: self.dir.clone(),
@@ -360,14 +398,23 @@ impl FeatureCache {
                 path: self.dir.join(MANIFEST),
                 reason: format!("{rows} rows of width {dim} overflow"),
             })?;
-        let (mut feats, mut labels, mut paths) = (
-            Vec::with_capacity(cap),
+        let as_f16 = keep_half && spec.dtype == FeatureDtype::F16;
+        let (mut feats, mut feats16, mut labels, mut paths) = (
+            Vec::with_capacity(if as_f16 { 0 } else { cap }),
+            Vec::with_capacity(if as_f16 { cap } else { 0 }),
             Vec::with_capacity(rows),
             Vec::with_capacity(rows),
         );
         for e in entries {
-            let data = self.read_entry(plan, e)?;
-            feats.extend_from_slice(&data.features);
+            let data = self.read_entry_rows(plan, e)?;
+            match data.features {
+                shard::Values::F16(v) if as_f16 => feats16.extend_from_slice(&v),
+                shard::Values::F16(v) => feats.extend(v.iter().map(|x| x.to_f32())),
+                shard::Values::F32(v) if as_f16 => {
+                    feats16.extend(v.iter().map(|&x| half::f16::from_f32(x)))
+                }
+                shard::Values::F32(v) => feats.extend_from_slice(&v),
+            }
             labels.extend_from_slice(&data.labels);
             paths.extend(
                 data.index
@@ -376,16 +423,16 @@ impl FeatureCache {
             );
         }
         let n = labels.len();
-        let features =
-            Array2::from_shape_vec((n, dim), feats).map_err(|e| CacheError::BadManifest {
-                path: self.dir.join(MANIFEST),
-                reason: e.to_string(),
-            })?;
-        Ok(SplitFeatures {
-            features,
-            labels,
-            paths,
-        })
+        let bad = |e: ndarray::ShapeError| CacheError::BadManifest {
+            path: self.dir.join(MANIFEST),
+            reason: e.to_string(),
+        };
+        let features = if as_f16 {
+            Rows::F16(Array2::from_shape_vec((n, dim), feats16).map_err(bad)?)
+        } else {
+            Rows::F32(Array2::from_shape_vec((n, dim), feats).map_err(bad)?)
+        };
+        Ok((features, labels, paths))
     }
 }
 

@@ -69,6 +69,61 @@ pub struct ShardData {
     pub index: Vec<u32>,
 }
 
+/// Feature values in the type a shard stores them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    F32(Vec<f32>),
+    F16(Vec<half::f16>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F16(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn all_finite(&self) -> bool {
+        match self {
+            Values::F32(v) => v.iter().all(|x| x.is_finite()),
+            Values::F16(v) => v.iter().all(|x| x.is_finite()),
+        }
+    }
+
+    /// The values as `f32` (exact).
+    pub fn into_f32(self) -> Vec<f32> {
+        match self {
+            Values::F32(v) => v,
+            Values::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        }
+    }
+}
+
+/// The rows of one shard with the features in the shard's own type.
+#[derive(Debug, Clone)]
+pub struct ShardRows {
+    /// Row-major `[rows, dim]`.
+    pub features: Values,
+    pub labels: Vec<u32>,
+    pub index: Vec<u32>,
+}
+
+impl ShardRows {
+    /// The same rows with the features widened to `f32`.
+    pub fn widen(self) -> ShardData {
+        ShardData {
+            features: self.features.into_f32(),
+            labels: self.labels,
+            index: self.index,
+        }
+    }
+}
+
 fn u32_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -230,6 +285,16 @@ pub fn read_verified(
     dim: usize,
     want: Expected<'_>,
 ) -> Result<ShardData, ShardError> {
+    read_verified_rows(path, key, dim, want).map(ShardRows::widen)
+}
+
+/// [`read_verified`] keeping the features in the shard's own type (`f16` stays `f16`).
+pub fn read_verified_rows(
+    path: &Path,
+    key: &str,
+    dim: usize,
+    want: Expected<'_>,
+) -> Result<ShardRows, ShardError> {
     let bytes = read_bytes(path)?;
     let found = blake3::hash(&bytes).to_hex().to_string();
     if found != want.blake3 {
@@ -254,7 +319,7 @@ pub fn read_verified(
             ),
         ));
     }
-    if data.features.iter().any(|v| !v.is_finite()) {
+    if !data.features.all_finite() {
         return Err(corrupt(path, "features hold NaN or infinite values"));
     }
     if let Some(l) = data.labels.iter().find(|&&l| l as usize >= want.classes) {
@@ -269,10 +334,10 @@ pub fn read_verified(
 /// Reads a shard, checking its key and feature width.
 pub fn read(path: &Path, key: &str, dim: usize) -> Result<ShardData, ShardError> {
     let bytes = read_bytes(path)?;
-    decode(path, &bytes, key, Some(dim)).map(|(_, d)| d)
+    decode(path, &bytes, key, Some(dim)).map(|(_, d)| d.widen())
 }
 
-type Decoded = (HashMap<String, String>, ShardData);
+type Decoded = (HashMap<String, String>, ShardRows);
 
 /// Parses shard bytes; `dim: None` accepts any feature width.
 fn decode(path: &Path, bytes: &[u8], key: &str, dim: Option<usize>) -> Result<Decoded, ShardError> {
@@ -313,16 +378,18 @@ fn decode(path: &Path, bytes: &[u8], key: &str, dim: Option<usize>) -> Result<De
         ));
     }
     let features = match f.dtype() {
-        Dtype::F32 => f
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        Dtype::F16 => f
-            .data()
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
+        Dtype::F32 => Values::F32(
+            f.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        Dtype::F16 => Values::F16(
+            f.data()
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+        ),
         other => return Err(corrupt(path, format!("features of dtype {other:?}"))),
     };
     let u32s = |t: &TensorView| -> Vec<u32> {
@@ -331,7 +398,7 @@ fn decode(path: &Path, bytes: &[u8], key: &str, dim: Option<usize>) -> Result<De
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     };
-    let data = ShardData {
+    let data = ShardRows {
         features,
         labels: u32s(&l),
         index: u32s(&i),

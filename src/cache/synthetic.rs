@@ -25,6 +25,18 @@ pub fn write_synthetic_views(
     splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
     views: &[String],
 ) -> Result<FeatureCache, CacheError> {
+    write_synthetic_as(dir, classes, splits, views, FeatureDtype::F32)
+}
+
+/// [`write_synthetic_views`] storing the features as `dtype` (`f16` rounds them, as
+/// `extract --dtype f16` does).
+pub fn write_synthetic_as(
+    dir: &Path,
+    classes: &[String],
+    splits: &[(&str, u32, Array2<f32>, Vec<u32>)],
+    views: &[String],
+    dtype: FeatureDtype,
+) -> Result<FeatureCache, CacheError> {
     let dim = splits.first().map_or(0, |s| s.2.ncols());
     let plans = splits
         .iter()
@@ -56,7 +68,7 @@ pub fn write_synthetic_views(
         augment: Value::Null,
         seed: 0,
         passes: splits.iter().map(|s| s.1).max().unwrap_or(1),
-        dtype: FeatureDtype::F32,
+        dtype,
         feature_dim: dim,
         chunk_size: usize::MAX,
         classes: classes.to_vec(),
@@ -84,15 +96,8 @@ pub fn write_synthetic_views(
                 labels: labels.clone(),
                 index: (0..n as u32).collect(),
             };
-            let blake3 = shard::write(
-                &shard_path(dir, &key, id),
-                &key,
-                id,
-                dim,
-                FeatureDtype::F32,
-                &data,
-                &[],
-            )?;
+            let blake3 =
+                shard::write(&shard_path(dir, &key, id), &key, id, dim, dtype, &data, &[])?;
             shards.push(ShardEntry {
                 file: id.file_name(&key),
                 split: name.to_string(),

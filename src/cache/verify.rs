@@ -1,7 +1,7 @@
 //! Trusting a cache: the manifest's shard list must be exactly what its spec calls for, and every
 //! shard read must match its recorded BLAKE3, row count and labels before a row is used.
 
-use super::shard::{self, ShardData, ShardId};
+use super::shard::{self, ShardData, ShardId, ShardRows};
 use super::{CacheError, FeatureCache, Manifest, ShardEntry, SplitPlan, SHARDS};
 use std::collections::HashSet;
 use std::path::{Component, Path};
@@ -99,6 +99,15 @@ impl FeatureCache {
         plan: &SplitPlan,
         e: &ShardEntry,
     ) -> Result<ShardData, CacheError> {
+        self.read_entry_rows(plan, e).map(ShardRows::widen)
+    }
+
+    /// [`read_entry`](Self::read_entry) keeping the features in the shard's own type.
+    pub(super) fn read_entry_rows(
+        &self,
+        plan: &SplitPlan,
+        e: &ShardEntry,
+    ) -> Result<ShardRows, CacheError> {
         let spec = &self.manifest.spec;
         let path = self.dir.join(SHARDS).join(&e.file);
         let want = shard::Expected {
@@ -106,7 +115,7 @@ impl FeatureCache {
             rows: e.rows,
             classes: spec.classes.len(),
         };
-        let data = shard::read_verified(&path, &self.manifest.key, spec.feature_dim, want)?;
+        let data = shard::read_verified_rows(&path, &self.manifest.key, spec.feature_dim, want)?;
         let (start, end) = chunk_range(plan, spec.chunk_size, e.chunk);
         let mut prev = None;
         for (&i, &label) in data.index.iter().zip(&data.labels) {

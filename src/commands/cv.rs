@@ -199,10 +199,12 @@ fn one_repeat(
 /// (train's for the logistic head on large sets, valid's, test's: together about one view of
 /// every image; the test split's mean is taken straight from the pool). Measured on the
 /// Caltech-sized synthetic cache (1.63 GB pool): one repeat peaked at 3.05 GB, two at once at
-/// 4.36 GB, estimated here 2.99 and 4.35 GB.
+/// 4.36 GB, estimated here 2.99 and 4.35 GB. The copies keep the cache's storage type (2 bytes
+/// a value for an `f16` cache); the means are always `f32`.
 fn repeat_bytes(pool: &pool::Pool, images: usize) -> usize {
     let per_image = pool.bytes() / pool.labels.len().max(1);
-    per_image * images + pool.bytes() / pool.views.len().max(1)
+    let d = pool.views.first().map_or(0, |v| v.ncols());
+    per_image * images + pool.labels.len() * d * 4
 }
 
 /// Runs `pipeline cv`.

@@ -1,24 +1,27 @@
 //! The features a head trains on, read from the feature cache: every cached row set of `train`
 //! (deterministic views and augmented passes, rows aligned across them) and `valid` both as its
 //! view rows (for a refit on train+valid) and as their per-image mean (test-time averaging).
+//! Row sets are held in the cache's storage type: an `f16` cache stays `f16` in memory and is
+//! widened where it is read ([`Rows`]).
 
-use crate::cache::{CacheError, FeatureCache};
+use crate::cache::rows::mean_of_rows;
+use crate::cache::{CacheError, FeatureCache, Rows};
 use ndarray::Array2;
 use std::path::PathBuf;
 
 /// Training views and validation features of one cache.
 #[derive(Debug, Clone)]
 pub struct HeadData {
-    /// `P` arrays `[N,D]`; row `i` is training image `i` in every pass.
-    pub passes: Vec<Array2<f32>>,
+    /// `P` blocks `[N,D]`; row `i` is training image `i` in every pass.
+    pub passes: Vec<Rows>,
     /// `N` labels, each `< K`.
     pub labels: Vec<u32>,
     /// `[M,D]`: the mean of each valid image's deterministic views.
     pub valid_x: Array2<f32>,
     /// `M` labels, each `< K`.
     pub valid_labels: Vec<u32>,
-    /// `V` arrays `[M,D]`: the deterministic views of valid, one array per view.
-    pub valid_views: Vec<Array2<f32>>,
+    /// `V` blocks `[M,D]`: the deterministic views of valid, one block per view.
+    pub valid_views: Vec<Rows>,
     /// Names of the views averaged at eval time (`centre` alone for an older cache).
     pub views: Vec<String>,
 }
@@ -26,7 +29,7 @@ pub struct HeadData {
 /// The deterministic views of one split, rows aligned across views.
 #[derive(Debug, Clone)]
 pub struct SplitViews {
-    pub views: Vec<Array2<f32>>,
+    pub views: Vec<Rows>,
     pub names: Vec<String>,
     pub labels: Vec<u32>,
     pub paths: Vec<String>,
@@ -35,7 +38,7 @@ pub struct SplitViews {
 impl SplitViews {
     /// `[N,D]`: each image's mean over its views.
     pub fn mean(&self) -> Array2<f32> {
-        mean_of(&self.views)
+        mean_of_rows(&self.views)
     }
 }
 
@@ -97,10 +100,10 @@ pub fn load_views(
             split: split.to_owned(),
         });
     }
-    let first = cache.load(split, rows[0].0)?;
+    let first = cache.load_rows(split, rows[0].0)?;
     let mut views = vec![first.features];
     for &(pass, _) in &rows[1..] {
-        let p = cache.load(split, pass)?;
+        let p = cache.load_rows(split, pass)?;
         if p.paths != first.paths {
             return Err(DataError::PassMismatch {
                 dir: cache.dir.clone(),
@@ -176,10 +179,10 @@ pub fn load(cache: &FeatureCache) -> Result<HeadData, DataError> {
             });
         }
     }
-    let first = cache.load("train", 0)?;
+    let first = cache.load_rows("train", 0)?;
     let mut passes = vec![first.features];
     for pass in 1..cache.split_passes("train") {
-        let p = cache.load("train", pass)?;
+        let p = cache.load_rows("train", pass)?;
         if p.paths != first.paths {
             let (rows, rows0) = (p.labels.len(), first.labels.len());
             return Err(DataError::PassMismatch {

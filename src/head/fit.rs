@@ -10,8 +10,9 @@ use super::mlp::Mlp;
 pub use super::sampler::PassMode;
 use super::sampler::{epoch_order, Sample};
 use super::Float;
+use crate::cache::Rows;
 use crate::seed;
-use ndarray::{s, Array2, ArrayView2, Axis, Zip};
+use ndarray::{s, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -37,8 +38,8 @@ pub struct FitConfig {
 /// refit on train+valid appends valid this way without copying train), and `labels` (`N + M`,
 /// each `< K`). `class_weights` (`K` entries) weight the loss, `None` for all ones.
 pub struct TrainData<'a, F> {
-    pub passes: &'a [Array2<f32>],
-    pub more: &'a [Array2<f32>],
+    pub passes: &'a [Rows],
+    pub more: &'a [Rows],
     pub labels: &'a [u32],
     pub class_weights: Option<Vec<F>>,
 }
@@ -264,17 +265,14 @@ fn gather<F: Float>(
     let copy = |mut rows: ndarray::ArrayViewMut2<F>, samples: &[Sample]| {
         for (mut row, s) in rows.rows_mut().into_iter().zip(samples) {
             let (p, i) = (s.pass as usize, s.image as usize);
-            let src = if i < n {
-                data.passes[p].row(i)
+            let (rows, at) = if i < n {
+                (&data.passes[p], i)
             } else {
-                data.more[p % data.more.len()].row(i - n)
+                (&data.more[p % data.more.len()], i - n)
             };
-            match (row.as_slice_mut(), src.as_slice()) {
-                (Some(d), Some(v)) => d.iter_mut().zip(v).for_each(|(d, &v)| *d = F::of_f32(v)),
-                _ => Zip::from(&mut row)
-                    .and(&src)
-                    .for_each(|d, &v| *d = F::of_f32(v)),
-            }
+            // An f16 cache is widened here, a batch's rows at a time.
+            let out = row.as_slice_mut().expect("the batch buffer is row-major");
+            rows.row_into(at, out, F::of_f32);
         }
     };
     // Rows scattered over a large cache are copied at memory latency: one block per thread.

@@ -16,9 +16,12 @@ use super::input::{l2_normalize_rows, HeadInput};
 use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
 use super::loss::nll_sums;
 use super::preset::ONE_VIEW_MIN_IMAGES;
+use crate::cache::rows::mean_of_rows;
+use crate::cache::Rows;
 use crate::checkpoint::{HeadKind, HeadModel};
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// The C values tried by default: `10^-1 … 10^3` in half-decades (C = 1/alpha).
 pub const DEFAULT_C_GRID: [f64; 9] = [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0];
@@ -130,9 +133,10 @@ fn argbest(trials: &[Trial]) -> usize {
     (1..trials.len()).fold(0, |b, i| if better(&trials[i], &trials[b]) { i } else { b })
 }
 
-/// Every train row set (in place) with one label per row.
-fn train_rows(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
-    let blocks: Vec<ArrayView2<f32>> = data.passes.iter().map(|p| p.view()).collect();
+/// Every train row set with one label per row: in place, or widened to `f32` when the cache
+/// stores `f16` (the logistic solver's products read whole blocks).
+fn train_rows(data: &HeadData) -> (Vec<Cow<'_, Array2<f32>>>, Vec<u32>) {
+    let blocks: Vec<Cow<Array2<f32>>> = data.passes.iter().map(Rows::to_f32).collect();
     let y = data.labels.repeat(blocks.len());
     (blocks, y)
 }
@@ -145,14 +149,10 @@ pub fn logistic_on_means(data: &HeadData) -> bool {
     data.passes.len() > 1 && data.labels.len() >= ONE_VIEW_MIN_IMAGES
 }
 
-/// The logistic head's rows: every train row set in place, or (see [`logistic_on_means`]) one
-/// block of per-image means, which `owned` keeps; with `with_valid` (the refit) valid's rows
-/// follow: its views, or its view mean beside train's means.
-fn logistic_rows<'d>(
-    data: &'d HeadData,
-    owned: &'d mut Option<Array2<f32>>,
-    with_valid: bool,
-) -> (Vec<ArrayView2<'d, f32>>, Vec<u32>) {
+/// The logistic head's rows: every train row set, or (see [`logistic_on_means`]) one block of
+/// per-image means; with `with_valid` (the refit) valid's rows follow: its views, or its view
+/// mean beside train's means.
+fn logistic_rows(data: &HeadData, with_valid: bool) -> (Vec<Cow<'_, Array2<f32>>>, Vec<u32>) {
     if !logistic_on_means(data) {
         return if with_valid {
             refit::train_plus_valid(data)
@@ -160,13 +160,20 @@ fn logistic_rows<'d>(
             train_rows(data)
         };
     }
-    let means = owned.insert(mean_of(&data.passes));
-    let (mut x, mut y) = (vec![means.view()], data.labels.clone());
+    let (mut x, mut y) = (
+        vec![Cow::Owned(mean_of_rows(&data.passes))],
+        data.labels.clone(),
+    );
     if with_valid {
-        x.push(data.valid_x.view());
+        x.push(Cow::Borrowed(&data.valid_x));
         y.extend_from_slice(&data.valid_labels);
     }
     (x, y)
+}
+
+/// Views of row blocks, as the logistic solver takes them.
+fn views<'a>(blocks: &'a [Cow<'_, Array2<f32>>]) -> Vec<ArrayView2<'a, f32>> {
+    blocks.iter().map(|b| b.view()).collect()
 }
 
 fn normalized(mut x: Array2<f32>) -> Array2<f32> {
@@ -178,8 +185,8 @@ fn normalized(mut x: Array2<f32>) -> Array2<f32> {
 /// sets: [`logistic_on_means`]), C chosen on the valid views' mean over `c_grid` (warm-started
 /// from the previous C), refitted on train+valid rows with the chosen C.
 pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, LogisticError> {
-    let mut means = None;
-    let (x, y) = logistic_rows(data, &mut means, false);
+    let (blocks, y) = logistic_rows(data, false);
+    let x = views(&blocks);
     let valid = normalized(data.valid_x.clone());
     let mut trials = Vec::new();
     let mut heads: Vec<LinearHead> = Vec::new();
@@ -237,8 +244,8 @@ fn refit_logistic(
     let HeadModel::Logistic(start) = &chosen.model else {
         return Ok(());
     };
-    let mut means = None;
-    let (rx, ry) = logistic_rows(data, &mut means, true);
+    let (blocks, ry) = logistic_rows(data, true);
+    let rx = views(&blocks);
     let cfg = LogisticConfig {
         alpha: 1.0 / chosen.best().setting,
         ..o.logistic

@@ -38,9 +38,10 @@ fn tiny_config(max_epochs: u32, patience: u32) -> FitConfig {
 }
 
 fn scripted_run(losses: &[f64], max_epochs: u32, patience: u32) -> (FitState<f32>, Scripted) {
-    let passes = vec![Array2::from_shape_fn((10, 5), |(i, j)| {
-        ((i * 5 + j) % 7) as f32 - 3.0
-    })];
+    let passes = vec![pipeline::cache::Rows::F32(Array2::from_shape_fn(
+        (10, 5),
+        |(i, j)| ((i * 5 + j) % 7) as f32 - 3.0,
+    ))];
     let labels: Vec<u32> = (0..10).map(|i| (i % 3) as u32).collect();
     let data = TrainData {
         passes: &passes,

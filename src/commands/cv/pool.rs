@@ -1,13 +1,16 @@
 //! All cached images of every split pooled by deterministic view, and the folds cut from them.
 
-use crate::cache::FeatureCache;
-use crate::head::data::{load_views, mean_of, HeadData};
+use crate::cache::rows::mean_of_rows;
+use crate::cache::shard::FeatureDtype;
+use crate::cache::{FeatureCache, Rows};
+use crate::head::data::{load_views, HeadData};
 use anyhow::{bail, Context, Result};
-use ndarray::{s, Array2, Axis};
+use ndarray::Array2;
 
-/// Every image of the cache, one `[N,D]` array per shared view, rows aligned across views.
+/// Every image of the cache, one `[N,D]` block per shared view, rows aligned across views, in
+/// the cache's storage type (an `f16` cache is pooled at half the memory).
 pub struct Pool {
-    pub views: Vec<Array2<f32>>,
+    pub views: Vec<Rows>,
     pub names: Vec<String>,
     pub labels: Vec<u32>,
 }
@@ -70,8 +73,9 @@ pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
         .iter()
         .map(|p| p.images.len())
         .sum();
-    let mut views: Vec<Array2<f32>> = (0..names.len())
-        .map(|_| Array2::zeros((total, d)))
+    let half = cache.manifest.spec.dtype == FeatureDtype::F16;
+    let mut views: Vec<Rows> = (0..names.len())
+        .map(|_| Rows::zeros(total, d, half))
         .collect();
     let mut labels = Vec::with_capacity(total);
     for plan in &cache.manifest.spec.splits {
@@ -94,15 +98,12 @@ pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
                     v.ncols()
                 );
             }
-            acc.slice_mut(s![start..start + n, ..]).assign(v);
+            acc.assign_rows(start, v);
         }
         labels.extend(sv.labels);
     }
     let n = labels.len();
-    let views = views
-        .into_iter()
-        .map(|v| v.slice_move(s![..n, ..]))
-        .collect();
+    let views = views.into_iter().map(|v| v.truncate(n)).collect();
     Ok(Pool {
         views,
         names: names.to_vec(),
@@ -118,18 +119,18 @@ pub struct Fold {
 }
 
 impl Pool {
-    fn rows(&self, idx: &[usize]) -> (Vec<Array2<f32>>, Vec<u32>) {
-        let views = self.views.iter().map(|v| v.select(Axis(0), idx)).collect();
+    fn rows(&self, idx: &[usize]) -> (Vec<Rows>, Vec<u32>) {
+        let views = self.views.iter().map(|v| v.select(idx)).collect();
         (views, idx.iter().map(|&i| self.labels[i]).collect())
     }
 
     /// `[idx.len(), D]`: the mean over views of the rows `idx`, summed in view order as
-    /// [`mean_of`] sums copies of them (the same values), without copying every view.
+    /// [`mean_of_rows`] sums copies of them (the same values), without copying every view.
     fn mean_rows(&self, idx: &[usize]) -> Array2<f32> {
-        let mut acc = self.views[0].select(Axis(0), idx);
+        let mut acc = self.views[0].select(idx).into_f32();
         for v in &self.views[1..] {
-            for (mut row, &i) in acc.rows_mut().into_iter().zip(idx) {
-                row += &v.row(i);
+            for (row, &i) in acc.rows_mut().into_iter().zip(idx) {
+                v.add_row_to(i, row);
             }
         }
         if self.views.len() > 1 {
@@ -148,7 +149,7 @@ impl Pool {
             data: HeadData {
                 passes,
                 labels,
-                valid_x: mean_of(&valid_views),
+                valid_x: mean_of_rows(&valid_views),
                 valid_labels,
                 valid_views,
                 views: self.names.clone(),
@@ -160,6 +161,6 @@ impl Pool {
 
     /// Bytes of the pooled features.
     pub fn bytes(&self) -> usize {
-        self.views.iter().map(|v| v.len() * 4).sum()
+        self.views.iter().map(Rows::bytes).sum()
     }
 }

@@ -1,15 +1,18 @@
 //! Refits on train+valid: the test split is never part of a [`HeadData`], so it stays untouched.
 
 use super::SelectOptions;
+use crate::cache::Rows;
 use crate::head::data::HeadData;
 use crate::head::fit::{fit, EpochEval, FitConfig, FitError, FitState, TrainData, Validator};
 use crate::head::mlp::Mlp;
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
+use std::borrow::Cow;
 
-/// Every train row set and every valid view (in place, `P·N + V·M` rows), with their labels.
-pub fn train_plus_valid(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>) {
+/// Every train row set and every valid view (`P·N + V·M` rows; in place, or widened from
+/// `f16`), with their labels.
+pub fn train_plus_valid(data: &HeadData) -> (Vec<Cow<'_, Array2<f32>>>, Vec<u32>) {
     let (mut x, mut y) = super::train_rows(data);
-    x.extend(data.valid_views.iter().map(|v| v.view()));
+    x.extend(data.valid_views.iter().map(Rows::to_f32));
     for _ in &data.valid_views {
         y.extend_from_slice(&data.valid_labels);
     }
@@ -17,12 +20,12 @@ pub fn train_plus_valid(data: &HeadData) -> (Vec<ArrayView2<'_, f32>>, Vec<u32>)
 }
 
 /// The valid row sets the MLP refit appends to train's (image `N + j` of pass `p` is row `j` of
-/// set `p mod V`): valid's views, or its view mean for a cache without views.
-pub fn valid_sets(data: &HeadData) -> &[Array2<f32>] {
+/// set `p mod V`): valid's views, or (a copy of) its view mean for a cache without views.
+pub fn valid_sets(data: &HeadData) -> Cow<'_, [Rows]> {
     if data.valid_views.is_empty() {
-        std::slice::from_ref(&data.valid_x)
+        Cow::Owned(vec![Rows::F32(data.valid_x.clone())])
     } else {
-        &data.valid_views
+        Cow::Borrowed(&data.valid_views)
     }
 }
 
@@ -56,9 +59,10 @@ pub fn mlp_for_epochs(
         ..o.mlp.clone()
     };
     let mut state = FitState::<f32>::new(&cfg, data.valid_x.ncols(), k);
+    let more = valid_sets(data);
     let train = TrainData {
         passes: &data.passes,
-        more: valid_sets(data),
+        more: &more,
         labels: &labels,
         class_weights: o.class_weights.clone(),
     };

@@ -15,12 +15,12 @@ fn blobs(n: usize, m: usize, sets: usize, views: usize, seed: u64) -> HeadData {
             (if j == c { 2.0f32 } else { 0.0 }) + rng.gen_range(-1.0f32..1.0)
         })
     };
-    let passes: Vec<Array2<f32>> = (0..sets).map(|_| draw(n, &mut rng)).collect();
-    let valid_views: Vec<Array2<f32>> = (0..views).map(|_| draw(m, &mut rng)).collect();
+    let passes: Vec<Rows> = (0..sets).map(|_| draw(n, &mut rng).into()).collect();
+    let valid_views: Vec<Rows> = (0..views).map(|_| draw(m, &mut rng).into()).collect();
     HeadData {
         passes,
         labels: (0..n).map(|i| (i % k) as u32).collect(),
-        valid_x: mean_of(&valid_views),
+        valid_x: mean_of_rows(&valid_views),
         valid_labels: (0..m).map(|i| (i % k) as u32).collect(),
         valid_views,
         views: vec!["centre".into(), "centre-flip".into()],
@@ -149,16 +149,17 @@ fn refit_in_place_equals_refit_on_copied_sets() {
     let data = blobs(30, 15, 3, 2, 5);
     let o = opts(true);
     let in_place = refit::mlp_for_epochs(&data, 3, &o, 4, o.mlp.seed).unwrap();
-    let sets: Vec<Array2<f32>> = data
+    let sets: Vec<Rows> = data
         .passes
         .iter()
         .enumerate()
         .map(|(p, t)| {
             ndarray::concatenate(
                 ndarray::Axis(0),
-                &[t.view(), data.valid_views[p % 2].view()],
+                &[t.to_f32().view(), data.valid_views[p % 2].to_f32().view()],
             )
             .unwrap()
+            .into()
         })
         .collect();
     let mut labels = data.labels.clone();
@@ -242,8 +243,8 @@ fn logistic_fits_view_means_on_large_training_sets() {
     let data = blobs(n, 30, 3, 2, 8);
     assert!(logistic_on_means(&data));
     let mut meaned = data.clone();
-    meaned.passes = vec![mean_of(&data.passes)];
-    meaned.valid_views = vec![data.valid_x.clone()];
+    meaned.passes = vec![mean_of_rows(&data.passes).into()];
+    meaned.valid_views = vec![data.valid_x.clone().into()];
     assert!(
         !logistic_on_means(&meaned),
         "one row set: nothing to average"
@@ -267,12 +268,12 @@ fn logistic_fits_view_means_on_large_training_sets() {
     small.passes = data
         .passes
         .iter()
-        .map(|p| p.slice(ndarray::s![..n - 1, ..]).to_owned())
+        .map(|p| p.clone().truncate(n - 1))
         .collect();
     small.labels.truncate(n - 1);
     assert!(!logistic_on_means(&small));
     let mut small_meaned = small.clone();
-    small_meaned.passes = vec![mean_of(&small.passes)];
+    small_meaned.passes = vec![mean_of_rows(&small.passes).into()];
     let (c, d) = (
         logistic(&small, 3, &opts(false)).unwrap(),
         logistic(&small_meaned, 3, &opts(false)).unwrap(),
