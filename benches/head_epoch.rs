@@ -54,10 +54,24 @@ fn run_epoch(c: &mut Criterion, name: &str, passes: &[Rows], labels: &[u32]) {
     g.finish();
 }
 
+/// `[N,D]` features the head can learn (as `make_cv_cache` draws them): class `i % K` for row
+/// `i`, each class a centre with 30 % of its dimensions in U(0,2) and the rest 0, each row its
+/// centre plus U(−1,1) noise, clipped at 0 like post-ReLU backbone features. (Uniform features with
+/// random labels, used before, left every hidden ReLU dead after the first epoch, in PyTorch too:
+/// a head that learns nothing.) `benches/head_epoch_torch.py` draws the same distribution.
 fn features() -> (Array2<f32>, Vec<u32>) {
     let mut rng = pipeline::seed::rng(0, &[b"bench"]);
-    let x = Array2::from_shape_simple_fn((N, D), || rng.gen_range(0.0f32..2.0));
-    let labels: Vec<u32> = (0..N).map(|_| rng.gen_range(0..K as u32)).collect();
+    let centres = Array2::from_shape_simple_fn((K, D), || {
+        if rng.gen_bool(0.3) {
+            rng.gen_range(0.0f32..2.0)
+        } else {
+            0.0
+        }
+    });
+    let labels: Vec<u32> = (0..N).map(|i| (i % K) as u32).collect();
+    let x = Array2::from_shape_fn((N, D), |(i, j)| {
+        (centres[[i % K, j]] + rng.gen_range(-1.0f32..1.0)).max(0.0)
+    });
     (x, labels)
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Needs: torch (a separate venv, e.g. `python3 -m venv /work/torchvenv && /work/torchvenv/bin/pip install torch`). Not needed by CI.
 # Does: times one training epoch of the notebook head in PyTorch on in-memory features, the
-# same work as benches/head_epoch.rs: 4096 images x 4096 features, 100 classes, Linear(4096,256)
+# same work as benches/head_epoch.rs: 4096 images x 4096 learnable features, 100 classes, Linear(4096,256)
 # -> ReLU -> Dropout(0.2) -> Linear(256,100) -> LogSoftmax, NLLLoss, Adam(lr 1e-3), batch 128,
 # shuffled each epoch (index permutation, no DataLoader overhead). Prints the median of --epochs
 # timed epochs after one warm-up epoch, and the median process CPU time (all threads) per epoch.
@@ -24,8 +24,12 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    x = torch.rand(a.n, a.d) * 2.0
-    y = torch.randint(0, a.k, (a.n,))
+    # Learnable features, the distribution benches/head_epoch.rs draws: class i % k, centres with
+    # 30 % of dims in U(0,2), rows = centre + U(-1,1) clipped at 0. (Uniform features with random
+    # labels left every hidden ReLU dead after one epoch.)
+    centres = (torch.rand(a.k, a.d) < 0.3).float() * torch.rand(a.k, a.d) * 2.0
+    y = torch.arange(a.n) % a.k
+    x = (centres[y] + torch.rand(a.n, a.d) * 2.0 - 1.0).clamp(min=0.0)
     head = torch.nn.Sequential(
         torch.nn.Linear(a.d, 256), torch.nn.ReLU(), torch.nn.Dropout(0.2),
         torch.nn.Linear(256, a.k), torch.nn.LogSoftmax(dim=1),
