@@ -154,6 +154,10 @@ fn cv_reports_mean_and_sd_and_refuses_unsplittable_caches() {
         assert!(j[key].is_number(), "{key} missing: {j}");
     }
     assert_eq!(j["repeats"], 3);
+    assert_eq!(
+        (&j["planned_repeats"], &j["complete"]),
+        (&3.into(), &true.into())
+    );
     let rows = j["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     let n = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();

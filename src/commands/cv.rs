@@ -258,9 +258,24 @@ pub fn run(args: CvArgs) -> Result<()> {
                 .map(|&r| one_repeat(&args, &pool, &classes, f, r))
                 .collect::<Result<Vec<_>>>()
         })?;
+        // Each repeat is shown as its wave ends, and `--json` rewritten with the rows so far, so
+        // an interrupted run keeps what it finished.
+        done.iter().for_each(print_row);
         rows.extend(done);
+        if rows.len() < order.len() {
+            if let Some(path) = &args.json {
+                write_json(&args, &names, &rows, path, order.len())?;
+            }
+        }
     }
     report(&args, &names, &rows)
+}
+
+fn print_row(r: &RepeatRow) {
+    println!(
+        "repeat {:>3}: test top-1 {:>5.1}%  top-5 {:>5.1}%  NLL {:.3}  class-mean {:>5.1}%  ({}, valid {:.1}%, {:.1} s)",
+        r.repeat, 100.0 * r.top1, 100.0 * r.top5, r.nll, 100.0 * r.mean_class_top1, r.chosen, 100.0 * r.valid_top1, r.seconds
+    );
 }
 
 fn mean_sd(v: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -271,39 +286,67 @@ fn mean_sd(v: impl Iterator<Item = f64>) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-fn report(args: &CvArgs, names: &[String], rows: &[RepeatRow]) -> Result<()> {
-    for r in rows {
-        println!(
-            "repeat {:>3}: test top-1 {:>5.1}%  top-5 {:>5.1}%  NLL {:.3}  class-mean {:>5.1}%  ({}, valid {:.1}%, {:.1} s)",
-            r.repeat, 100.0 * r.top1, 100.0 * r.top5, r.nll, 100.0 * r.mean_class_top1, r.chosen, 100.0 * r.valid_top1, r.seconds
-        );
+/// Mean ± SD of each figure over `rows`.
+struct Summary {
+    top1: (f64, f64),
+    top5: (f64, f64),
+    nll: (f64, f64),
+    mean_class_top1: (f64, f64),
+}
+
+fn summary(rows: &[RepeatRow]) -> Summary {
+    Summary {
+        top1: mean_sd(rows.iter().map(|r| 100.0 * r.top1)),
+        top5: mean_sd(rows.iter().map(|r| 100.0 * r.top5)),
+        nll: mean_sd(rows.iter().map(|r| r.nll)),
+        mean_class_top1: mean_sd(rows.iter().map(|r| 100.0 * r.mean_class_top1)),
     }
-    let (t1, t1s) = mean_sd(rows.iter().map(|r| 100.0 * r.top1));
-    let (t5, t5s) = mean_sd(rows.iter().map(|r| 100.0 * r.top5));
-    let (nl, nls) = mean_sd(rows.iter().map(|r| r.nll));
-    let (mc, mcs) = mean_sd(rows.iter().map(|r| 100.0 * r.mean_class_top1));
+}
+
+fn report(args: &CvArgs, names: &[String], rows: &[RepeatRow]) -> Result<()> {
+    let Summary {
+        top1: (t1, t1s),
+        top5: (t5, t5s),
+        nll: (nl, nls),
+        mean_class_top1: (mc, mcs),
+    } = summary(rows);
     println!(
         "cv ({} repeats): test top-1 {t1:.1} ± {t1s:.1} %, top-5 {t5:.1} ± {t5s:.1} %, NLL {nl:.3} ± {nls:.3}, mean per-class top-1 {mc:.1} ± {mcs:.1} % (mean ± SD)",
         rows.len()
     );
     if let Some(path) = &args.json {
-        let json = serde_json::json!({
-            "repeats": rows.len(),
-            "head": args.head.name(),
-            "preset": args.preset.name(),
-            "views": names,
-            "fractions": args.fractions,
-            "seed": args.seed,
-            "top1_mean": t1, "top1_sd": t1s,
-            "top5_mean": t5, "top5_sd": t5s,
-            "nll_mean": nl, "nll_sd": nls,
-            "mean_class_top1_mean": mc, "mean_class_top1_sd": mcs,
-            "rows": rows,
-        });
-        let text = serde_json::to_string_pretty(&json)?;
-        crate::head::tensor_file::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_json(args, names, rows, path, rows.len())?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Writes the cv JSON (atomically) for the `rows` done of `planned` repeats; `complete` says
+/// whether they are all there.
+fn write_json(
+    args: &CvArgs,
+    names: &[String],
+    rows: &[RepeatRow],
+    path: &std::path::Path,
+    planned: usize,
+) -> Result<()> {
+    let s = summary(rows);
+    let json = serde_json::json!({
+        "repeats": rows.len(),
+        "planned_repeats": planned,
+        "complete": rows.len() == planned,
+        "head": args.head.name(),
+        "preset": args.preset.name(),
+        "views": names,
+        "fractions": args.fractions,
+        "seed": args.seed,
+        "top1_mean": s.top1.0, "top1_sd": s.top1.1,
+        "top5_mean": s.top5.0, "top5_sd": s.top5.1,
+        "nll_mean": s.nll.0, "nll_sd": s.nll.1,
+        "mean_class_top1_mean": s.mean_class_top1.0, "mean_class_top1_sd": s.mean_class_top1.1,
+        "rows": rows,
+    });
+    let text = serde_json::to_string_pretty(&json)?;
+    crate::head::tensor_file::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
