@@ -71,6 +71,7 @@ impl Rows {
             Rows::F32(a) => {
                 let row = a.row(i);
                 let src = row.as_slice().expect("rows are row-major");
+                assert_eq!(out.len(), src.len(), "row width");
                 out.iter_mut().zip(src).for_each(|(o, &v)| *o = conv(v));
             }
             Rows::F16(a) => {
