@@ -356,8 +356,9 @@ impl FeatureCache {
         })
     }
 
-    /// The rows of (split, pass): kept `f16` when `keep_half` and every shard is `f16`,
-    /// otherwise widened shard by shard as they are read.
+    /// The rows of (split, pass): kept `f16` when `keep_half` and the cache stores `f16` (its
+    /// shards are hash-checked against the manifest, so they hold what the spec says), otherwise
+    /// widened shard by shard as they are read.
     fn load_with(
         &self,
         split: &str,
