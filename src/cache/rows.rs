@@ -154,23 +154,30 @@ impl Rows {
             Rows::F16(a) => a.mapv(f16::to_f32),
         }
     }
-
-    /// Row `i` widened (for tests and small callers; the hot paths use [`Rows::row_into`]).
-    pub fn row_f32(&self, i: usize) -> Vec<f32> {
-        let mut out = vec![0f32; self.ncols()];
-        self.row_into(i, &mut out, |v| v);
-        out
-    }
 }
 
 /// `[N,D]`: the element-wise mean of equally shaped row blocks (the first one widened when there
 /// is one), summed in block order, each row widened as it is added.
 pub fn mean_of_rows(blocks: &[Rows]) -> Array2<f32> {
-    let first = blocks[0].to_f32().into_owned();
-    let mut acc = first;
+    mean_into(blocks[0].to_f32().into_owned(), blocks, |r| r)
+}
+
+/// `[idx.len(), D]`: the mean over blocks of the rows `idx` (in that order), the same values
+/// [`mean_of_rows`] gives on the blocks' `select(idx)` copies, without copying every block.
+pub fn mean_of_rows_at(blocks: &[Rows], idx: &[usize]) -> Array2<f32> {
+    mean_into(blocks[0].select(idx).into_f32(), blocks, |r| idx[r])
+}
+
+/// Adds row `source(r)` of every block after the first to row `r` of `acc` (the first block's
+/// rows), in block order, then divides by the number of blocks.
+fn mean_into(
+    mut acc: Array2<f32>,
+    blocks: &[Rows],
+    source: impl Fn(usize) -> usize,
+) -> Array2<f32> {
     for b in &blocks[1..] {
-        for (i, row) in acc.rows_mut().into_iter().enumerate() {
-            b.add_row_to(i, row);
+        for (r, row) in acc.rows_mut().into_iter().enumerate() {
+            b.add_row_to(source(r), row);
         }
     }
     if blocks.len() > 1 {
@@ -183,6 +190,15 @@ pub fn mean_of_rows(blocks: &[Rows]) -> Array2<f32> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    impl Rows {
+        /// Row `i` widened.
+        fn row_f32(&self, i: usize) -> Vec<f32> {
+            let mut out = vec![0f32; self.ncols()];
+            self.row_into(i, &mut out, |v| v);
+            out
+        }
+    }
 
     fn pair() -> (Rows, Rows) {
         let a = array![[0.5f32, -1.25, 3.0], [7.5, 0.0, -0.125]];
@@ -213,6 +229,11 @@ mod tests {
         assert_eq!(
             mean_of_rows(&[h.clone(), f.clone()]),
             mean_of_rows(&[f.clone(), f.clone()])
+        );
+        let idx = [1, 0, 1];
+        assert_eq!(
+            mean_of_rows_at(&[h.clone(), f.clone()], &idx),
+            mean_of_rows(&[f.select(&idx), f.select(&idx)])
         );
         let mut pooled = Rows::zeros(4, 3, true);
         pooled.assign_rows(1, &h);

@@ -77,17 +77,6 @@ pub enum Values {
 }
 
 impl Values {
-    pub fn len(&self) -> usize {
-        match self {
-            Values::F32(v) => v.len(),
-            Values::F16(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn all_finite(&self) -> bool {
         match self {
             Values::F32(v) => v.iter().all(|x| x.is_finite()),

@@ -42,18 +42,6 @@ impl SplitViews {
     }
 }
 
-/// Element-wise mean of equally shaped arrays (the first one when there is one).
-pub fn mean_of(views: &[Array2<f32>]) -> Array2<f32> {
-    let mut acc = views[0].clone();
-    for v in &views[1..] {
-        acc += v;
-    }
-    if views.len() > 1 {
-        acc /= views.len() as f32;
-    }
-    acc
-}
-
 /// Loads the deterministic view rows of `split` named in `only` (all of them when `None`);
 /// every name in `only` must be cached.
 pub fn load_views(

@@ -10,7 +10,7 @@ mod refit;
 pub use mlp::mlp;
 use mlp::{fit_members, mlp_input, mlp_model, mlp_trial};
 
-use super::data::{mean_of, HeadData};
+use super::data::HeadData;
 use super::fit::FitConfig;
 use super::input::{l2_normalize_rows, HeadInput};
 use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
@@ -378,11 +378,6 @@ pub fn select(
 /// Log-probabilities of per-image view means `x` under `chosen`.
 pub fn predict(chosen: &Chosen, x: ArrayView2<f32>) -> Array2<f32> {
     chosen.model.log_proba(chosen.input.prepare(x).view())
-}
-
-/// The mean over views of several `[N,D]` arrays (re-exported for callers of this module).
-pub fn view_mean(views: &[Array2<f32>]) -> Array2<f32> {
-    mean_of(views)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! All cached images of every split pooled by deterministic view, and the folds cut from them.
 
-use crate::cache::rows::mean_of_rows;
+use crate::cache::rows::{mean_of_rows, mean_of_rows_at};
 use crate::cache::shard::FeatureDtype;
 use crate::cache::{FeatureCache, Rows};
 use crate::head::data::{load_views, HeadData};
@@ -124,26 +124,11 @@ impl Pool {
         (views, idx.iter().map(|&i| self.labels[i]).collect())
     }
 
-    /// `[idx.len(), D]`: the mean over views of the rows `idx`, summed in view order as
-    /// [`mean_of_rows`] sums copies of them (the same values), without copying every view.
-    fn mean_rows(&self, idx: &[usize]) -> Array2<f32> {
-        let mut acc = self.views[0].select(idx).into_f32();
-        for v in &self.views[1..] {
-            for (row, &i) in acc.rows_mut().into_iter().zip(idx) {
-                v.add_row_to(i, row);
-            }
-        }
-        if self.views.len() > 1 {
-            acc /= self.views.len() as f32;
-        }
-        acc
-    }
-
     /// The fold of index lists `(train, valid, test)` into the pool.
     pub fn fold(&self, train: &[usize], valid: &[usize], test: &[usize]) -> Fold {
         let (passes, labels) = self.rows(train);
         let (valid_views, valid_labels) = self.rows(valid);
-        let test_x = self.mean_rows(test);
+        let test_x = mean_of_rows_at(&self.views, test);
         let test_labels = test.iter().map(|&i| self.labels[i]).collect();
         Fold {
             data: HeadData {
