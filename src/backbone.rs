@@ -5,6 +5,7 @@
 //! layout (NCHW or NHWC) and channel order; the output is `N × D` floats, row-major (outputs of
 //! rank > 2, e.g. `[N,512,7,7]`, are flattened per image).
 
+pub mod dense;
 pub mod onnx_graph;
 pub mod ort_lib;
 mod session;
@@ -87,6 +88,8 @@ pub struct Backbone {
     pub provider: String,
     /// blake3 hex digest of the model file's bytes.
     pub model_hash: String,
+    /// Numeric precision of the model's weights and activations (`f32`, `int8`, …), from its sidecar.
+    pub precision: String,
     /// True when no sidecar was found and one was derived from the graph.
     pub sidecar_synthesized: bool,
     pub model_path: PathBuf,
@@ -97,6 +100,9 @@ pub struct Backbone {
     pub ort: &'static OrtInfo,
     session: ort::session::Session,
     fixed_batch: Option<usize>,
+    threads: Option<usize>,
+    /// The feature-map session of dense views, opened on demand.
+    map: Option<dense::MapSession>,
 }
 
 impl Backbone {
@@ -123,6 +129,7 @@ impl Backbone {
             sidecar,
             provider,
             model_hash,
+            precision: sidecar::precision_for(path),
             sidecar_synthesized: synthesized,
             model_path: path.clone(),
             input_dims: checked.input_dims,
@@ -130,6 +137,8 @@ impl Backbone {
             ort,
             session,
             fixed_batch: checked.fixed_batch,
+            threads: args.threads,
+            map: None,
         };
         backbone.settle_feature_dim(checked.static_width)?;
         if synthesized {

@@ -185,6 +185,9 @@ pub struct ShardEntry {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExtractStats {
     pub provider: String,
+    /// The backbone's precision (`f32`, `int8`; empty in caches made before it was recorded).
+    #[serde(default)]
+    pub precision: String,
     pub model_path: String,
     /// Views computed by the backbone in the extract that completed this cache.
     pub views: u64,

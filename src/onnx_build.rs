@@ -3,6 +3,7 @@
 //! the ops whose signatures changed) and [`compose`] (preprocessing + backbone + head in one file).
 
 pub mod compose;
+pub mod dense;
 pub mod f16;
 pub mod upgrade;
 

@@ -11,6 +11,7 @@
 use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
 
 pub mod augment;
+pub mod dense;
 mod normalize;
 pub mod views;
 use fast_image_resize::images::{Image, ImageRef};

@@ -83,6 +83,23 @@ pub(super) fn open(
 }
 
 fn build(ort: &OrtInfo, path: &Path, threads: Option<usize>, cuda: bool) -> Result<Session, Fail> {
+    build_from(ort, Source::File(path), threads, cuda)
+}
+
+/// Where a session's model comes from.
+pub(super) enum Source<'a> {
+    File(&'a Path),
+    /// A graph derived in memory (the dense map body, see `crate::onnx_build::dense`).
+    Memory(&'a [u8]),
+}
+
+/// Builds a session from `source` on CPU or (`cuda`) the CUDA provider.
+fn build_from(
+    ort: &OrtInfo,
+    source: Source,
+    threads: Option<usize>,
+    cuda: bool,
+) -> Result<Session, Fail> {
     let attempt = || -> Result<Session, Fail> {
         let load = |e: String| Fail::Load(e);
         let mut b = Session::builder(ort.environment()).map_err(|e| load(e.to_string()))?;
@@ -95,9 +112,25 @@ fn build(ort: &OrtInfo, path: &Path, threads: Option<usize>, cuda: bool) -> Resu
                 .with_execution_providers([ep])
                 .map_err(|e| Fail::Cuda(e.to_string()))?;
         }
-        b.commit_from_file(path).map_err(|e| load(e.to_string()))
+        match source {
+            Source::File(path) => b.commit_from_file(path),
+            Source::Memory(bytes) => b.commit_from_memory(bytes),
+        }
+        .map_err(|e| load(e.to_string()))
     };
     crate::backbone::ort_lib::quietly(attempt).unwrap_or_else(|panic| Err(Fail::Load(panic)))
+}
+
+/// A session on the provider already chosen (`"cpu"` or `"cuda"`) for a graph held in memory.
+pub(super) fn open_memory(
+    ort: &OrtInfo,
+    bytes: &[u8],
+    threads: Option<usize>,
+    provider: &str,
+) -> Result<Session, String> {
+    build_from(ort, Source::Memory(bytes), threads, provider == "cuda").map_err(|f| match f {
+        Fail::Cuda(r) | Fail::Load(r) => r,
+    })
 }
 
 /// The session's inputs and outputs.

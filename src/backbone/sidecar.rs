@@ -96,6 +96,16 @@ pub enum SidecarError {
     Version { path: PathBuf, found: u32 },
 }
 
+/// The numeric precision a sidecar declares (`"precision"`: `int8` for `pipeline quantize`'s
+/// models), `"f32"` when it says nothing or cannot be read.
+pub fn precision_for(model: &Path) -> String {
+    std::fs::read_to_string(Sidecar::path_for(model))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("precision")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "f32".to_owned())
+}
+
 impl Sidecar {
     /// The sidecar path for a model: `models/x.onnx` → `models/x.json`.
     pub fn path_for(model: &Path) -> PathBuf {

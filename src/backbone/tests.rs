@@ -268,3 +268,69 @@ fn backbone_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Backbone>();
 }
+
+/// Dense windows of the stride-4, unpadded `tiny_gap` backbone equal the crops' own features:
+/// every crop offset of a 24×32 input (x ∈ {0, 8, 16}, y ∈ {0, 4, 8}) is a multiple of 4.
+#[test]
+fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
+    use crate::preprocess::dense::{dense_input, rows, MapGrid};
+    use crate::preprocess::views::{view_into, ViewSet};
+    use crate::preprocess::PreprocessConfig;
+    let mut b = Backbone::open(&args(fixture("tiny_gap.onnx"))).unwrap();
+    assert_eq!(b.enable_dense().unwrap(), 4);
+    let pre = PreprocessConfig::from_sidecar(&b.sidecar);
+    // 48×64 → resized 24×32 (shorter side 24).
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 3 + y) as u8, (y * 5) as u8, ((x * y) % 251) as u8])
+    });
+    let input = dense_input(&img, &pre).unwrap();
+    assert_eq!((input.w, input.h), (32, 24));
+    let maps = b.run_maps(&input.data, 2, 24, 32).unwrap();
+    assert_eq!((maps.c, maps.mh, maps.mw), (8, 6, 8));
+    let grid = MapGrid {
+        crop: 16,
+        k: 4,
+        w: 32,
+        h: 24,
+        mw: 8,
+        mh: 6,
+    };
+    let views = ViewSet::Dense.views();
+    let dense = rows(maps.image(0), maps.image(1), &grid, 8, &views);
+    let exact_views = ViewSet::TenCrop.views();
+    let mut crops = vec![0f32; exact_views.len() * pre.tensor_len()];
+    for (v, out) in exact_views
+        .iter()
+        .zip(crops.chunks_exact_mut(pre.tensor_len()))
+    {
+        view_into(&img, &pre, *v, out).unwrap();
+    }
+    let exact = b.run(&crops, exact_views.len()).unwrap();
+    // Same row order: the five positions with their flips.
+    for (i, (d, e)) in dense[..80].chunks(8).zip(exact.chunks(8)).enumerate() {
+        for (x, y) in d.iter().zip(e) {
+            assert!(
+                (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                "view {}: {d:?} vs {e:?}",
+                views[i].name()
+            );
+        }
+    }
+    // The global rows are the mean of the whole map, which the plain model's features give
+    // for the whole input.
+    let whole = b.run_maps(&input.data[..3 * 24 * 32], 1, 24, 32).unwrap();
+    let mean: Vec<f32> = (0..8)
+        .map(|c| whole.image(0)[c * 48..(c + 1) * 48].iter().sum::<f32>() / 48.0)
+        .collect();
+    for (x, y) in dense[80..88].iter().zip(&mean) {
+        assert!((x - y).abs() <= 1e-5);
+    }
+}
+
+#[test]
+fn rejects_dense_views_on_a_backbone_without_a_global_pool() {
+    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let err = b.enable_dense().unwrap_err().to_string();
+    assert!(err.contains("global average pool"), "{err}");
+    assert!(err.contains("AveragePool"), "{err}");
+}

@@ -6,6 +6,7 @@ mod facts;
 
 use crate::backbone::sidecar::Sidecar;
 use crate::checkpoint::TrainedRun;
+use crate::onnx_build::compose::dense::{DenseSpec, DenseView};
 use crate::onnx_build::compose::{compose, InputKind, Spec, View};
 use crate::preprocess::PreprocessConfig;
 use anyhow::{bail, Context, Result};
@@ -66,7 +67,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
 /// Checks that run and backbone belong together, composes the graph and writes both files.
 pub fn export(args: &ExportArgs) -> Result<Exported> {
     let run = TrainedRun::load(&args.run)?;
-    let views = run_views(&run)?;
+    let (views, dense_views) = run_views(&run)?;
     let sidecar = Sidecar::load_for(&args.model)?.with_context(|| {
         format!(
             "no sidecar {} beside the model; export needs the sidecar the run's cache was extracted with",
@@ -79,7 +80,20 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
     let model_precision = facts::sidecar_precision(&args.model)?;
     check_precision(args.precision, &model_precision, &args.model)?;
     check_out(&args.out)?;
-    let backbone = read_model(&args.model)?;
+    let mut backbone = read_model(&args.model)?;
+    let mut backbone_output = sidecar.output_name.clone();
+    let dense = match (dense_views.is_empty(), args.input) {
+        (false, InputKind::Image) => {
+            let window = dense_window(&args.model)?;
+            backbone = crate::onnx_build::dense::map_model(backbone, &sidecar.output_name)?;
+            backbone_output = crate::onnx_build::dense::MAP_OUTPUT.to_owned();
+            Some(DenseSpec {
+                window,
+                views: dense_views,
+            })
+        }
+        _ => None,
+    };
     let spec = Spec {
         input: args.input,
         pre: &pre,
@@ -87,8 +101,9 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         head: &run.head,
         l2_normalize: run.input.l2_normalize,
         backbone_input: &sidecar.input_name,
-        backbone_output: &sidecar.output_name,
+        backbone_output: &backbone_output,
         f16: args.precision == Precision::F16,
+        dense: dense.as_ref(),
     };
     let mut model = compose(backbone, &spec)
         .with_context(|| format!("composing the classifier around {}", args.model.display()))?;
@@ -108,36 +123,66 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
     })
 }
 
-/// The run's test-time views as the graph builds them (crop windows and the whole-image view).
-fn run_views(run: &TrainedRun) -> Result<Vec<View>> {
+/// The map cells a crop covers on the backbone's map (ONNX Runtime runs the map body once).
+fn dense_window(model: &Path) -> Result<i64> {
+    let mut bb = crate::backbone::Backbone::open(&crate::backbone::BackboneArgs {
+        model: model.to_owned(),
+        device: crate::backbone::Device::Cpu,
+        threads: Some(1),
+        ort_lib: None,
+    })?;
+    Ok(bb.enable_dense()? as i64)
+}
+
+/// The run's test-time views as the graph builds them: crop windows and the whole-image view,
+/// or (all or none) dense views.
+fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
     use crate::onnx_build::compose::views::Anchor;
     use crate::preprocess::views::{Geometry, Pos, View as RunView};
-    run.input
-        .view_names()
-        .iter()
-        .map(|name| {
-            let v = RunView::parse(name).with_context(|| {
-                format!(
-                    "run {} averages an unknown view `{name}`",
-                    run.dir.display()
-                )
-            })?;
-            let (y, x) = match v.geometry {
-                Geometry::Crop(Pos::Centre) => (Anchor::Centre, Anchor::Centre),
-                Geometry::Crop(Pos::TopLeft) => (Anchor::Start, Anchor::Start),
-                Geometry::Crop(Pos::TopRight) => (Anchor::Start, Anchor::End),
-                Geometry::Crop(Pos::BottomLeft) => (Anchor::End, Anchor::Start),
-                Geometry::Crop(Pos::BottomRight) => (Anchor::End, Anchor::End),
-                Geometry::Whole => return Ok(View::whole(v.flip)),
-            };
-            Ok(View {
-                y,
-                x,
+    let anchors = |p: Pos| match p {
+        Pos::Centre => (Anchor::Centre, Anchor::Centre),
+        Pos::TopLeft => (Anchor::Start, Anchor::Start),
+        Pos::TopRight => (Anchor::Start, Anchor::End),
+        Pos::BottomLeft => (Anchor::End, Anchor::Start),
+        Pos::BottomRight => (Anchor::End, Anchor::End),
+    };
+    let mut dense = Vec::new();
+    let mut crops = Vec::new();
+    for name in run.input.view_names() {
+        let v = RunView::parse(&name).with_context(|| {
+            format!(
+                "run {} averages an unknown view `{name}`",
+                run.dir.display()
+            )
+        })?;
+        match v.geometry {
+            Geometry::DenseWindow(p) => dense.push(DenseView {
+                at: Some(anchors(p)),
                 flip: v.flip,
-                whole: false,
-            })
-        })
-        .collect()
+            }),
+            Geometry::DenseGlobal => dense.push(DenseView {
+                at: None,
+                flip: v.flip,
+            }),
+            Geometry::Whole => crops.push(View::whole(v.flip)),
+            Geometry::Crop(p) => {
+                let (y, x) = anchors(p);
+                crops.push(View {
+                    y,
+                    x,
+                    flip: v.flip,
+                    whole: false,
+                })
+            }
+        }
+    }
+    if !dense.is_empty() && !crops.is_empty() {
+        bail!(
+            "run {} mixes dense and crop views; export builds one kind: retrain on a cache of one --views set",
+            run.dir.display()
+        );
+    }
+    Ok((crops, dense))
 }
 
 fn short(h: &str) -> &str {

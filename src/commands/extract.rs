@@ -2,6 +2,7 @@
 //! passes of train, one eval pass of valid/test — resumable, shardable, and incremental: rows an
 //! earlier cache in the directory holds (same image content, same view) are reused, not recomputed.
 
+mod dense_batch;
 mod dir;
 mod engine;
 mod finalize;
@@ -79,6 +80,30 @@ pub struct ExtractReport {
     /// The cache was already complete and current: nothing was done.
     pub reused: bool,
     pub complete: bool,
+}
+
+/// The engine's view of the backbone.
+struct BackboneForward<'a>(&'a mut Backbone);
+
+impl engine::Forward for BackboneForward<'_> {
+    fn features(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
+        Ok(self.0.run(input, n)?)
+    }
+    fn maps(
+        &mut self,
+        input: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<crate::backbone::dense::Maps> {
+        Ok(self.0.run_maps(input, n, h, w)?)
+    }
+}
+
+/// Whether the requested views include dense ones (they need the backbone's map session).
+fn spec_has_dense(args: &ExtractArgs) -> bool {
+    args.views
+        .is_some_and(|v| v.views().iter().any(|v| v.is_dense()))
 }
 
 /// Runs `pipeline extract`.
@@ -161,6 +186,11 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         reuse::ReuseIndex::build(&args.out, &key)
     };
     let families = reuse::families(&spec);
+    let dense_window = if spec_has_dense(args) && !jobs.is_empty() {
+        Some(bb.enable_dense()?)
+    } else {
+        None
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.workers.unwrap_or(0))
         .build()
@@ -176,6 +206,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         pool: &pool,
         reuse: &reuse,
         families: &families,
+        dense_window,
     };
     // What each chunk reuses and computes, looked up once: for the bar's totals and the engine.
     let work: Vec<engine::Work> = jobs
@@ -194,7 +225,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         &cfg,
         &spec,
         &work,
-        &mut |x, n| Ok(bb.run(x, n)?),
+        &mut BackboneForward(&mut bb),
         &mut |computed, reused| {
             pb.inc(computed);
             if reused > 0 {
@@ -212,6 +243,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     let rate = stats.views as f64 / secs.max(1e-9);
     let made = finalize::Made {
         provider: &bb.provider,
+        precision: &bb.precision,
         model: &args.backbone.model,
         stats: &stats,
         new_images: reuse.new_images(&spec),

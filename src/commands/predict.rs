@@ -3,6 +3,7 @@
 //! written by `pipeline export`, alone (see [`classifier`]).
 
 mod classifier;
+mod views;
 
 use crate::backbone::{Backbone, BackboneArgs};
 use crate::checkpoint::TrainedRun;
@@ -119,7 +120,6 @@ pub fn run(args: PredictArgs) -> Result<()> {
     check_model(&bb, &pre, &run)?;
     let views = run_views(&run)?;
     let k = args.topk.min(run.classes.len());
-    let len = pre.tensor_len();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Csv {
@@ -127,30 +127,26 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     let (mut done, mut skipped) = (0usize, 0usize);
     for chunk in files.chunks(args.batch) {
-        let tensors: Vec<(usize, Result<Vec<f32>, String>)> = chunk
+        let tensors: Vec<(usize, Result<views::Prepared, String>)> = chunk
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
                 let r = crate::image_io::load_rgb8(p)
                     .map_err(|e| e.to_string())
                     .and_then(|img| {
-                        let mut buf = vec![0f32; len * views.len()];
-                        for (v, out) in views.iter().zip(buf.chunks_exact_mut(len)) {
-                            preprocess::views::view_into(&img, &pre, *v, out)
-                                .map_err(|e| format!("{}: {e}", p.display()))?;
-                        }
-                        Ok(buf)
+                        views::prepare(&img, &pre, &views)
+                            .map_err(|e| format!("{}: {e}", p.display()))
                     });
                 (i, r)
             })
             .collect();
         let mut ok_idx = Vec::new();
-        let mut input = Vec::with_capacity(chunk.len() * len);
+        let mut input = Vec::with_capacity(chunk.len());
         for (i, r) in tensors {
             match r {
                 Ok(t) => {
                     ok_idx.push(i);
-                    input.extend_from_slice(&t);
+                    input.push(t);
                 }
                 Err(reason) => {
                     skipped += 1;
@@ -161,10 +157,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         if ok_idx.is_empty() {
             continue;
         }
-        let nv = views.len();
-        let feats = bb.run(&input, ok_idx.len() * nv)?;
-        let x = ndarray::Array3::from_shape_vec((ok_idx.len(), nv, bb.feature_dim()), feats)?;
-        let x = x.mean_axis(ndarray::Axis(1)).context("no views")?;
+        let x = views::mean_features(&mut bb, &pre, &views, &input)?;
         let lp = run.log_proba(x.view());
         for (row, &i) in lp.rows().into_iter().zip(&ok_idx) {
             let top = topk(row.as_slice().unwrap_or(&row.to_vec()), k);

@@ -22,9 +22,41 @@ const INSTALL_HINT: &str = "it needs python3 with numpy, onnx and onnxruntime: `
 /// Precision of the backbone `pipeline run` extracts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackbonePrecision {
+    /// On CPU the int8 build beside the model (`<model>-int8.onnx`, made by the set-up recipe
+    /// that made the model) when there is a current one, else f32; on CUDA f32.
+    Auto,
     F32,
-    /// Static int8 (QDQ) made by [`cached_int8`].
+    /// Static int8 (QDQ) calibrated on the train split (needs Python with onnxruntime).
     Int8,
+}
+
+/// `<dir>/<stem>-int8.onnx` beside `model`.
+pub fn int8_sibling(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or("model".into(), |s| s.to_string_lossy().to_string());
+    model.with_file_name(format!("{stem}-int8.onnx"))
+}
+
+/// The prebuilt int8 model beside `model` when its sidecar says it was quantized from this very
+/// file (`f32_model_hash`); `Err` says why not.
+pub fn prebuilt_int8(model: &Path) -> Result<PathBuf, String> {
+    let out = int8_sibling(model);
+    let side = Sidecar::path_for(&out);
+    if !out.is_file() {
+        return Err(format!("no {}", out.display()));
+    }
+    let text = std::fs::read_to_string(&side).map_err(|e| format!("{}: {e}", side.display()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
+    let hash = crate::backbone::hash_file(model).map_err(|e| e.to_string())?;
+    if v["precision"] != "int8" || v["f32_model_hash"] != hash.as_str() {
+        return Err(format!(
+            "{} was not quantized from this {} (its sidecar's f32_model_hash differs)",
+            out.display(),
+            model.display()
+        ));
+    }
+    Ok(out)
 }
 
 /// Arguments of `pipeline quantize`.

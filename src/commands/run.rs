@@ -40,9 +40,11 @@ pub struct RunArgs {
     /// Augmented passes over train at extract time (on top of the views; 0 allowed).
     #[arg(long, default_value_t = 0)]
     pub passes: u32,
-    /// Deterministic views cached for every image and averaged per image at eval time.
-    #[arg(long, value_enum, default_value_t = ViewSet::TenCropWhole)]
-    pub views: ViewSet,
+    /// Deterministic views cached for every image and averaged per image at eval time
+    /// [default: dense (12 views from 2 backbone passes an image) when the backbone's features
+    /// are a global average pool, else ten-crop+whole (12 exact crops, 12 passes)].
+    #[arg(long, value_enum)]
+    pub views: Option<ViewSet>,
     /// Images per backbone call.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -56,9 +58,10 @@ pub struct RunArgs {
     pub ort_lib: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
     pub dtype: FeatureDtype,
-    /// Backbone precision; int8 quantizes it once (calibrated on the train split, cached in
-    /// WORKDIR/models/ by the f32 model's hash and the calibration set) and extracts with it.
-    #[arg(long, value_enum, default_value_t = BackbonePrecision::F32)]
+    /// Backbone precision: auto takes the int8 build beside the model on CPU (made with it by
+    /// `just vgg16-conv`) and f32 on CUDA; int8 quantizes the model once, calibrated on the train
+    /// split (needs Python with onnxruntime; cached in WORKDIR/models/).
+    #[arg(long, value_enum, default_value_t = BackbonePrecision::Auto)]
     pub precision: BackbonePrecision,
     /// Calibration images for --precision int8, picked evenly over the train split.
     #[arg(long, default_value_t = 64)]
@@ -91,6 +94,67 @@ pub struct RunArgs {
     pub strict: bool,
 }
 
+/// `--views`, or by default dense views where the backbone allows them (its features are a
+/// global average pool of a map), else the twelve exact crop views, said on stderr.
+fn default_views(a: &RunArgs) -> Result<ViewSet> {
+    if let Some(v) = a.views {
+        return Ok(v);
+    }
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let output = crate::backbone::sidecar::Sidecar::load_for(&a.model)?
+        .map(|s| s.output_name)
+        .unwrap_or_default();
+    let dense = <onnx_protobuf::ModelProto as onnx_protobuf::Message>::parse_from_bytes(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|m| {
+            let out = if output.is_empty() {
+                m.graph
+                    .output
+                    .first()
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default()
+            } else {
+                output
+            };
+            crate::onnx_build::dense::map_tensor(&m, &out).map_err(|e| e.to_string())
+        });
+    match dense {
+        Ok(_) => Ok(ViewSet::Dense),
+        Err(why) => {
+            eprintln!(
+                "note: views ten-crop+whole (12 backbone passes an image) instead of dense: {why}"
+            );
+            Ok(ViewSet::TenCropWhole)
+        }
+    }
+}
+
+/// `--precision auto`: the int8 build beside the model when the backbone will run on CPU and
+/// one made from this model is there; otherwise the model itself, saying why on stderr.
+fn auto_precision(a: &RunArgs) -> Result<PathBuf> {
+    let cuda = match a.device {
+        Device::Cpu => false,
+        Device::Cuda => true,
+        Device::Auto => crate::backbone::ort_lib::init(a.ort_lib.as_deref())?
+            .providers()
+            .is_ok_and(|p| p.iter().any(|n| n == "CUDAExecutionProvider")),
+    };
+    if cuda {
+        return Ok(a.model.clone());
+    }
+    match crate::commands::quantize::prebuilt_int8(&a.model) {
+        Ok(int8) => Ok(int8),
+        Err(why) => {
+            eprintln!(
+                "note: --precision auto: {why}; extracting in f32 (about 3× slower on CPU). Build it with `just int8 {}`, or pass --precision int8 to calibrate one on your train split",
+                a.model.display()
+            );
+            Ok(a.model.clone())
+        }
+    }
+}
+
 /// Runs the main job.
 pub fn run(a: RunArgs) -> Result<()> {
     let w = &a.workdir;
@@ -120,6 +184,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     )?;
     crate::checkpoint::write_json(&w.join("params.json"), &params)?;
     let model = match a.precision {
+        BackbonePrecision::Auto => auto_precision(&a)?,
         BackbonePrecision::F32 => a.model.clone(),
         BackbonePrecision::Int8 => crate::commands::quantize::cached_int8(
             &a.model,
@@ -128,9 +193,10 @@ pub fn run(a: RunArgs) -> Result<()> {
             &w.join("models"),
         )?,
     };
+    let views = default_views(&a)?;
     eprintln!("[4/6] extract");
     let backbone = BackboneArgs {
-        model,
+        model: model.clone(),
         device: a.device,
         threads: a.threads,
         ort_lib: a.ort_lib.clone(),
@@ -140,7 +206,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         data: split_dir.clone(),
         out: w.join("features"),
         passes: a.passes,
-        views: Some(a.views),
+        views: Some(views),
         batch: a.batch,
         seed: a.seed,
         dtype: a.dtype,
@@ -193,13 +259,20 @@ pub fn run(a: RunArgs) -> Result<()> {
         );
     } else {
         println!(
-            "extract    computed {} views at {} on {}, reused {} from the cache",
+            "extract    computed {} rows at {} on {}, reused {} from the cache",
             crate::output::thousands(ex.views),
             crate::progress::rate(ex.views_per_sec, "views"),
             ex.provider,
             crate::output::thousands(ex.reused_views)
         );
     }
+    println!(
+        "           views {} ({} an image), backbone {} in {}",
+        views.name(),
+        views.views().len(),
+        model.display(),
+        crate::backbone::sidecar::precision_for(&model)
+    );
     println!(
         "head       {} -> {} head, best epoch {} ({})",
         a.head.name(),

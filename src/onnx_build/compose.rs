@@ -6,6 +6,7 @@
 //! `--input crop`: `crop` uint8 `[N, S, S, 3]` RGB centre crops, batched, one view each.
 //! Outputs `logits` and `probabilities`, float32 `[N, K]`.
 
+pub mod dense;
 pub mod views;
 
 use super::upgrade::{default_opset, raise_opset};
@@ -52,6 +53,9 @@ pub struct Spec<'a> {
     pub backbone_output: &'a str,
     /// Run the backbone in float16 (see [`super::f16`]).
     pub f16: bool,
+    /// Dense views instead of `views` (`--input image` only): the backbone is then the map body
+    /// of `super::dense::map_model` and `backbone_output` its map.
+    pub dense: Option<&'a dense::DenseSpec>,
 }
 
 /// Opset the in-graph antialiased `Resize` needs.
@@ -144,9 +148,15 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
         count: 0,
         opset,
     };
-    let (crops, batch) = match spec.input {
-        InputKind::Image => (resize_and_crop(&mut g, spec)?, Dim::Fixed(1)),
-        InputKind::Crop => (spec.input.name().to_owned(), Dim::Param("batch")),
+    let mut dense_hw = None;
+    let (crops, batch) = match (spec.input, spec.dense) {
+        (InputKind::Image, Some(_)) => {
+            let (pair, hw) = dense::pair(&mut g, spec.pre.resize_shorter as i64);
+            dense_hw = Some(hw);
+            (pair, Dim::Fixed(1))
+        }
+        (InputKind::Image, None) => (resize_and_crop(&mut g, spec)?, Dim::Fixed(1)),
+        (InputKind::Crop, _) => (spec.input.name().to_owned(), Dim::Param("batch")),
     };
     let graph = backbone.graph.as_mut().expect("checked by check_names");
     let mut feats = spec.backbone_output.to_owned();
@@ -163,11 +173,16 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
     if spec.f16 {
         feats = g.op("Cast", &[&feats], vec![attr_int("to", 1)]);
     }
-    let feats = g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]);
-    let views = if spec.input == InputKind::Image {
-        spec.views.len()
-    } else {
-        1
+    let (feats, views) = match (spec.dense, dense_hw) {
+        (Some(d), Some(hw)) => (
+            dense::pool(&mut g, &feats, &hw, spec.pre.crop as i64, d),
+            d.views.len(),
+        ),
+        _ if spec.input == InputKind::Image => (
+            g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]),
+            spec.views.len(),
+        ),
+        _ => (g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]), 1),
     };
     let feats = if views > 1 {
         g.reduce_mean(&feats, 0)

@@ -85,6 +85,35 @@ impl Normalizer {
     }
 }
 
+impl Normalizer {
+    /// Writes a `w × h` image (`pixels`: packed RGB rows) into `out` (`3·w·h` floats, the
+    /// model's layout), mirrored left–right when `flip`.
+    pub(crate) fn write_rect(
+        &self,
+        out: &mut [f32],
+        pixels: &[u8],
+        w: usize,
+        h: usize,
+        flip: bool,
+    ) {
+        let (lut, src) = (&self.lut, self.src);
+        for y in 0..h {
+            let row = &pixels[3 * w * y..3 * w * (y + 1)];
+            for x in 0..w {
+                let sx = if flip { w - 1 - x } else { x };
+                let px = &row[3 * sx..3 * sx + 3];
+                for c in 0..3 {
+                    let v = lut[c][px[src[c]] as usize];
+                    match self.layout {
+                        Layout::Nchw => out[(c * h + y) * w + x] = v,
+                        Layout::Nhwc => out[3 * (y * w + x) + c] = v,
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Inverts the normalisation of one image tensor back to 8-bit RGB (for previews and checks).
 pub fn denormalize_to_rgb8(
     tensor: &[f32],

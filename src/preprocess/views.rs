@@ -4,7 +4,9 @@
 //! on white and resized to the input size — each with its horizontal flip.
 //!
 //! Every set is a prefix of the next (`centre` ⊂ `ten-crop` ⊂ `ten-crop+whole`), so caches
-//! made with different sets share their first rows.
+//! made with different sets share their first rows. `dense` stands apart: the same five crop
+//! positions and the whole image, each with its flip, pooled from the feature map of one
+//! backbone pass over the whole eval-scale image (and one over its mirror), see [`super::dense`].
 
 use super::{
     resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError, Window,
@@ -30,6 +32,11 @@ pub enum ViewSet {
     #[value(name = "ten-crop+whole")]
     #[serde(rename = "ten-crop+whole")]
     TenCropWhole,
+    /// The 5 crop windows and the global mean of the feature map of the whole eval-scale image,
+    /// each with its flip (12 views from 2 backbone passes; needs a globally pooled backbone).
+    #[value(name = "dense")]
+    #[serde(rename = "dense")]
+    Dense,
 }
 
 impl ViewSet {
@@ -38,17 +45,19 @@ impl ViewSet {
             ViewSet::Centre => "centre",
             ViewSet::TenCrop => "ten-crop",
             ViewSet::TenCropWhole => "ten-crop+whole",
+            ViewSet::Dense => "dense",
         }
     }
 
     /// The views of the set, in cache row order.
     pub fn views(self) -> Vec<View> {
-        let n = match self {
-            ViewSet::Centre => 1,
-            ViewSet::TenCrop => 5,
-            ViewSet::TenCropWhole => 6,
+        let geometries = match self {
+            ViewSet::Centre => &ALL_GEOMETRIES[..1],
+            ViewSet::TenCrop => &ALL_GEOMETRIES[..5],
+            ViewSet::TenCropWhole => &ALL_GEOMETRIES[..6],
+            ViewSet::Dense => &DENSE_GEOMETRIES[..],
         };
-        ALL_GEOMETRIES[..n]
+        geometries
             .iter()
             .flat_map(|&geometry| [false, true].map(|flip| View { geometry, flip }))
             .collect()
@@ -99,6 +108,10 @@ pub enum Geometry {
     Crop(Pos),
     /// The whole image padded to a square on white, resized to `crop`×`crop`.
     Whole,
+    /// The window of the whole image's feature map that the crop at this position covers.
+    DenseWindow(Pos),
+    /// The mean of the whole image's feature map.
+    DenseGlobal,
 }
 
 const ALL_GEOMETRIES: [Geometry; 6] = [
@@ -108,6 +121,15 @@ const ALL_GEOMETRIES: [Geometry; 6] = [
     Geometry::Crop(Pos::BottomLeft),
     Geometry::Crop(Pos::BottomRight),
     Geometry::Whole,
+];
+
+const DENSE_GEOMETRIES: [Geometry; 6] = [
+    Geometry::DenseWindow(Pos::Centre),
+    Geometry::DenseWindow(Pos::TopLeft),
+    Geometry::DenseWindow(Pos::TopRight),
+    Geometry::DenseWindow(Pos::BottomLeft),
+    Geometry::DenseWindow(Pos::BottomRight),
+    Geometry::DenseGlobal,
 ];
 
 /// One deterministic view.
@@ -125,29 +147,42 @@ impl View {
         flip: false,
     };
 
-    /// `centre`, `top-left-flip`, `whole`, …
+    /// `centre`, `top-left-flip`, `whole`, `dense-centre`, `dense-global-flip`, …
     pub fn name(&self) -> String {
+        let pos = |p: Pos| match p {
+            Pos::Centre => "centre",
+            Pos::TopLeft => "top-left",
+            Pos::TopRight => "top-right",
+            Pos::BottomLeft => "bottom-left",
+            Pos::BottomRight => "bottom-right",
+        };
         let base = match self.geometry {
-            Geometry::Crop(Pos::Centre) => "centre",
-            Geometry::Crop(Pos::TopLeft) => "top-left",
-            Geometry::Crop(Pos::TopRight) => "top-right",
-            Geometry::Crop(Pos::BottomLeft) => "bottom-left",
-            Geometry::Crop(Pos::BottomRight) => "bottom-right",
-            Geometry::Whole => "whole",
+            Geometry::Crop(p) => pos(p).to_string(),
+            Geometry::Whole => "whole".to_string(),
+            Geometry::DenseWindow(p) => format!("dense-{}", pos(p)),
+            Geometry::DenseGlobal => "dense-global".to_string(),
         };
         if self.flip {
             format!("{base}-flip")
         } else {
-            base.to_string()
+            base
         }
     }
 
     /// Inverse of [`View::name`].
     pub fn parse(name: &str) -> Option<View> {
-        ViewSet::TenCropWhole
-            .views()
+        [ViewSet::TenCropWhole, ViewSet::Dense]
             .into_iter()
+            .flat_map(ViewSet::views)
             .find(|v| v.name() == name)
+    }
+
+    /// Pooled from the feature map of the whole image rather than computed from a crop.
+    pub fn is_dense(&self) -> bool {
+        matches!(
+            self.geometry,
+            Geometry::DenseWindow(_) | Geometry::DenseGlobal
+        )
     }
 }
 
@@ -162,6 +197,12 @@ pub fn view_into(
     match view.geometry {
         Geometry::Crop(pos) => super::crop_into(img, cfg, pos, out)?,
         Geometry::Whole => whole_into(img, cfg, out)?,
+        Geometry::DenseWindow(_) | Geometry::DenseGlobal => {
+            return Err(PreprocessError::InvalidConfig(format!(
+                "view `{}` is pooled from a feature map, not an input crop",
+                view.name()
+            )))
+        }
     }
     if view.flip {
         flip_in_place(out, cfg);

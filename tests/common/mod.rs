@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 pub const MODEL: &str = "tests/fixtures/backbone/tiny.onnx";
 pub const MODEL_NHWC: &str = "tests/fixtures/backbone/tiny_nhwc.onnx";
+/// Conv(k4, s4, no padding) → GlobalAveragePool: the fixture for dense views.
+pub const MODEL_GAP: &str = "tests/fixtures/backbone/tiny_gap.onnx";
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -61,6 +61,8 @@ impl Facts {
             .unwrap_or_default();
         let view_names = if args.input == InputKind::Crop || views == [View::CENTRE] {
             json!(["centre"])
+        } else if views.is_empty() {
+            json!(run.input.view_names())
         } else {
             json!(views.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>())
         };

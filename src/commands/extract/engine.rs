@@ -5,8 +5,10 @@
 //! image all of whose rows are reused is not even decoded. Memory is bounded by the channel depth
 //! and one chunk of features, whatever the dataset size.
 
+use super::dense_batch::{dense_batches, dense_rows, DenseBatch, DenseItem};
 use super::plan::ChunkJob;
 use super::reuse::{ReuseIndex, RowRef};
+use crate::backbone::dense::Maps;
 use crate::cache::shard::{self, ShardData, ShardId};
 use crate::cache::{self, CacheSpec, RowKind, SplitPlan};
 use crate::preprocess::augment::{self, AugmentConfig};
@@ -36,6 +38,8 @@ pub struct EngineCfg<'a> {
     pub reuse: &'a ReuseIndex,
     /// `families[plan][pass]`, see [`super::reuse::families`].
     pub families: &'a [Vec<blake3::Hash>],
+    /// Map cells a crop covers, when the plan has dense views (see [`Forward::maps`]).
+    pub dense_window: Option<usize>,
 }
 
 /// One backbone call's worth of views: `views[k] = (image index, pass)`, `data` their tensors.
@@ -53,12 +57,18 @@ struct ChunkEnd {
 
 enum Msg {
     Batch(ViewBatch),
+    Dense(DenseBatch),
     ChunkEnd(ChunkEnd),
     Fatal(String),
 }
 
-/// The backbone as the engine sees it: `(input, n) -> n·D features`.
-pub type Infer<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<f32>> + 'a;
+/// The backbone as the engine sees it.
+pub trait Forward {
+    /// `n` crops (`n·3·S·S` floats) → `n·D` features.
+    fn features(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>>;
+    /// `n` whole images of `h × w` → their feature maps (`D` channels).
+    fn maps(&mut self, input: &[f32], n: usize, h: usize, w: usize) -> Result<Maps>;
+}
 
 /// Totals of one engine run.
 #[derive(Debug, Default, Clone, Copy)]
@@ -75,8 +85,25 @@ pub struct EngineStats {
 /// One image of a chunk: its index, the `(pass, row)` an earlier cache holds, the passes to compute.
 pub type Need = (u32, Vec<(u32, RowRef)>, Vec<u32>);
 
-/// An image's decoded views: index, the passes, their tensors (or why it is unusable).
-type Decoded<'a> = (u32, &'a [u32], Result<Vec<f32>, String>);
+/// An image's decoded rows: crop passes with their tensors, dense rows with their input.
+struct Prepared {
+    crops: Vec<u32>,
+    crop_data: Vec<f32>,
+    dense: Option<(Vec<(u32, View)>, crate::preprocess::dense::DenseInput)>,
+}
+
+impl Prepared {
+    /// Appends crop row `pass` and returns its tensor (`len` floats) to fill.
+    fn next_crop(&mut self, pass: u32, len: usize) -> &mut [f32] {
+        self.crops.push(pass);
+        let start = self.crop_data.len();
+        self.crop_data.resize(start + len, 0.0);
+        &mut self.crop_data[start..]
+    }
+}
+
+/// An image's index and its prepared rows (or why it is unusable).
+type Decoded = (u32, Result<Prepared, String>);
 
 /// For each image of a chunk, the rows an earlier cache holds and the passes left to compute.
 pub fn needs(cfg: &EngineCfg, spec: &CacheSpec, job: ChunkJob) -> Vec<Need> {
@@ -99,15 +126,15 @@ pub fn needs(cfg: &EngineCfg, spec: &CacheSpec, job: ChunkJob) -> Vec<Need> {
         .collect()
 }
 
-/// Decodes one image and writes the views `passes` into `out` (len passes.len()·tensor_len).
+/// Decodes one image and prepares the rows `passes`: crop tensors, and the dense input when
+/// some rows are dense views.
 fn views_of(
     cfg: &EngineCfg,
     plan: &SplitPlan,
     seed: u64,
     idx: u32,
     passes: &[u32],
-    out: &mut [f32],
-) -> Result<(), String> {
+) -> Result<Prepared, String> {
     let image = &plan.images[idx as usize];
     let path = cfg
         .data_root
@@ -115,20 +142,37 @@ fn views_of(
         .join(&image.rel_path);
     let img = crate::image_io::load_rgb8(&path).map_err(|e| e.to_string())?;
     let len = cfg.pre.tensor_len();
-    for (&pass, buf) in passes.iter().zip(out.chunks_exact_mut(len)) {
-        let r = match plan.row(pass) {
-            RowKind::Augmented(p) => {
-                let vs = augment::view_seed(seed, p, &image.blake3);
+    let mut p = Prepared {
+        crops: Vec::new(),
+        crop_data: Vec::new(),
+        dense: None,
+    };
+    let mut dense_rows = Vec::new();
+    for &pass in passes {
+        let view = match plan.row(pass) {
+            RowKind::View(name) => View::parse(&name).ok_or_else(|| format!("the cache plan names an unknown view `{name}`; rebuild it with `pipeline extract --force`"))?,
+            RowKind::Augmented(a) => {
+                let buf = p.next_crop(pass, len);
+                let vs = augment::view_seed(seed, a, &image.blake3);
                 augment::train_into(&img, cfg.pre, cfg.aug, vs, buf)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                continue;
             }
-            RowKind::View(name) => match View::parse(&name) {
-                Some(view) => views::view_into(&img, cfg.pre, view, buf),
-                None => return Err(format!("the cache plan names an unknown view `{name}`; rebuild it with `pipeline extract --force`")),
-            },
         };
-        r.map_err(|e| format!("{}: {e}", path.display()))?;
+        if view.is_dense() {
+            dense_rows.push((pass, view));
+        } else {
+            let buf = p.next_crop(pass, len);
+            views::view_into(&img, cfg.pre, view, buf)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
     }
-    Ok(())
+    if !dense_rows.is_empty() {
+        let input = crate::preprocess::dense::dense_input(&img, cfg.pre)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        p.dense = Some((dense_rows, input));
+    }
+    Ok(p)
 }
 
 /// The folder of the split tree a plan's images live in (a side plan reads its split's).
@@ -144,7 +188,6 @@ fn split_folder(plan: &str) -> &str {
 pub type Work = (ChunkJob, Vec<Need>);
 
 fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
-    let len = cfg.pre.tensor_len();
     for (job, need) in work {
         let job = *job;
         let plan = spec.plan_at(job.split);
@@ -156,11 +199,18 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
                 todo.push((*i, want));
             }
         }
-        // Groups of images whose views fill about one backbone call.
+        // Groups of images whose views fill about one backbone call (a dense image counts as
+        // its two inputs).
+        let cost = |want: &[u32]| {
+            let dense = want
+                .iter()
+                .any(|&p| matches!(plan.row(p), RowKind::View(n) if n.starts_with("dense-")));
+            want.len().min(if dense { 2 } else { usize::MAX })
+        };
         let mut groups: Vec<&[(u32, &[u32])]> = Vec::new();
         let (mut from, mut views) = (0, 0);
         for (k, (_, want)) in todo.iter().enumerate() {
-            views += want.len();
+            views += cost(want);
             if views >= cfg.batch || k + 1 == todo.len() {
                 groups.push(&todo[from..=k]);
                 (from, views) = (k + 1, 0);
@@ -169,22 +219,22 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
         for g in groups {
             let done: Vec<Decoded> = cfg.pool.install(|| {
                 g.par_iter()
-                    .map(|&(i, want)| {
-                        let mut buf = vec![0f32; want.len() * len];
-                        let r = views_of(cfg, plan, spec.seed, i, want, &mut buf).map(|()| buf);
-                        (i, want, r)
-                    })
+                    .map(|&(i, want)| (i, views_of(cfg, plan, spec.seed, i, want)))
                     .collect()
             });
             let mut batch = ViewBatch {
                 views: Vec::new(),
                 data: Vec::new(),
             };
-            for (i, want, r) in done {
+            let mut dense_items: Vec<DenseItem> = Vec::new();
+            for (i, r) in done {
                 match r {
-                    Ok(buf) => {
-                        batch.views.extend(want.iter().map(|&p| (i, p)));
-                        batch.data.extend_from_slice(&buf);
+                    Ok(p) => {
+                        batch.views.extend(p.crops.iter().map(|&c| (i, c)));
+                        batch.data.extend_from_slice(&p.crop_data);
+                        if let Some((rows, input)) = p.dense {
+                            dense_items.push((i, rows, input));
+                        }
                     }
                     Err(reason) if cfg.strict => {
                         let _ = tx.send(Msg::Fatal(format!(
@@ -198,6 +248,11 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
             }
             if !batch.views.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                 return;
+            }
+            for b in dense_batches(dense_items, cfg.batch) {
+                if tx.send(Msg::Dense(b)).is_err() {
+                    return;
+                }
             }
         }
         // An image that cannot be decoded is skipped whole, as a from-scratch extract would.
@@ -214,13 +269,13 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
     }
 }
 
-/// Runs `work`, calling `infer(input, n) -> n·D features` for each batch and
+/// Runs `work`, calling the backbone for each batch and
 /// `on_views(computed, reused)` as views are computed and as chunks are written.
 pub fn run(
     cfg: &EngineCfg,
     spec: &CacheSpec,
     work: &[Work],
-    infer: &mut Infer<'_>,
+    fwd: &mut dyn Forward,
     on_views: &mut dyn FnMut(u64, u64),
 ) -> Result<EngineStats> {
     let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
@@ -228,7 +283,7 @@ pub fn run(
         s.spawn(|| produce(cfg, spec, work, tx));
         // `consume` owns the receiver: when it stops early (a write failed, the disk is full)
         // the receiver is dropped, the producer's next send fails and it exits; no hang.
-        consume(cfg, spec, rx, infer, on_views)
+        consume(cfg, spec, rx, fwd, on_views)
     })
 }
 
@@ -236,7 +291,7 @@ fn consume(
     cfg: &EngineCfg,
     spec: &CacheSpec,
     rx: crossbeam_channel::Receiver<Msg>,
-    infer: &mut Infer<'_>,
+    fwd: &mut dyn Forward,
     on_views: &mut dyn FnMut(u64, u64),
 ) -> Result<EngineStats> {
     let dim = spec.feature_dim;
@@ -248,7 +303,7 @@ fn consume(
             Msg::Fatal(reason) => bail!("{reason}"),
             Msg::Batch(b) => {
                 let n = b.views.len();
-                let feats = infer(&b.data, n)?;
+                let feats = fwd.features(&b.data, n)?;
                 if feats.len() != n * dim {
                     bail!("the backbone returned {} values for {n} images; the cache expects {dim} per image", feats.len());
                 }
@@ -256,6 +311,11 @@ fn consume(
                     acc.push((img, pass, feats[k * dim..(k + 1) * dim].to_vec()));
                 }
                 on_views(n as u64, 0);
+            }
+            Msg::Dense(b) => {
+                let rows = dense_rows(cfg, fwd, b, dim)?;
+                on_views(rows.len() as u64, 0);
+                acc.extend(rows);
             }
             Msg::ChunkEnd(end) => {
                 let plan = spec.plan_at(end.job.split);

@@ -12,6 +12,7 @@ use std::path::Path;
 /// How this extract ran, for the manifest's `stats`.
 pub struct Made<'a> {
     pub provider: &'a str,
+    pub precision: &'a str,
     pub model: &'a Path,
     pub stats: &'a EngineStats,
     /// Images no earlier cache had seen.
@@ -77,6 +78,7 @@ pub fn finalize(dir: &Path, spec: &CacheSpec, key: &str, made: &Made) -> Result<
         shards,
         stats: ExtractStats {
             provider: made.provider.to_owned(),
+            precision: made.precision.to_owned(),
             model_path: made.model.display().to_string(),
             views: s.views,
             reused_views: s.reused,

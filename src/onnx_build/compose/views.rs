@@ -90,7 +90,7 @@ pub(super) fn resize(g: &mut Graph, image: &str, sizes: &str) -> String {
     )
 }
 
-fn mirror(g: &mut Graph, x: &str) -> String {
+pub(super) fn mirror(g: &mut Graph, x: &str) -> String {
     let (s, e) = (g.c_i64(&[1], &[-1]), g.c_i64(&[1], &[i64::MIN]));
     let (ax, step) = (g.c_i64(&[1], &[2]), g.c_i64(&[1], &[-1]));
     g.op("Slice", &[x, &s, &e, &ax, &step], vec![])
