@@ -29,13 +29,15 @@ mode=run parts="$root/gpu-parts" stage="/var/tmp/pipeline-gpu" out="${OUT:-$root
 images=3000 batches="32 64 128" repeats=10 extract_batch=64 budget=420 torch=1 f16=1
 EXTRACT_CONFIGS="${EXTRACT_CONFIGS:-default=|centre=--views centre --passes 0|one-view=--passes 1}"
 
-usage() { sed -n '2,25p' "$0"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 bad_arg() { echo "error: $*; see scripts/gpu_check.sh --help" >&2; exit 2; }
 posint() { [[ "$2" =~ ^[0-9]+$ && "$2" -gt 0 ]] || bad_arg "$1 needs a positive integer, got '$2'"; }
 
 case "${1:-}" in run|stage|verify) mode="$1"; shift ;; esac
 while [ $# -gt 0 ]; do
-  [[ "$1" == --no-* || "$1" == -h || "$1" == --help || $# -ge 2 ]] || bad_arg "$1 needs a value"
+  case "$1" in --parts|--stage|--out|--images|--batches|--repeats|--extract-batch|--budget)
+    [ $# -ge 2 ] || bad_arg "$1 needs a value" ;;
+  esac
   case "$1" in
     --parts) parts="$2"; shift 2 ;;
     --stage) stage="$2"; shift 2 ;;
@@ -155,10 +157,15 @@ report() {  # report STATUS [REASON]
     --status "$1" --reason "${2:-}" --budget "$budget" --extract-batch "$extract_batch"
 }
 
-gpu="$("$SMI" --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
-if [ $? -ne 0 ] || [ -z "$gpu" ]; then
+if ! command -v "$SMI" > /dev/null; then
+  gpu="" why="$SMI not found"
+else
+  gpu="$("$SMI" --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)" || { why="$SMI failed: $gpu"; gpu=""; }
+  [ -n "$gpu" ] || why="${why:-$SMI lists no GPU}"
+fi
+if [ -z "$gpu" ]; then
   "$PY" "$here/gpu/env_facts.py" --pipeline "$PIPE" --ort-dir "$A/ort" --out "$RES/env.json"
-  report no_gpu "no GPU on this machine: \`$SMI\` failed: ${gpu:-no output}"
+  report no_gpu "no GPU on this machine: $why"
   echo "no GPU here: parts verified and assembled, nothing measured (exit 3)" >&2
   exit 3
 fi

@@ -9,8 +9,10 @@
 # Writes OUT/<archive>-NN (archive = ort, bin), OUT/parts.sha256 (sha256sum format; what
 # scripts/gpu_check.sh verifies), OUT/calls.json and OUT/calls.txt: the device calls in order, each
 # carrying parts.sha256 and at most 7 parts whose bytes plus the working tree stay under
-# --call-limit. The ort archive is cached in OUT/cache/ by the libraries' hashes (xz -9 of 313 MB
-# takes minutes on 2 cores). Needs: bash, tar, xz, split, sha256sum, git, python3 (stdlib).
+# --call-limit. The ort archive is cached in OUT/cache/ by the libraries' hashes (xz -1 of its
+# 313 MB: 95 s of CPU; XZ_LEVEL sets the level, default 1: the CUDA kernels are compressed already,
+# xz -1 gives 188 MB for the 284 MB provider and zstd -19 186 MB). Needs: bash, tar, xz, unzip (for
+# --wheel), split, sha256sum, git, python3 (standard library).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -57,11 +59,11 @@ fi
   echo "${core#libonnxruntime.so.}" > VERSION
   sha256sum "$core" libonnxruntime_providers_shared.so libonnxruntime_providers_cuda.so > CONTENTS.sha256
 )
-ort_key="$(sha256sum "$tmp/ort/ort/CONTENTS.sha256" | cut -c1-16)"
+ort_key="$(sha256sum "$tmp/ort/ort/CONTENTS.sha256" | cut -c1-16)-xz${XZ_LEVEL:-1}"
 ort_xz="$out/cache/ort-$ort_key.tar.xz"
 if [ ! -f "$ort_xz" ]; then
-  echo "compressing ONNX Runtime's CUDA build (xz -9; minutes) -> $ort_xz"
-  "${TAR[@]}" -C "$tmp/ort" -cf - ort | xz -9 -T1 > "$ort_xz.tmp"
+  echo "compressing ONNX Runtime's CUDA build (xz -${XZ_LEVEL:-1}; minutes) -> $ort_xz"
+  "${TAR[@]}" -C "$tmp/ort" -cf - ort | xz "-${XZ_LEVEL:-1}" -T1 > "$ort_xz.tmp"
   mv "$ort_xz.tmp" "$ort_xz"
 fi
 
@@ -70,7 +72,7 @@ mkdir -p "$tmp/bin/bin"
 cp "$bin" "$tmp/bin/bin/pipeline"
 chmod 755 "$tmp/bin/bin/pipeline"
 (cd "$tmp/bin/bin" && sha256sum pipeline > CONTENTS.sha256)
-"${TAR[@]}" -C "$tmp/bin" -cf - bin | xz -9 -T1 > "$tmp/bin.tar.xz"
+"${TAR[@]}" -C "$tmp/bin" -cf - bin | xz "-${XZ_LEVEL:-1}" -T1 > "$tmp/bin.tar.xz"
 
 rm -f "$out"/ort-[0-9][0-9] "$out"/bin-[0-9][0-9] "$out/parts.sha256" "$out/calls.json" "$out/calls.txt"
 split -b "$part_size" -d -a 2 "$ort_xz" "$out/ort-"

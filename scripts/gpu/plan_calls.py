@@ -51,13 +51,14 @@ def main():
     sizes = {p: os.path.getsize(os.path.join(args.parts, p)) for p in parts}
     manifest_bytes = os.path.getsize(os.path.join(args.parts, "parts.sha256"))
     groups = plan(parts, sizes, manifest_bytes, args.tree_bytes, args.call_limit)
+    where = "" if args.rel == "gpu-parts" else f" --parts {args.rel}"
     calls = []
     for i, group in enumerate(groups):
         last = i == len(groups) - 1
         calls.append({
             "call": i + 1,
             "carry": [f"{args.rel}/parts.sha256"] + [f"{args.rel}/{p}" for p in group],
-            "command": RUN_CMD if last else STAGE_CMD,
+            "command": (RUN_CMD if last else STAGE_CMD) + where,
             "timeout_s": RUN_TIMEOUT_S if last else STAGE_TIMEOUT_S,
             "carried_bytes": manifest_bytes + sum(sizes[p] for p in group),
             "with_tree_bytes": args.tree_bytes + manifest_bytes + sum(sizes[p] for p in group),
