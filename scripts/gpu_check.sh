@@ -15,6 +15,8 @@
 #          --images N (3000)  --batches "32 64 128"  --repeats N (10)  --extract-batch N (64)
 #          --budget SECONDS (420: measurement steps that would start later are skipped)
 #          --no-torch  --no-f16
+#          --device cpu: the whole flow on CPU with --device cpu (no GPU, no controls), to try the
+#          script on a machine without a GPU; status cpu_smoke, its figures are not GPU figures
 # Environment: PYTHON (python3), NVIDIA_SMI (nvidia-smi), EXTRACT_CONFIGS ('|'-separated
 #          name=extract-args; default: the binary's default views, the centre view, one view/image)
 # Exit: 0 all measured; 2 bad arguments, or a part missing or corrupt (each one named);
@@ -26,7 +28,7 @@ root="$(cd "$here/.." && pwd)"
 PY="${PYTHON:-python3}"
 SMI="${NVIDIA_SMI:-nvidia-smi}"
 mode=run parts="$root/gpu-parts" stage="/var/tmp/pipeline-gpu" out="${OUT:-$root/gpu-out}"
-images=3000 batches="32 64 128" repeats=10 extract_batch=64 budget=420 torch=1 f16=1
+images=3000 batches="32 64 128" repeats=10 extract_batch=64 budget=420 torch=1 f16=1 dev=cuda
 EXTRACT_CONFIGS="${EXTRACT_CONFIGS:-default=|centre=--views centre --passes 0|one-view=--passes 1}"
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -35,7 +37,7 @@ posint() { [[ "$2" =~ ^[0-9]+$ && "$2" -gt 0 ]] || bad_arg "$1 needs a positive 
 
 case "${1:-}" in run|stage|verify) mode="$1"; shift ;; esac
 while [ $# -gt 0 ]; do
-  case "$1" in --parts|--stage|--out|--images|--batches|--repeats|--extract-batch|--budget)
+  case "$1" in --parts|--stage|--out|--images|--batches|--repeats|--extract-batch|--budget|--device)
     [ $# -ge 2 ] || bad_arg "$1 needs a value" ;;
   esac
   case "$1" in
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --repeats) posint "$1" "$2"; repeats="$2"; shift 2 ;;
     --extract-batch) posint "$1" "$2"; extract_batch="$2"; shift 2 ;;
     --budget) posint "$1" "$2"; budget="$2"; shift 2 ;;
+    --device) [[ "$2" == cuda || "$2" == cpu ]] || bad_arg "--device is cuda or cpu, got '$2'"; dev="$2"; shift 2 ;;
     --no-torch) torch=0; shift ;;
     --no-f16) f16=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -157,7 +160,9 @@ report() {  # report STATUS [REASON]
     --status "$1" --reason "${2:-}" --budget "$budget" --extract-batch "$extract_batch"
 }
 
-if ! command -v "$SMI" > /dev/null; then
+if [ "$dev" = cpu ]; then
+  gpu="none (--device cpu)"
+elif ! command -v "$SMI" > /dev/null; then
   gpu="" why="$SMI not found"
 else
   gpu="$("$SMI" --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)" || { why="$SMI failed: $gpu"; gpu=""; }
@@ -185,9 +190,10 @@ PY
 )"
 export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 missing="$(ldd "$A/ort/libonnxruntime_providers_cuda.so" | awk '/not found/ {print $1}' | tr '\n' ' ')"
-ls ${libdirs//:/ } 2>/dev/null | grep -q '^libcudnn\.so\.9' || missing+="libcudnn.so.9 (cuDNN 9)"
+{ [ -n "$libdirs" ] && ls ${libdirs//:/ } 2>/dev/null | grep -q '^libcudnn\.so\.9'; } || missing+="libcudnn.so.9 (cuDNN 9)"
 "$PY" "$here/gpu/env_facts.py" --pipeline "$PIPE" --ort-dir "$A/ort" --out "$RES/env.json" \
   --gpu "$gpu" --lib-dirs "$libdirs" --missing-libs "$missing" --torch "$torch"
+[ "$dev" = cpu ] && missing=""
 if [ -n "$missing" ]; then
   report cuda_failed "CUDA libraries not found on this machine: $missing(searched $libdirs)"
   exit 4
@@ -220,11 +226,11 @@ fi
 
 # The provider: the binary must refuse --device cuda where CUDA cannot register, and run on it here.
 cpu_ort="$("$PY" -c 'import glob, os, onnxruntime as o; print((sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so*"))) or [""])[0])' 2>/dev/null)"
-if [ -n "$cpu_ort" ]; then
+if [ -n "$cpu_ort" ] && [ "$dev" = cuda ]; then
   step control.cpu-only-ort 60 "$PIPE" bench --model "$CONV" --device cuda --ort-lib "$cpu_ort" --batch 1 --repeats 1 --json
 fi
-step control.no-cuda-libs 60 env LD_LIBRARY_PATH= "$PIPE" bench --model "$CONV" --device cuda --ort-lib "$ORTLIB" --batch 1 --repeats 1 --json
-if ! step proof.cuda 120 "$PIPE" bench --model "$FC7" --device cuda --ort-lib "$ORTLIB" --batch 32 --repeats "$repeats" --json; then
+[ "$dev" = cuda ] && step control.no-cuda-libs 60 env LD_LIBRARY_PATH= "$PIPE" bench --model "$CONV" --device cuda --ort-lib "$ORTLIB" --batch 1 --repeats 1 --json
+if ! step proof.cuda 120 "$PIPE" bench --model "$FC7" --device "$dev" --ort-lib "$ORTLIB" --batch "${batches%% *}" --repeats "$repeats" --json; then
   report cuda_failed "pipeline bench --device cuda failed: see the step proof.cuda"
   exit 4
 fi
@@ -234,7 +240,7 @@ for p in $precisions; do
   for m in vgg16-random-fc7 vgg16-conv-random; do
     model="$M/$m.onnx"; [ "$p" = f16 ] && model="$M/$m-f16.onnx"
     for b in $batches; do
-      step "bench.$m.$p.b$b" 120 "$PIPE" bench --model "$model" --device cuda --ort-lib "$ORTLIB" --batch "$b" --repeats "$repeats" --json
+      step "bench.$m.$p.b$b" 120 "$PIPE" bench --model "$model" --device "$dev" --ort-lib "$ORTLIB" --batch "$b" --repeats "$repeats" --json
     done
   done
 done
@@ -246,14 +252,14 @@ for m in vgg16-conv-random vgg16-random-fc7; do
     rm -rf "$cache"
     # shellcheck disable=SC2086 # args is a word list by design
     ATTACH="$cache/manifest.json:stats" step "extract.$m.$name" 300 "$PIPE" extract --model "$M/$m.onnx" \
-      --data "$W/data" --out "$cache" --device cuda --ort-lib "$ORTLIB" --workers "$cores" --batch "$extract_batch" $args
+      --data "$W/data" --out "$cache" --device "$dev" --ort-lib "$ORTLIB" --workers "$cores" --batch "$extract_batch" $args
     rm -rf "$cache"
   done
 done
 
 if [ "$torch" = 1 ]; then
-  step torch.bare 240 "$PY" "$here/gpu/torch_peer.py" bare --batches "$batches" --repeats "$repeats"
-  step torch.e2e 300 "$PY" "$here/gpu/torch_peer.py" e2e --data "$W/data" --workers "$cores" --batch "$extract_batch"
+  step torch.bare 240 "$PY" "$here/gpu/torch_peer.py" bare --batches "$batches" --repeats "$repeats" --device "$dev"
+  step torch.e2e 300 "$PY" "$here/gpu/torch_peer.py" e2e --data "$W/data" --workers "$cores" --batch "$extract_batch" --device "$dev"
 fi
 
-report measured
+if [ "$dev" = cpu ]; then report cpu_smoke "--device cpu: a try of the flow, not GPU figures"; else report measured; fi

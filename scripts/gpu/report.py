@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Fold the GPU check's step records (timed.py) into one JSON and print a short table.
 
-  report.py --results DIR --out FILE --bundle DIR --status measured|no_gpu|cuda_failed [--reason R]
+  report.py --results DIR --out FILE --bundle DIR --status measured|cpu_smoke|no_gpu|cuda_failed [--reason R]
 
 Every figure is copied from a step record, i.e. measured in this run; the only derived figures are
 marked `_est` (extract's inference time = views / the bench rate of the same model at the nearest
 batch; the rest of its time is decoding, resizing, copies and writing). Exit status: measured 0,
-or 5 when a measurement step failed or was skipped; no_gpu 3; cuda_failed 4. Standard library only.
+or 5 when a measurement step failed or was skipped (cpu_smoke likewise); no_gpu 3; cuda_failed 4. Standard library only.
 """
 import argparse
 import datetime
@@ -17,7 +17,7 @@ import re
 import sys
 
 SCHEMA = 1
-EXIT = {"measured": 0, "no_gpu": 3, "cuda_failed": 4}
+EXIT = {"measured": 0, "cpu_smoke": 0, "no_gpu": 3, "cuda_failed": 4}
 F16_ROWS = ("f16 rows are `pipeline bench` on a float16 copy of the same graph (scripts/gpu/f16_model.py: "
             "float16 weights and activations, float32 input and output), run through the same CUDA provider")
 
@@ -157,11 +157,11 @@ def table(doc):
              f"GPU {gpu}; {m.get('cores')} cores; ONNX Runtime {m.get('onnxruntime_version')}; "
              f"{m.get('pipeline_version')}; torch {(m.get('torch') or {}).get('version', '-')}"]
     if doc["bench"]:
-        lines.append("bench (pipeline bench --device cuda): model precision batch images/s gpu-util%")
+        lines.append("bench (pipeline bench): model precision batch images/s gpu-util%")
         lines += [f"  {r['model']:<18} {r['precision']:<4} {r['batch']:>4} {fmt(r['images_per_sec']):>9} "
                   f"{fmt(r['gpu_util_mean_pct']):>6}" for r in doc["bench"]]
     if doc["extract"]:
-        lines.append("extract (end to end, --device cuda): model views images views/s images/s cores-busy gpu-util% infer_s_est/s")
+        lines.append("extract (end to end): model views images views/s images/s cores-busy gpu-util% infer_s_est/s")
         lines += [f"  {r['model']:<18} {r['views_config']:<9} {fmt(r['images'], 'd'):>6} {fmt(r['views_per_sec']):>8} "
                   f"{fmt(r['images_per_sec']):>8} {fmt(r['cores_busy_mean']):>6} {fmt(r['gpu_util_mean_pct']):>6} "
                   f"{fmt(r['inference_s_est'], '.2f')}/{fmt(r['seconds'], '.2f')}" for r in doc["extract"]]
