@@ -138,9 +138,17 @@ assemble() {
   echo "assembled $(ls "$A" | tr '\n' ' ')in $A"
 }
 
+# One line about the machine, so that the first call already says what the last will find.
+probe() {
+  local gpu py
+  gpu="$("$SMI" -L 2>/dev/null | head -n1)"
+  py="$("$PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
+  echo "machine: ${gpu:-no GPU listed by $SMI}; $(nproc) cores; $(ldd --version 2>/dev/null | head -n1); python ${py:-missing}; xz $(command -v xz > /dev/null && echo present || echo 'missing (python lzma used)')"
+}
+
 find_bundle
 stage_carried
-[ "$mode" = stage ] && exit 0
+[ "$mode" = stage ] && { probe; exit 0; }
 verify_bundle
 [ "$mode" = verify ] && exit 0
 assemble
@@ -219,10 +227,11 @@ M="$W/models" FC7="$W/models/vgg16-random-fc7.onnx" CONV="$W/models/vgg16-conv-r
 [ -f "$CONV" ] || step make.conv 120 "$PY" "$root/scripts/make_vgg16_conv_random.py" --out "$CONV"
 if [ "$f16" = 1 ]; then
   for m in vgg16-random-fc7 vgg16-conv-random; do
-    [ -f "$M/$m-f16.onnx" ] || step "make-f16.$m" 180 "$PY" "$here/gpu/f16_model.py" --in "$M/$m.onnx" --out "$M/$m-f16.onnx"
+    [ -f "$M/$m-f16.onnx" ] || step "make.f16-$m" 180 "$PY" "$here/gpu/f16_model.py" --in "$M/$m.onnx" --out "$M/$m-f16.onnx"
   done
 fi
-[ -f "$W/data.complete" ] || step make.jpegs 300 "$PY" "$here/gpu/make_jpegs.py" --out "$W/data" --images "$images" --workers "$cores"
+D="$W/jpegs-$images"
+[ -f "$D.complete" ] || step make.jpegs 300 "$PY" "$here/gpu/make_jpegs.py" --out "$D" --images "$images" --workers "$cores"
 
 # The provider: the binary must refuse --device cuda where CUDA cannot register, and run on it here.
 cpu_ort="$("$PY" -c 'import glob, os, onnxruntime as o; print((sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so*"))) or [""])[0])' 2>/dev/null)"
@@ -252,14 +261,14 @@ for m in vgg16-conv-random vgg16-random-fc7; do
     rm -rf "$cache"
     # shellcheck disable=SC2086 # args is a word list by design
     ATTACH="$cache/manifest.json:stats" step "extract.$m.$name" 300 "$PIPE" extract --model "$M/$m.onnx" \
-      --data "$W/data" --out "$cache" --device "$dev" --ort-lib "$ORTLIB" --workers "$cores" --batch "$extract_batch" $args
+      --data "$D" --out "$cache" --device "$dev" --ort-lib "$ORTLIB" --workers "$cores" --batch "$extract_batch" $args
     rm -rf "$cache"
   done
 done
 
 if [ "$torch" = 1 ]; then
   step torch.bare 240 "$PY" "$here/gpu/torch_peer.py" bare --batches "$batches" --repeats "$repeats" --device "$dev"
-  step torch.e2e 300 "$PY" "$here/gpu/torch_peer.py" e2e --data "$W/data" --workers "$cores" --batch "$extract_batch" --device "$dev"
+  step torch.e2e 300 "$PY" "$here/gpu/torch_peer.py" e2e --data "$D" --workers "$cores" --batch "$extract_batch" --device "$dev"
 fi
 
 if [ "$dev" = cpu ]; then report cpu_smoke "--device cpu: a try of the flow, not GPU figures"; else report measured; fi

@@ -19,7 +19,7 @@ import sys
 SCHEMA = 1
 EXIT = {"measured": 0, "cpu_smoke": 0, "no_gpu": 3, "cuda_failed": 4}
 F16_ROWS = ("f16 rows are `pipeline bench` on a float16 copy of the same graph (scripts/gpu/f16_model.py: "
-            "float16 weights and activations, float32 input and output), run through the same CUDA provider")
+            "float16 weights and activations, float32 input and output), run through the same execution provider")
 
 
 def precision_note(machine):
@@ -74,7 +74,7 @@ def bench_rows(recs):
                      "images_per_sec": j.get("images_per_sec"), "median_seconds_per_batch": j.get("median_seconds_per_batch"),
                      "repeats": j.get("repeats"), "provider": j.get("provider"), "wall_s": rec.get("wall_s"),
                      **gpu_use(rec)})
-    return sorted(rows, key=lambda r: (r["precision"], r["model"], r["batch"]))
+    return sorted(rows, key=lambda r: (r["precision"] != "f32", r["model"], r["batch"]))
 
 
 def bench_rate(bench, model, batch):
