@@ -389,3 +389,27 @@ fn report_folds_step_records_into_one_json() {
     assert_eq!(e["cores_busy_mean"], 6.4);
     assert!(doc["precision_note"].as_str().unwrap().contains("f16"));
 }
+
+/// A GPU listed but no cuDNN on the library path: exit 4, the missing library named in the JSON.
+#[test]
+fn missing_cuda_libraries_are_named() {
+    let p = Packed::new();
+    let smi = p.dir.path().join("nvidia-smi");
+    fs::write(
+        &smi,
+        "#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB'\n",
+    )
+    .unwrap();
+    let mut perms = fs::metadata(&smi).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&smi, perms).unwrap();
+    let out = p.check("run", &p.parts(), &[("NVIDIA_SMI", s(&smi))]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let doc = p.json();
+    assert_eq!(doc["status"], "cuda_failed");
+    assert!(
+        doc["reason"].as_str().unwrap().contains("libcudnn.so.9"),
+        "{doc:#}"
+    );
+    assert_eq!(doc["machine"]["gpu"]["name"], "NVIDIA H100 80GB HBM3");
+}
