@@ -8,6 +8,21 @@ export PIPELINE_PYTHON := justfile_directory() + "/.venv/bin/python"
 default:
     @just --list
 
+# ONNX Runtime's CUDA build comes from .ort/gpu if fetched, else from the onnxruntime-gpu wheel,
+# downloaded once into gpu-parts/cache; the calls are also written to gpu-parts/calls.txt.
+# Parts for a lent GPU machine (docs/gpu.md): release binary + ORT's CUDA build, ≤ 55 MiB each.
+gpu-parts:
+    cargo build --release
+    if [ -f .ort/gpu/libonnxruntime_providers_cuda.so ]; then \
+        src=(--ort-dir .ort/gpu); \
+    else \
+        ls gpu-parts/cache/onnxruntime_gpu-1.31.1-*.whl >/dev/null 2>&1 || python3 -m pip download --quiet --no-deps \
+            --only-binary=:all: --implementation cp --python-version 3.12 --platform manylinux_2_28_x86_64 \
+            -d gpu-parts/cache onnxruntime-gpu==1.31.1; \
+        src=(--wheel "$(ls gpu-parts/cache/onnxruntime_gpu-1.31.1-*.whl | head -n1)"); \
+    fi; \
+    scripts/gpu_parts.sh --bin "${CARGO_TARGET_DIR:-target}/release/pipeline" "${src[@]}"
+
 # Fetch ONNX Runtime's shared library from the PyPI wheel into .ort/cpu (add --gpu for CUDA).
 fetch-ort *ARGS:
     scripts/fetch_ort.sh {{ARGS}}

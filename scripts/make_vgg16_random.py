@@ -29,8 +29,9 @@ def he(rng, shape, fan_in):
     return (rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in)))
 
 
-def features(rng, nodes, inits):
-    x, c_in, idx = "input", 3, 0
+def features(rng, nodes, inits, x="input"):
+    """The 13 conv layers and 5 max-pools from NCHW tensor `x`; returns the last output's name."""
+    c_in, idx = 3, 0
     for v in CFG:
         if v == "M":
             nodes.append(helper.make_node("MaxPool", [x], [f"features.{idx}"], name=f"features.{idx}",
