@@ -66,7 +66,10 @@ pub struct Workdir {
 }
 
 fn read(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    serde_json::from_str(
+        &crate::file_check::read_to_string(path, crate::file_check::MAX_JSON).ok()?,
+    )
+    .ok()
 }
 
 fn find_run(w: &Path) -> Option<PathBuf> {
