@@ -226,6 +226,28 @@ fn survives_a_full_disk_without_leaving_temporary_files() {
     }
 }
 
+/// `inspect --json` and `report` on a full disk: no temporary and no half-written file.
+#[test]
+fn survives_a_full_disk_in_inspect_and_report_without_leftovers() {
+    let t = tempfile::tempdir().unwrap();
+    let json_out = t.path().join("inspect.json");
+    let mut c = common::command_in(&common::root());
+    c.args(["inspect", "tests/fixtures/images/raw", "--json"])
+        .arg(&json_out);
+    with_file_size_limit(&mut c, 512);
+    fails(&c.output().unwrap());
+    let mut c = common::command_in(&common::root());
+    c.arg("report").arg(t.path());
+    with_file_size_limit(&mut c, 512);
+    fails(&c.output().unwrap());
+    let left: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn survives_a_closed_stdout_and_finishes_the_run() {
     let t = tempfile::tempdir().unwrap();
