@@ -259,10 +259,7 @@ pub fn hash_file(path: &Path) -> Result<String, BackboneError> {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(file).map_err(io_err)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(crate::file_check::hash(path, crate::file_check::MAX_MODEL).map_err(io_err)?)
 }
 
 /// Turns an ONNX Runtime load failure into the most precise error: a protobuf-level problem

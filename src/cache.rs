@@ -245,7 +245,8 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, 
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = crate::file_check::read_to_string(path, crate::file_check::MAX_JSON)
+        .map_err(|e| bad(e.to_string()))?;
     let value: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let found = value
         .get("schema_version")
@@ -298,7 +299,7 @@ impl FeatureCache {
         if let Some(s) = manifest
             .shards
             .iter()
-            .find(|s| !dir.join(SHARDS).join(&s.file).is_file())
+            .find(|s| !dir.join(SHARDS).join(&s.file).exists())
         {
             return Err(CacheError::Damaged {
                 path: dir.to_owned(),

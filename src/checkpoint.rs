@@ -19,6 +19,7 @@ pub(crate) use head_file::read_mlp;
 pub use head_file::{read_head, write_head};
 pub use head_model::HeadModel;
 
+use crate::file_check;
 use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::history::EpochRecord;
 use crate::head::input::HeadInput;
@@ -139,8 +140,9 @@ pub fn file_hashes(
         .filter(|f| **f != OPTIMIZER_FILE || dir.join(f).is_file())
         .map(|f| {
             let p = dir.join(f);
-            let bytes = std::fs::read(&p).map_err(|e| invalid(&p, e.to_string()))?;
-            Ok((f.to_string(), blake3::hash(&bytes).to_hex().to_string()))
+            let hash = file_check::hash(&p, file_check::MAX_TENSORS)
+                .map_err(|e| invalid(&p, e.to_string()))?;
+            Ok((f.to_string(), hash))
         })
         .collect()
 }
@@ -191,10 +193,16 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     file: &'static str,
 ) -> Result<T, CheckpointError> {
     let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing {
-        dir: dir.to_path_buf(),
-        file,
-    })?;
+    let text = match file_check::read_to_string(&path, file_check::MAX_JSON) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CheckpointError::Missing {
+                dir: dir.to_path_buf(),
+                file,
+            })
+        }
+        Err(e) => return Err(invalid(&path, e.to_string())),
+    };
     serde_json::from_str(&text).map_err(|e| invalid(&path, e.to_string()))
 }
 
@@ -304,8 +312,7 @@ pub fn verify_recorded(dir: &Path, only: Option<&[&str]>) -> Result<(), Checkpoi
             continue;
         }
         let p = dir.join(f);
-        let found = std::fs::read(&p)
-            .map(|b| blake3::hash(&b).to_hex().to_string())
+        let found = file_check::hash(&p, file_check::MAX_TENSORS)
             .map_err(|e| invalid(&p, e.to_string()))?;
         if Some(found.as_str()) != want.as_str() {
             return Err(invalid(
@@ -323,11 +330,12 @@ pub fn verify_recorded(dir: &Path, only: Option<&[&str]>) -> Result<(), Checkpoi
 
 /// `metrics.json` is written last by `train-head`: a run without it was interrupted.
 fn check_complete(dir: &Path, config: &Value) -> Result<(), CheckpointError> {
-    if dir.join(METRICS_FILE).is_file() {
+    // Anything by that name counts (a special file is refused when it is read).
+    if dir.join(METRICS_FILE).exists() {
         // What eval/predict/export read; the optimizer state is checked when resuming.
         return verify_recorded(dir, Some(&[HEAD_FILE, CONFIG_FILE]));
     }
-    let done = std::fs::read_to_string(dir.join(HISTORY_JSON))
+    let done = file_check::read_to_string(&dir.join(HISTORY_JSON), file_check::MAX_JSON)
         .ok()
         .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
         .map_or(0, |h| h.len());

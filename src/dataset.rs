@@ -250,11 +250,10 @@ fn walk(
     out: &mut Vec<Item>,
     seen: &mut std::collections::HashSet<PathBuf>,
 ) -> Result<(), DatasetError> {
-    // A folder reached twice (a symbolic-link loop or two links to one folder) is walked once.
-    if let Ok(real) = std::fs::canonicalize(dir) {
-        if !seen.insert(real) {
-            return Ok(());
-        }
+    // A folder reached twice (two links to one folder) is walked once.
+    let real = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+    if !seen.insert(real.clone()) {
+        return Ok(());
     }
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -266,7 +265,9 @@ fn walk(
         let rel_path = format!("{rel}/{name}");
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {
-                if depth < MAX_DEPTH {
+                if let Some(target) = files::link_loop(&real, &path) {
+                    files::warn_loop(&path, &target);
+                } else if depth < MAX_DEPTH {
                     walk(&path, &rel_path, label, depth + 1, out, seen)?;
                 }
             }

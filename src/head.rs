@@ -6,6 +6,7 @@
 //! `K` classes. Weight matrices are stored as PyTorch stores `nn.Linear.weight`: `[out, in]`.
 
 pub mod adam;
+pub mod budget;
 pub mod class_weights;
 pub mod data;
 mod dropout_mask;

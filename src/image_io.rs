@@ -165,9 +165,11 @@ pub fn flatten_on_white(img: DynamicImage) -> RgbImage {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ImageLoadError> {
-    std::fs::read(path).map_err(|source| ImageLoadError::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::file_check::read(path, crate::file_check::MAX_IMAGE).map_err(|source| {
+        ImageLoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

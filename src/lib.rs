@@ -7,7 +7,8 @@
 //! [`backbone`] runs the frozen ONNX model, [`cache`] stores its features, [`head`] trains on them,
 //! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
 //! [`audit`] finds suspicious images from their features; [`atomic`] and [`lock`] keep outputs
-//! whole and single-writer; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
+//! whole and single-writer, [`file_check`] keeps inputs regular and
+//! plausibly sized; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
 pub mod cli;
 pub mod commands;
@@ -18,6 +19,7 @@ pub mod backbone;
 pub mod cache;
 pub mod checkpoint;
 pub mod dataset;
+pub mod file_check;
 pub mod head;
 pub mod image_io;
 pub mod lock;

@@ -3,20 +3,14 @@
 use clap::Parser;
 use pipeline::cli::Cli;
 
-/// A closed stdout (`pipeline … | head`) ends the process quietly, as it does other Unix tools,
-/// instead of a `failed printing to stdout` panic.
-fn quiet_on_closed_pipe() {
-    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
+/// A closed stdout never kills the process (`SIGPIPE` stays ignored, as Rust sets it): progress
+/// lines ignore it ([`pipeline::say!`]) so long work finishes, and a command whose output is its
+/// result stops on it and ends here quietly, with success, as `| head` expects.
 fn main() -> std::process::ExitCode {
-    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match pipeline::cli::dispatch(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if pipeline::output::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

@@ -42,7 +42,7 @@ pub fn font_available() -> bool {
         let path = std::env::var_os("PIPELINE_FONT")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_FONT));
-        match std::fs::read(&path) {
+        match crate::file_check::read(&path, 64 << 20) {
             Ok(bytes) => {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
                 plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok()

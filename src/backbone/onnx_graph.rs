@@ -90,8 +90,8 @@ pub fn read(path: &Path) -> Result<ModelSummary, OnnxGraphError> {
 }
 
 fn parse(path: &Path) -> Result<ModelProto, OnnxGraphError> {
-    let file = std::fs::File::open(path).map_err(|e| OnnxGraphError::io(path, e))?;
-    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (file, bytes) = crate::file_check::open(path, crate::file_check::MAX_MODEL)
+        .map_err(|e| OnnxGraphError::io(path, e))?;
     if bytes == 0 {
         return Err(OnnxGraphError::Empty {
             path: path.to_owned(),

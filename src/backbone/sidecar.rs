@@ -123,10 +123,12 @@ impl Sidecar {
 
     /// Loads and version-checks a sidecar file.
     pub fn load(path: &Path) -> Result<Sidecar, SidecarError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SidecarError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::file_check::read_to_string(path, crate::file_check::MAX_JSON).map_err(
+            |source| SidecarError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|source| SidecarError::Parse {
                 path: path.to_owned(),

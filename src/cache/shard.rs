@@ -212,8 +212,7 @@ pub fn read_meta(path: &Path) -> Result<HashMap<String, String>, ShardError> {
         path: path.to_owned(),
         source,
     };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let len = f.metadata().map_err(io)?.len();
+    let (mut f, len) = crate::file_check::open(path, crate::file_check::MAX_TENSORS).map_err(io)?;
     let mut n = [0u8; 8];
     f.read_exact(&mut n)
         .map_err(|_| corrupt(path, format!("file of {len} bytes has no header")))?;
@@ -242,7 +241,7 @@ pub fn read_key(path: &Path) -> Result<String, ShardError> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ShardError> {
-    std::fs::read(path).map_err(|source| ShardError::Io {
+    crate::file_check::read(path, crate::file_check::MAX_TENSORS).map_err(|source| ShardError::Io {
         path: path.to_owned(),
         source,
     })

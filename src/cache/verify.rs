@@ -147,6 +147,11 @@ impl FeatureCache {
             .shards
             .iter()
             .filter_map(|e| {
+                let path = self.dir.join(SHARDS).join(&e.file);
+                if path.symlink_metadata().is_err() {
+                    let missing = format!("shard {} is missing", path.display());
+                    return Some((e.file.clone(), missing));
+                }
                 let plan = spec.plan(&e.split)?;
                 self.read_entry(plan, e)
                     .err()
@@ -157,6 +162,27 @@ impl FeatureCache {
 }
 
 impl FeatureCache {
+    /// Checks every shard's presence and size without reading its tensors: a regular file whose
+    /// length is its header's plus the rows the manifest lists (features, image positions,
+    /// labels); returns `(file, what is wrong)` for each bad one. Bit flips need [`Self::verify`].
+    pub fn check_sizes(&self) -> Vec<(String, String)> {
+        let spec = &self.manifest.spec;
+        let value_bytes = match spec.dtype {
+            shard::FeatureDtype::F32 => 4,
+            shard::FeatureDtype::F16 => 2,
+        };
+        self.manifest
+            .shards
+            .iter()
+            .filter_map(|e| {
+                let path = self.dir.join(SHARDS).join(&e.file);
+                let data =
+                    (e.rows as u64).saturating_mul(spec.feature_dim as u64 * value_bytes + 8);
+                shard_size_problem(&path, data).map(|why| (e.file.clone(), why))
+            })
+            .collect()
+    }
+
     /// Reads shard entry `e` of this cache (a split's or a side plan's), verified as
     /// [`read_entry`](Self::read_entry) does.
     pub fn read_shard(&self, e: &ShardEntry) -> Result<ShardData, CacheError> {
@@ -168,4 +194,33 @@ impl FeatureCache {
         })?;
         self.read_entry(plan, e)
     }
+}
+
+/// What is wrong with the size of the shard at `path`, which should hold `data` tensor bytes
+/// after its 8-byte header length and its header; `None` when nothing is.
+fn shard_size_problem(path: &Path, data: u64) -> Option<String> {
+    use std::io::Read;
+    let (mut f, len) = match crate::file_check::open(path, crate::file_check::MAX_TENSORS) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!("shard {} is missing", path.display()))
+        }
+        Err(e) => return Some(format!("shard {}: {e}", path.display())),
+    };
+    let mut n = [0u8; 8];
+    if len < 8 || f.read_exact(&mut n).is_err() {
+        return Some(format!(
+            "shard {} has {len} bytes, too few for a header (truncated or emptied)",
+            path.display()
+        ));
+    }
+    let want = 8u64
+        .saturating_add(u64::from_le_bytes(n))
+        .saturating_add(data);
+    (len != want).then(|| {
+        format!(
+            "shard {} has {len} bytes, its header and the manifest's rows call for {want} (truncated or extended)",
+            path.display()
+        )
+    })
 }

@@ -1,8 +1,14 @@
 //! `RUN/optimizer.safetensors`, the state `--resume` continues from: the weights after the last
-//! completed epoch (`last.0.weight` …), Adam's moments (`m.0.weight` …, `v.0.weight` …), and in
-//! `__metadata__` the Adam `step`, `epochs_done`, `bad_epochs` (epochs since the best),
-//! `best_epoch` with its `best_loss`/`best_acc` (shortest round-trip decimal text, so exact),
-//! and the `cache_key`. The best weights themselves are `head.safetensors`.
+//! completed epoch (`last.0.weight` …), Adam's moments (`m.0.weight` …, `v.0.weight` …), the
+//! best epoch's weights (`best.0.weight` …, when there is a best epoch), and in `__metadata__`
+//! the Adam `step`, `epochs_done`, `bad_epochs` (epochs since the best), `best_epoch` with its
+//! `best_loss`/`best_acc` (shortest round-trip decimal text, so exact), the `history` (JSON, one
+//! record per epoch done) and the `cache_key`.
+//!
+//! One file holds the whole checkpoint, so one atomic rename commits it: a process killed between
+//! writing `head.safetensors`, this file and `history.json` leaves them from different epochs,
+//! and `--resume` continues from this file alone (rewriting the others). Files of older builds,
+//! without `best.*` and `history`, are read with `head.safetensors` and `history.json`.
 
 use super::{
     invalid, read_head, read_json, read_mlp, CheckpointError, HeadModel, HISTORY_JSON,
@@ -26,7 +32,13 @@ pub fn write_state(
         w.add(&format!("last.{name}"), state.mlp.params()[i].view());
         w.add(&format!("m.{name}"), state.adam.m[i].view());
         w.add(&format!("v.{name}"), state.adam.v[i].view());
+        if let Some(b) = &state.best {
+            w.add(&format!("best.{name}"), b.mlp.params()[i].view());
+        }
     }
+    let history = serde_json::to_string(&state.history)
+        .map_err(|e| invalid(&dir.join(OPTIMIZER_FILE), e.to_string()))?;
+    w.meta("history", history);
     let (best_epoch, best_loss, best_acc) = state
         .best
         .as_ref()
@@ -92,8 +104,24 @@ pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, Checkpoi
     }
     adam.step = num(&m, &path, "step")?;
     let best_epoch: u32 = num(&m, &path, "best_epoch")?;
+    // This file's own best weights and history (older builds kept them only in the run's
+    // head.safetensors and history.json).
+    let own = r.has(&format!("best.{}", PARAM_NAMES[0]));
     let best = if best_epoch == 0 {
         None
+    } else if own {
+        Some(Best {
+            epoch: best_epoch,
+            loss: num(&m, &path, "best_loss")?,
+            acc: num(&m, &path, "best_acc")?,
+            mlp: match read_mlp(&r, "best.")? {
+                b if b.dims() == mlp.dims() => b,
+                b => {
+                    let why = format!("best weights {:?}, last {:?}", b.dims(), mlp.dims());
+                    return Err(invalid(&path, why));
+                }
+            },
+        })
     } else {
         let (head, meta) = read_head(dir)?;
         match head {
@@ -113,7 +141,11 @@ pub fn read_state(dir: &Path, cfg: &FitConfig) -> Result<FitState<f32>, Checkpoi
             }
         }
     };
-    let history: Vec<EpochRecord> = read_json(dir, HISTORY_JSON)?;
+    let history: Vec<EpochRecord> = match m.get("history") {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| invalid(&path, format!("metadata `history` is not readable: {e}")))?,
+        None => read_json(dir, HISTORY_JSON)?,
+    };
     let epochs_done: u32 = num(&m, &path, "epochs_done")?;
     if history.len() != epochs_done as usize {
         return Err(invalid(

@@ -51,9 +51,10 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
     eval_into(&img, &cfg, &mut tensor)
         .with_context(|| format!("eval transform of {}", args.image.display()))?;
     tiles.push(denormalize_to_rgb8(&tensor, &cfg)?);
-    println!(
+    crate::say!(
         "tile 1 (green frame): eval view, resize {} → crop {}",
-        cfg.resize_shorter, cfg.crop
+        cfg.resize_shorter,
+        cfg.crop
     );
     for pass in 0..args.n {
         let vs = view_seed(args.seed, pass, &content);
@@ -62,7 +63,7 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
             .with_context(|| format!("augmenting {} (pass {pass})", args.image.display()))?;
         tiles.push(denormalize_to_rgb8(&tensor, &cfg)?);
         let b = p.crop;
-        println!(
+        crate::say!(
             "tile {}: pass {pass}, view seed {vs:#018x}, crop {}×{} at ({}, {}), rotate {:+.2}°, flip {}",
             pass + 2,
             b.width,
@@ -80,7 +81,7 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<()> {
             args.out.display()
         )
     })?;
-    println!(
+    crate::say!(
         "wrote {} ({}×{}, {} tiles, views seeded by content {content}, seed {})",
         args.out.display(),
         grid.width(),

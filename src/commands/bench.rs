@@ -44,13 +44,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let median = secs[secs.len() / 2];
     let ips = args.batch as f64 / median;
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::json!({"model": args.backbone.model, "provider": bb.provider, "batch": args.batch,
                 "repeats": args.repeats, "median_seconds_per_batch": median, "images_per_sec": ips})
         );
     } else {
-        println!(
+        crate::say!(
             "{}: batch {} on {}: median {:.3} s per batch over {} calls = {:.1} images/s",
             args.backbone.model.display(),
             args.batch,

@@ -224,7 +224,7 @@ pub fn run(args: CvArgs) -> Result<()> {
         }
     };
     for n in &notes {
-        println!("cv: not used: {n}");
+        crate::say!("cv: not used: {n}");
     }
     let pool = pool::load(&cache, &names)?;
     let classes = cache.classes().to_vec();
@@ -239,7 +239,7 @@ pub fn run(args: CvArgs) -> Result<()> {
     let d = pool.views.first().map_or(0, |v| v.ncols());
     let members =
         select::ensemble_size(args.ensemble, args.head, first_train * pool.names.len(), d);
-    println!(
+    crate::say!(
         "cv: {} images, {} views averaged ({}), head {}, preset {}, MLP ensemble of {members}{}, {} repeats of a {}/{}/{} stratified re-split, {jobs} at once",
         pool.labels.len(), names.len(), names.join(", "), args.head.name(), args.preset.name(),
         if members == 1 { " (off)" } else { "" }, args.repeats, f[0], f[1], f[2]
@@ -272,7 +272,7 @@ pub fn run(args: CvArgs) -> Result<()> {
 }
 
 fn print_row(r: &RepeatRow) {
-    println!(
+    crate::say!(
         "repeat {:>3}: test top-1 {:>5.1}%  top-5 {:>5.1}%  NLL {:.3}  class-mean {:>5.1}%  ({}, valid {:.1}%, {:.1} s)",
         r.repeat, 100.0 * r.top1, 100.0 * r.top5, r.nll, 100.0 * r.mean_class_top1, r.chosen, 100.0 * r.valid_top1, r.seconds
     );
@@ -310,13 +310,13 @@ fn report(args: &CvArgs, names: &[String], rows: &[RepeatRow]) -> Result<()> {
         nll: (nl, nls),
         mean_class_top1: (mc, mcs),
     } = summary(rows);
-    println!(
+    crate::say!(
         "cv ({} repeats): test top-1 {t1:.1} ± {t1s:.1} %, top-5 {t5:.1} ± {t5s:.1} %, NLL {nl:.3} ± {nls:.3}, mean per-class top-1 {mc:.1} ± {mcs:.1} % (mean ± SD)",
         rows.len()
     );
     if let Some(path) = &args.json {
         write_json(args, names, rows, path, rows.len())?;
-        println!("wrote {}", path.display());
+        crate::say!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ pub struct EvalArgs {
 /// Runs `pipeline eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     let (m, out) = evaluate(&args)?;
-    print!("{}", summary(&m, &args.split, &out));
+    crate::output::print_stdout(&summary(&m, &args.split, &out))?;
     Ok(())
 }
 
@@ -121,7 +121,8 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    crate::atomic::write_file(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn write_outputs(

@@ -55,7 +55,7 @@ pub struct Exported {
 /// Runs `pipeline export`.
 pub fn run(args: ExportArgs) -> Result<()> {
     let e = export(&args)?;
-    println!(
+    crate::say!(
         "wrote {} ({:.1} MB) and {}",
         e.path.display(),
         e.bytes as f64 / 1e6,
@@ -264,7 +264,8 @@ fn check_out(out: &Path) -> Result<()> {
 
 /// Parses a model whose weights are all inside the file.
 fn read_model(path: &Path) -> Result<ModelProto> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::file_check::read(path, crate::file_check::MAX_MODEL)
+        .with_context(|| format!("reading {}", path.display()))?;
     let model = ModelProto::parse_from_bytes(&bytes)
         .with_context(|| format!("{} is not a readable ONNX model", path.display()))?;
     let external = model
@@ -282,19 +283,11 @@ fn read_model(path: &Path) -> Result<ModelProto> {
 
 /// Writes `bytes` to a temporary sibling, then renames it over `path`.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map_or("out".into(), |n| n.to_string_lossy().to_string());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let unwritable = |e: std::io::Error| {
         anyhow::anyhow!(
             "cannot write {}: {e}; choose a writable --out (check the folder's permissions and free space)",
             path.display()
         )
     };
-    std::fs::write(&tmp, bytes).map_err(unwritable)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        unwritable(e)
-    })
+    crate::atomic::write_file(path, bytes).map_err(unwritable)
 }

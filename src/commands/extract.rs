@@ -282,7 +282,7 @@ fn print_summary(
     spec: &CacheSpec,
     args: &ExtractArgs,
 ) -> Result<()> {
-    println!(
+    crate::say!(
         "extracted {} images ({} skipped): computed {} views at {} on {}, reused {} ({} new or changed images); feature width {}, {} train passes",
         crate::output::thousands(stats.images),
         stats.skipped,
@@ -297,17 +297,17 @@ fn print_summary(
     if r.complete {
         let m: Manifest = cache::read_versioned(&r.dir.join(cache::MANIFEST))?;
         for s in m.skipped.iter().take(20) {
-            println!("  skipped {}/{}: {}", s.split, s.rel_path, s.reason);
+            crate::say!("  skipped {}/{}: {}", s.split, s.rel_path, s.reason);
         }
         if m.skipped.len() > 20 {
-            println!(
+            crate::say!(
                 "  … and {} more (see {}/manifest.json)",
                 m.skipped.len() - 20,
                 r.dir.display()
             );
         }
     }
-    println!(
+    crate::say!(
         "cache {} (key {}, {:.1} MB, {})",
         args.out.display(),
         r.key,

@@ -4,7 +4,7 @@
 use crate::backbone::onnx_graph::{self, format_dims, ModelSummary, TensorInfo};
 use crate::backbone::sidecar::Sidecar;
 use crate::backbone::{Backbone, BackboneArgs};
-use crate::output::thousands;
+use crate::output::{print_stdout, thousands};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -50,9 +50,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let backbone = Backbone::open(&args.backbone)?;
     let report = build(&summary, &backbone)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        print!("{}", render(&report));
+        print_stdout(&render(&report))?;
     }
     Ok(())
 }

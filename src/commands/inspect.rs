@@ -85,7 +85,8 @@ pub fn write_json(report: &Report, path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let text = serde_json::to_string_pretty(report)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic::write_file(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `images_per_class`, `image_sizes` and `aspect_ratio` charts (PNG, and SVG when `svg`)

@@ -6,7 +6,7 @@
 
 use crate::backbone::onnx_graph::{self, ModelSummary};
 use crate::backbone::sidecar::Sidecar;
-use crate::output::thousands;
+use crate::output::{print_stdout, thousands};
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -69,9 +69,9 @@ pub fn run(args: ParamsArgs) -> anyhow::Result<()> {
     let d = feature_dim(&summary, sidecar.as_ref())?;
     let report = report(&summary, d, args.hidden, args.classes);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        print!("{}", render(&report));
+        print_stdout(&render(&report))?;
     }
     Ok(())
 }

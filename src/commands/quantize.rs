@@ -83,7 +83,7 @@ pub struct QuantizeArgs {
 pub fn run(args: QuantizeArgs) -> Result<()> {
     let set = calib::choose(&args.calib, args.images)?;
     let n = quantize_with(&args, &set)?;
-    println!(
+    crate::say!(
         "wrote {} and its sidecar (int8 QDQ, per-channel, calibrated on {n} images of {})",
         args.out.display(),
         args.calib.display()
@@ -104,7 +104,9 @@ pub fn cached_int8(model: &Path, calib_dir: &Path, images: usize, dir: &Path) ->
         &f32_hash[..12],
         &set.hash[..12]
     ));
-    if let Ok(text) = std::fs::read_to_string(Sidecar::path_for(&out)) {
+    if let Ok(text) =
+        crate::file_check::read_to_string(&Sidecar::path_for(&out), crate::file_check::MAX_JSON)
+    {
         let v: Value = serde_json::from_str(&text).unwrap_or_default();
         if out.is_file()
             && v["f32_model_hash"] == f32_hash.as_str()

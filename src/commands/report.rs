@@ -66,7 +66,10 @@ pub struct Workdir {
 }
 
 fn read(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    serde_json::from_str(
+        &crate::file_check::read_to_string(path, crate::file_check::MAX_JSON).ok()?,
+    )
+    .ok()
 }
 
 fn find_run(w: &Path) -> Option<PathBuf> {
@@ -133,10 +136,8 @@ pub fn write_report(workdir: &Path, run: Option<&Path>, out: &Path) -> Result<us
     if let Some(d) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let tmp = out.with_extension("html.tmp");
-    std::fs::write(&tmp, &page).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, out)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+    crate::atomic::write_file(out, page.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok(page.len())
 }
 

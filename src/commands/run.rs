@@ -230,8 +230,8 @@ pub fn run(a: RunArgs) -> Result<()> {
     let (audit_note, page) = audit_and_report(w, &run_dir);
     let tree = crate::dataset::scan_split_tree(&split_dir)?;
     let counts = |s: &str| tree.split(s).map_or(0, <[_]>::len);
-    println!("── pipeline run summary ──");
-    println!(
+    crate::say!("── pipeline run summary ──");
+    crate::say!(
         "data       {}: {} classes, {} images ({} unreadable); split {}",
         a.data.display(),
         report.classes.len(),
@@ -239,26 +239,26 @@ pub fn run(a: RunArgs) -> Result<()> {
         report.unreadable_files,
         split_note
     );
-    println!(
+    crate::say!(
         "           train {} / valid {} / test {}",
         counts("train"),
         counts("valid"),
         counts("test")
     );
-    println!(
+    crate::say!(
         "parameters total {}, frozen {}, trainable {}",
         crate::output::thousands(params.total),
         crate::output::thousands(params.frozen),
         crate::output::thousands(params.trainable)
     );
     if ex.reused {
-        println!(
+        crate::say!(
             "extract    reused cache {} (key {})",
             ex.dir.display(),
             ex.key
         );
     } else {
-        println!(
+        crate::say!(
             "extract    computed {} rows at {} on {}, reused {} from the cache",
             crate::output::thousands(ex.views),
             crate::progress::rate(ex.views_per_sec, "views"),
@@ -266,21 +266,21 @@ pub fn run(a: RunArgs) -> Result<()> {
             crate::output::thousands(ex.reused_views)
         );
     }
-    println!(
+    crate::say!(
         "           views {} ({} an image), backbone {} in {}",
         views.name(),
         views.views().len(),
         model.display(),
         crate::backbone::sidecar::precision_for(&model)
     );
-    println!(
+    crate::say!(
         "head       {} -> {} head, best epoch {} ({})",
         a.head.name(),
         trained.head.kind().name(),
         trained.best_epoch,
         run_dir.display()
     );
-    println!(
+    crate::say!(
         "test       top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} % on {} images",
         m.top1 * 100.0,
         m.k5,
@@ -289,14 +289,14 @@ pub fn run(a: RunArgs) -> Result<()> {
         m.mean_class_top1 * 100.0,
         m.images
     );
-    println!(
+    crate::say!(
         "plots      {} (raw), {} (by split) and {}",
         w.join("inspect").display(),
         w.join("inspect/split").display(),
         eval_dir.display()
     );
-    println!("audit      {audit_note}");
-    println!("report     {page}");
+    crate::say!("audit      {audit_note}");
+    crate::say!("report     {page}");
     Ok(())
 }
 
@@ -342,9 +342,10 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
     };
     let strategy = if cfg.exact { "exact" } else { "hash" };
     let source = a.data.canonicalize().unwrap_or_else(|_| a.data.clone());
-    let old: Option<SplitManifest> = std::fs::read_to_string(dir.join("split.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let old: Option<SplitManifest> =
+        crate::file_check::read_to_string(&dir.join("split.json"), crate::file_check::MAX_JSON)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
     let complete = !dir.join(crate::dataset::INCOMPLETE_SPLIT).exists();
     let same_recipe = old.as_ref().is_some_and(|o| {
         o.seed == a.seed

@@ -26,11 +26,29 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let threads = options::set_threads(args.threads);
     let cache = FeatureCache::open(&args.features)
         .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
-    let _lock = crate::lock::lock_dir(&args.out, false)?;
+    // A resumed run's folder exists; a new one is created only once its sizes are known to fit.
+    let early_lock = match args.resume {
+        true => Some(crate::lock::lock_dir(&args.out, false)?),
+        false => None,
+    };
     let recorded = if args.resume {
         Some(options::recorded_config(&args.out, &cache)?)
     } else {
         None
+    };
+    let data = data::load(&cache)
+        .with_context(|| format!("loading features from {}", cache.dir.display()))?;
+    let plan = options::plan(
+        &args,
+        recorded.as_ref(),
+        data.labels.len(),
+        data.passes.len() as u32,
+        cache.feature_dim(),
+    )?;
+    options::check_memory(&plan, &data, cache.feature_dim(), cache.classes().len())?;
+    let _lock = match early_lock {
+        Some(l) => l,
+        None => crate::lock::lock_dir(&args.out, false)?,
     };
     // `--force` over a finished run trains into a hidden sibling and swaps it in only when the
     // new run is complete: an error or a kill half-way leaves the old run as it was.
@@ -53,15 +71,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if recorded.is_none() {
         options::prepare_out_dir(&dir, args.force && !staged)?;
     }
-    let data = data::load(&cache)
-        .with_context(|| format!("loading features from {}", cache.dir.display()))?;
-    let plan = options::plan(
-        &args,
-        recorded.as_ref(),
-        data.labels.len(),
-        data.passes.len() as u32,
-        cache.feature_dim(),
-    )?;
     let config = run_config(&plan, &cache, &data, threads, &args.features);
     // metrics.json is the completion marker, written last; until then the run reads as incomplete.
     let marker = dir.join(ckpt::METRICS_FILE);
@@ -73,7 +82,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     }
     ckpt::write_json(&dir.join(ckpt::CONFIG_FILE), &config)?;
-    println!(
+    crate::say!(
         "train-head: {} head on {} ({} train images x {} row sets, {} valid x {} views averaged, {} features, {} classes) -> {}",
         plan.choice.name(),
         cache.dir.display(),
@@ -148,7 +157,12 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     let cfg = &plan.fit;
     let k = config.classes.len();
     let weights = class_weights(plan, &data.labels, k);
-    let mut state = if plan.resume {
+    // A run killed before its first epoch ended has no checkpoint yet: it starts over.
+    let resume = plan.resume && out.join(ckpt::OPTIMIZER_FILE).exists();
+    if plan.resume && !resume {
+        crate::say!("no checkpoint in {} yet (stopped before its first epoch ended): training from the start", out.display());
+    }
+    let mut state = if resume {
         read_state(out, cfg)
             .with_context(|| format!("reading the state to resume from {}", out.display()))?
     } else {
@@ -156,7 +170,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     };
     print_plan(cfg, plan, state.epochs_done);
     if state.finished(cfg) {
-        println!("nothing to train: the run already finished after {} epochs (raise --epochs or --patience to continue)", state.epochs_done);
+        crate::say!("nothing to train: the run already finished after {} epochs (raise --epochs or --patience to continue)", state.epochs_done);
     }
     let train = TrainData {
         passes: &data.passes,
@@ -171,7 +185,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     };
     let start = Instant::now();
     fit::<f32, anyhow::Error>(&mut state, &train, cfg, &mut valid, |s, rec| {
-        println!("{}", format_line(rec, cfg.max_epochs));
+        crate::say!("{}", format_line(rec, cfg.max_epochs));
         save_progress(out, s, config)
     })?;
     let seconds = start.elapsed().as_secs_f64();
@@ -191,7 +205,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     };
     ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     write_curves(out, &state.history);
-    println!(
+    crate::say!(
         "best epoch {} of {} (valid loss {:.4}, acc {:.1}%): its weights are in {}; {:.2} s",
         best_epoch,
         state.epochs_done,
@@ -204,7 +218,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
 }
 
 fn print_plan(cfg: &FitConfig, plan: &Plan, done: u32) {
-    println!(
+    crate::say!(
         "preset {}: hidden {}, dropout {}, feature dropout {}, lr {}, weight decay {}, batch {}, epochs {}, patience {}, passes per epoch {:?}, class weights {:?}, seed {}{}",
         plan.preset.name(),
         cfg.hidden,

@@ -1,5 +1,6 @@
 //! Image files named on a command line or found under folders, for `predict` and `quantize`:
-//! walked in name order, hidden entries skipped, special files never opened, loops ended.
+//! walked in name order, hidden entries skipped, special files never opened, loops ended (the
+//! link-loop test here is also the dataset scan's).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ fn walk(
 ) -> Result<()> {
     let real =
         std::fs::canonicalize(dir).with_context(|| format!("reading folder {}", dir.display()))?;
-    if !seen.insert(real) {
+    if !seen.insert(real.clone()) {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -53,7 +54,10 @@ fn walk(
             continue;
         }
         match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, out, seen)?,
+            Ok(m) if m.is_dir() => match link_loop(&real, &p) {
+                Some(target) => warn_loop(&p, &target),
+                None => walk(&p, out, seen)?,
+            },
             Ok(m) if m.is_file() => out.push(p),
             Err(_) if p.is_symlink() => out.push(p), // dangling: reported when it fails to load
             _ => {} // FIFOs, sockets, devices, dangling links: never opened
@@ -65,9 +69,28 @@ fn walk(
 /// BLAKE3 of a file's bytes, 32 hex digits; `unreadable` when it cannot be read (the image is
 /// then skipped by the engine with the reason).
 pub fn content_hash(path: &std::path::Path) -> String {
-    let mut h = blake3::Hasher::new();
-    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut h)) {
-        Ok(_) => h.finalize().to_hex()[..32].to_string(),
+    match crate::file_check::hash(path, crate::file_check::MAX_IMAGE) {
+        Ok(h) => h[..32].to_string(),
         Err(_) => "unreadable".into(),
     }
+}
+
+/// The folder `child` (an entry of the folder whose canonical path is `dir_real`) resolves to,
+/// when that is `dir_real` itself or one of its parents: a symbolic-link loop, whose walk would
+/// list the same images again under longer and longer names.
+pub(crate) fn link_loop(dir_real: &Path, child: &Path) -> Option<PathBuf> {
+    if !child.is_symlink() {
+        return None;
+    }
+    let target = std::fs::canonicalize(child).ok()?;
+    dir_real.starts_with(&target).then_some(target)
+}
+
+/// Names a link loop that a walk did not follow.
+pub(crate) fn warn_loop(link: &Path, target: &Path) {
+    eprintln!(
+        "warning: {} is a symbolic-link loop (it leads back to {}, which contains it); not followed, each image is used once",
+        link.display(),
+        target.display()
+    );
 }

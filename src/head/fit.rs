@@ -219,7 +219,7 @@ impl<F: Float> FitState<F> {
         let d = data.passes[0].ncols();
         let mut grads = self.mlp.zeros_like();
         let mut xb = Array2::<F>::zeros((cfg.batch.min(order.len()), d));
-        let mut labels = Vec::with_capacity(cfg.batch);
+        let mut labels = Vec::with_capacity(cfg.batch.min(order.len()));
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         for chunk in order.chunks(cfg.batch) {
             let mut x = xb.slice_mut(s![..chunk.len(), ..]);

@@ -34,7 +34,7 @@ pub fn write_csv(path: &Path, history: &[EpochRecord]) -> std::io::Result<()> {
             r.epoch, r.train_loss, r.train_acc, r.valid_loss, r.valid_acc, r.seconds, r.improved
         )?;
     }
-    std::fs::write(path, out)
+    crate::atomic::write_file(path, &out)
 }
 
 /// One line for the terminal, e.g.

@@ -80,17 +80,13 @@ impl TensorWriter {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a temporary sibling and a rename ([`crate::atomic`]): on an
+/// error (a full disk) the temporary is removed and `path` keeps its old content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TensorFileError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let err = |source| TensorFileError::Write {
+    crate::atomic::write_file(path, bytes).map_err(|source| TensorFileError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    })
 }
 
 /// A safetensors file read into memory.
@@ -102,10 +98,13 @@ pub struct TensorReader {
 impl TensorReader {
     /// Reads and validates the header of `path`.
     pub fn open(path: &Path) -> Result<Self, TensorFileError> {
-        let bytes = std::fs::read(path).map_err(|source| TensorFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes =
+            crate::file_check::read(path, crate::file_check::MAX_TENSORS).map_err(|source| {
+                TensorFileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let r = TensorReader {
             path: path.to_path_buf(),
             bytes,

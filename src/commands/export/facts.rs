@@ -23,8 +23,8 @@ pub struct Facts {
 /// The sidecar's `precision` (written by `pipeline quantize`); `f32` when absent.
 pub fn sidecar_precision(model: &Path) -> Result<String> {
     let path = Sidecar::path_for(model);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::file_check::read_to_string(&path, crate::file_check::MAX_JSON)
+        .with_context(|| format!("reading {}", path.display()))?;
     let v: Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     Ok(v.get("precision")
@@ -56,9 +56,9 @@ impl Facts {
         args: &ExportArgs,
         views: &[View],
     ) -> Facts {
-        let config_hash = std::fs::read(run.dir.join(CONFIG_FILE))
-            .map(|b| blake3::hash(&b).to_hex().to_string())
-            .unwrap_or_default();
+        let config_hash =
+            crate::file_check::hash(&run.dir.join(CONFIG_FILE), crate::file_check::MAX_JSON)
+                .unwrap_or_default();
         let view_names = if args.input == InputKind::Crop || views == [View::CENTRE] {
             json!(["centre"])
         } else if views.is_empty() {

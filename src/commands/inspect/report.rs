@@ -96,23 +96,24 @@ pub fn probe_all(s: &Scanned, full_decode: bool) -> Vec<ImageRecord> {
         .map(|(split, item)| {
             let rel = s.rel(*split, item);
             let path = s.root.join(&rel);
-            let (blake3, result) = match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let hash = blake3::hash(&bytes).to_hex().to_string();
-                    let r = image_io::probe_bytes(&bytes, &path).and_then(|info| {
-                        if full_decode {
-                            image_io::load_rgb8_from_bytes(&bytes, &path).map(|_| info)
-                        } else {
-                            Ok(info)
-                        }
-                    });
-                    (hash, r)
-                }
-                Err(source) => (
-                    String::new(),
-                    Err(image_io::ImageLoadError::Io { path, source }),
-                ),
-            };
+            let (blake3, result) =
+                match crate::file_check::read(&path, crate::file_check::MAX_IMAGE) {
+                    Ok(bytes) => {
+                        let hash = blake3::hash(&bytes).to_hex().to_string();
+                        let r = image_io::probe_bytes(&bytes, &path).and_then(|info| {
+                            if full_decode {
+                                image_io::load_rgb8_from_bytes(&bytes, &path).map(|_| info)
+                            } else {
+                                Ok(info)
+                            }
+                        });
+                        (hash, r)
+                    }
+                    Err(source) => (
+                        String::new(),
+                        Err(image_io::ImageLoadError::Io { path, source }),
+                    ),
+                };
             pb.inc(1);
             let (info, error) = match result {
                 Ok(i) => (Some(i), None),

@@ -36,7 +36,8 @@ pub fn choose(dir: &Path, n: usize) -> Result<CalibSet> {
     for f in &files {
         let rel = f.strip_prefix(dir).unwrap_or(f);
         h.update(rel.to_string_lossy().as_bytes());
-        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let bytes = crate::file_check::read(f, crate::file_check::MAX_IMAGE)
+            .with_context(|| format!("reading {}", f.display()))?;
         h.update(blake3::hash(&bytes).as_bytes());
     }
     Ok(CalibSet {

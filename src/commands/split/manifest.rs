@@ -157,7 +157,7 @@ fn probe(path: &Path, rel: &str) -> Result<String, Skipped> {
         kind: e.kind().into(),
         reason: e.reason(),
     };
-    let bytes = std::fs::read(path).map_err(|source| {
+    let bytes = crate::file_check::read(path, crate::file_check::MAX_IMAGE).map_err(|source| {
         skipped(crate::image_io::ImageLoadError::Io {
             path: path.to_path_buf(),
             source,

@@ -57,7 +57,7 @@ fn print_trials(chosen: &Chosen) -> Vec<EpochRecord> {
                 ),
                 _ => format!("mlp, best epoch {}", t.setting),
             };
-            println!(
+            crate::say!(
                 "trial {:>3}/{n}  valid loss {:.4} acc {:5.1}%  {:.2} s{}  [{note}]",
                 rec.epoch,
                 rec.valid_loss,
@@ -80,7 +80,7 @@ pub fn train_selected(
 ) -> anyhow::Result<()> {
     let opts = options(plan, class_weights);
     if plan.choice != HeadChoice::Mlp {
-        println!(
+        crate::say!(
             "logistic: L2-normalised features, C in {:?} (warm-started), at most {} L-BFGS iterations per fit, per-row gradient tolerance {}, on {} {} row sets of each train image",
             opts.c_grid, opts.logistic.max_iterations, opts.logistic.gradient_tolerance,
             if select::logistic_on_means(data) { "the mean of the" } else { "all" },
@@ -88,7 +88,7 @@ pub fn train_selected(
         );
     }
     if opts.ensemble > 1 {
-        println!(
+        crate::say!(
             "mlp: a seed ensemble of {} members{}",
             opts.ensemble,
             if plan.choice == HeadChoice::Auto {
@@ -102,9 +102,9 @@ pub fn train_selected(
     let chosen = select::select(plan.choice, data, config.classes.len(), &opts)?;
     let seconds = start.elapsed().as_secs_f64();
     let history = print_trials(&chosen);
-    println!("{}", chosen.explain());
+    crate::say!("{}", chosen.explain());
     if !chosen.refit_converged {
-        println!(
+        crate::say!(
             "warning: the refit hit the cap of {} L-BFGS iterations; raise --logistic-max-iter",
             opts.logistic.max_iterations
         );
@@ -145,7 +145,7 @@ pub fn train_selected(
         files: ckpt::file_hashes(out)?,
     };
     ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
-    println!(
+    crate::say!(
         "{} head: valid loss {:.4}, acc {:.1}% (before any refit); {} ; {seconds:.2} s",
         chosen.model.kind().name(),
         best.valid_nll,

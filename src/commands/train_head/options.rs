@@ -4,6 +4,8 @@
 use crate::cache::FeatureCache;
 use crate::checkpoint::{self as ckpt, HeadKind, RunConfig};
 use crate::head::adam::AdamConfig;
+use crate::head::budget;
+use crate::head::data::HeadData;
 use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
 use crate::head::preset::{self, Preset};
@@ -268,7 +270,7 @@ pub fn swap_in(staged: &Path, out: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
     }
     std::fs::remove_dir(staged).with_context(|| format!("removing {}", staged.display()))?;
-    println!(
+    crate::say!(
         "replaced the previous run in {} (the new one was trained beside it until complete)",
         out.display()
     );
@@ -298,6 +300,26 @@ pub fn prepare_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("creating the run directory {}", out.display()))
+}
+
+/// Refuses a plan whose training cannot fit in this machine's memory (see [`budget`]).
+pub fn check_memory(plan: &Plan, data: &HeadData, d: usize, k: usize) -> anyhow::Result<()> {
+    let Some(limit) = budget::memory_limit() else {
+        return Ok(());
+    };
+    let sizes = budget::Sizes {
+        train_rows: (data.labels.len() * data.passes.len()) as u64,
+        valid_rows: data.valid_labels.len() as u64,
+        features: d as u64,
+        classes: k as u64,
+        mlp: (plan.choice != HeadChoice::Logistic).then_some(budget::MlpSizes {
+            hidden: plan.fit.hidden as u64,
+            batch: plan.fit.batch as u64,
+            members: plan.ensemble as u64,
+        }),
+        logistic: plan.choice != HeadChoice::Mlp,
+    };
+    budget::check(&sizes, limit)
 }
 
 /// Resolves flags over the preset (fresh run) or over the recorded config (`--resume`).
