@@ -7,6 +7,7 @@ mod evaluation;
 mod findings;
 mod html;
 mod svg;
+mod training;
 
 use crate::audit::{AuditConfig, AuditReport};
 use crate::cache::FeatureCache;
@@ -148,7 +149,7 @@ pub fn render(w: &Workdir) -> String {
         ("data", "Data", data::data(w)),
         ("model", "Model", data::model(w)),
         ("extraction", "Extraction", data::extraction(w)),
-        ("training", "Training", evaluation::training(w)),
+        ("training", "Training", training::training(w)),
         ("evaluation", "Evaluation", evaluation::evaluation(w)),
         (
             "misclassified",

@@ -326,16 +326,23 @@ pub fn extraction(w: &Workdir) -> String {
         .splits
         .iter()
         .map(|sp| {
+            let views = sp.view_rows().len();
+            let passes = sp.passes as usize - views;
+            let mut rows = Vec::new();
+            if views > 0 {
+                rows.push(format!("{views} view{}", if views == 1 { "" } else { "s" }));
+            }
+            if passes > 0 {
+                rows.push(format!(
+                    "{passes} augmented pass{}",
+                    if passes == 1 { "" } else { "es" }
+                ));
+            }
             format!(
-                "{}: {} images × {} {}",
+                "{}: {} images × {}",
                 sp.name,
                 sp.images.len(),
-                sp.passes,
-                if sp.augmented {
-                    "augmented passes"
-                } else {
-                    "eval view"
-                }
+                rows.join(" + ")
             )
         })
         .collect();
