@@ -2,6 +2,7 @@
 //! passes of train, one eval pass of valid/test — resumable, shardable, and incremental: rows an
 //! earlier cache in the directory holds (same image content, same view) are reused, not recomputed.
 
+mod chunk_write;
 mod dense_batch;
 mod dir;
 mod engine;

@@ -4,6 +4,7 @@
 
 mod data;
 mod evaluation;
+mod extraction;
 mod findings;
 mod html;
 mod svg;
@@ -148,7 +149,7 @@ pub fn render(w: &Workdir) -> String {
     let sections = [
         ("data", "Data", data::data(w)),
         ("model", "Model", data::model(w)),
-        ("extraction", "Extraction", data::extraction(w)),
+        ("extraction", "Extraction", extraction::extraction(w)),
         ("training", "Training", training::training(w)),
         ("evaluation", "Evaluation", evaluation::evaluation(w)),
         (
