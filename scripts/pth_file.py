@@ -204,7 +204,7 @@ class _Saved:
     REBUILD = _Global("torch._utils", "_rebuild_tensor_v2")
 
     def __init__(self, key, array):
-        self.key, self.array = key, np.ascontiguousarray(array)
+        self.key, self.array = key, np.array(array, order="C")
 
     def __reduce__(self):
         strides = tuple(s // self.array.itemsize for s in self.array.strides)
