@@ -40,7 +40,11 @@ fn synthetic_lite_matches_numpy_and_extracts_dense_views() {
         let stdout = build_synthetic(&py, &dir, format);
         assert!(stdout.contains("synthetic check passed"), "{stdout}");
         assert_eq!(stdout.matches("max |ONNX - numpy|").count(), 3, "{stdout}");
-        for f in ["tiny-lite.onnx", "tiny-lite-imagenet.onnx", "tiny-lite.json"] {
+        for f in [
+            "tiny-lite.onnx",
+            "tiny-lite-imagenet.onnx",
+            "tiny-lite.json",
+        ] {
             assert!(dir.join(f).is_file(), "{format}: {f} missing");
         }
     }
@@ -52,7 +56,12 @@ fn synthetic_lite_matches_numpy_and_extracts_dense_views() {
 
     let model = dir.join("tiny-lite.onnx");
     let cache = t.path().join("cache");
-    let (_, err) = succeeded(&extract_into(s(&model), DATA, s(&cache), &["--device", "cpu"]));
+    let (_, err) = succeeded(&extract_into(
+        s(&model),
+        DATA,
+        s(&cache),
+        &["--device", "cpu"],
+    ));
     let manifest = json(&cache.join("manifest.json"));
     assert_eq!(manifest["spec"]["sidecar"]["feature_dim"], 16, "{err}");
     assert!(manifest.to_string().contains("dense-centre"), "{err}");
