@@ -60,7 +60,7 @@ fn synthetic_lite_matches_numpy_and_extracts_dense_views() {
         s(&model),
         DATA,
         s(&cache),
-        &["--device", "cpu"],
+        &["--device", "cpu", "--views", "dense", "--passes", "0"],
     ));
     let manifest = json(&cache.join("manifest.json"));
     assert_eq!(manifest["spec"]["sidecar"]["feature_dim"], 16, "{err}");
