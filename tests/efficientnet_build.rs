@@ -1,7 +1,8 @@
 //! `scripts/make_efficientnet_lite.py --synthetic`: the torch-free EfficientNet-Lite build on a tiny
 //! random checkpoint of the port's structure, in both `torch.save` formats. The script fails unless
 //! ONNX Runtime matches a numpy forward of the unfolded weights within 1e-4 at three input sizes;
-//! the built backbone must then extract dense views. Skipped without the project's .venv.
+//! the built backbone must then extract dense views; Lite0's and Lite2's block and parameter counts
+//! must be the real checkpoints'. Skipped without the project's .venv.
 
 mod common;
 
@@ -40,6 +41,15 @@ fn synthetic_lite_matches_numpy_and_extracts_dense_views() {
         let stdout = build_synthetic(&py, &dir, format);
         assert!(stdout.contains("synthetic check passed"), "{stdout}");
         assert_eq!(stdout.matches("max |ONNX - numpy|").count(), 3, "{stdout}");
+        // the width/depth scaling reproduces the real checkpoints' sizes
+        assert!(
+            stdout.contains("efficientnet-lite0: 16 blocks, 3,350,000"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("efficientnet-lite2: 21 blocks, 4,782,024"),
+            "{stdout}"
+        );
         for f in [
             "tiny-lite.onnx",
             "tiny-lite-imagenet.onnx",
