@@ -38,6 +38,7 @@ import glob
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from efficientnet_lite_arch import (BN_EPS, MODELS, TINY, check_known_sizes, check_state,  # noqa: E402
                                     expected_shapes, forward_ref, layers, lite_arch)
-from pth_file import read_pth, write_pth  # noqa: E402
+from pth_file import PthError, read_pth, write_pth  # noqa: E402
 
 NORM = {"scale": 1.0, "mean": [127.0] * 3, "std": [128.0] * 3}
 LICENCE = ("Apache-2.0 (EfficientNet-Lite by Google, https://github.com/tensorflow/tpu/tree/master/"
@@ -175,6 +176,21 @@ def session(path, threads=2):
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
+def check_refusals(pth):
+    """The reader refuses a checkpoint that names other code, and a truncated one."""
+    with open(pth, "rb") as f:
+        good = f.read()
+    evil = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R."  # os.system("true")
+    header = b"".join(pickle.dumps(x, protocol=2) for x in (0x1950A86A20F9469CFC6C, 1001, {}))
+    for what, data in (("a pickle calling os.system", header + evil), ("a truncated file", good[:-100])):
+        try:
+            read_pth(data)
+        except PthError as e:
+            print(f"check: refused {what}: {e}")
+            continue
+        sys.exit(f"error: the checkpoint reader accepted {what}")
+
+
 def check_synthetic(state, arch, feats_path, logits_path):
     """ONNX Runtime vs the numpy reference on random inputs of three sizes (batch 2)."""
     rng = np.random.default_rng(1)
@@ -287,6 +303,7 @@ def main():
                           "none (random weights)")
         check_synthetic(state, TINY, *paths)
         check_known_sizes()
+        check_refusals(pth)
         return
     spec, member, _, width, depth, size = MODELS[args.arch]
     arch = dict(lite_arch(width, depth, size), name=args.arch, wheel=spec)

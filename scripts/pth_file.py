@@ -131,8 +131,10 @@ def _read_legacy(f):
         st = storages[str(key)]
         (numel,) = struct.unpack("<q", f.read(8))
         raw = f.read(numel * st.dtype.itemsize)
-        if numel != st.numel or len(raw) != numel * st.dtype.itemsize:
-            raise PthError(f"storage {key}: truncated or wrong size ({numel} vs {st.numel})")
+        if numel != st.numel:
+            raise PthError(f"storage {key}: {numel} elements, the pickle says {st.numel}")
+        if len(raw) != numel * st.dtype.itemsize:
+            raise PthError(f"storage {key}: file truncated ({len(raw)} of {numel * st.dtype.itemsize} bytes)")
         st.data = np.frombuffer(raw, dtype=st.dtype.newbyteorder("<"))
     return obj
 
@@ -154,7 +156,7 @@ def read_pth(data):
                 obj = _read_zip(z)
         else:
             obj = _read_legacy(io.BytesIO(data))
-    except (pickle.UnpicklingError, EOFError, KeyError, struct.error) as e:
+    except (pickle.UnpicklingError, EOFError, KeyError, struct.error, zipfile.BadZipFile) as e:
         raise PthError(f"unreadable checkpoint: {e}") from e
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]

@@ -2,7 +2,8 @@
 //! random checkpoint of the port's structure, in both `torch.save` formats. The script fails unless
 //! ONNX Runtime matches a numpy forward of the unfolded weights within 1e-4 at three input sizes;
 //! the built backbone must then extract dense views; Lite0's and Lite2's block and parameter counts
-//! must be the real checkpoints'. Skipped without the project's .venv.
+//! must be the real checkpoints', and the checkpoint reader must refuse a pickle that calls
+//! `os.system` and a truncated file. Skipped without the project's .venv.
 
 mod common;
 
@@ -41,6 +42,8 @@ fn synthetic_lite_matches_numpy_and_extracts_dense_views() {
         let stdout = build_synthetic(&py, &dir, format);
         assert!(stdout.contains("synthetic check passed"), "{stdout}");
         assert_eq!(stdout.matches("max |ONNX - numpy|").count(), 3, "{stdout}");
+        // the reader refuses code and truncation
+        assert_eq!(stdout.matches("check: refused").count(), 2, "{stdout}");
         // the width/depth scaling reproduces the real checkpoints' sizes
         assert!(
             stdout.contains("efficientnet-lite0: 16 blocks, 3,350,000"),
