@@ -83,6 +83,11 @@ build:
 demo: fetch-ort vgg16-conv fetch-tuxpaint build
     target/release/pipeline run --data data/tuxpaint --model models/vgg16-conv.onnx --workdir work/tuxpaint --device cpu
 
+# Train on your own photos (DATA/<class>/<image>): sets up what `demo` does, then `pipeline run` into
+# work/<name of DATA> with the default backbone; extra flags go to `pipeline run`.
+train data *ARGS: fetch-ort vgg16-conv build
+    target/release/pipeline run --data {{quote(data)}} {{ARGS}}
+
 # The notebook's own experiment (needs internet): Caltech-101 + torchvision VGG-16 fc7.
 caltech101: fetch-ort build
     just fetch-caltech101

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Needs: the release binary (`cargo build --release`), ORT (ORT_DYLIB_PATH or .ort/cpu), and the
-#   12-view caches of the README: work/tux/features12 (f32), work/tux/features12-int8 and
-#   work/fm/features12-int8 (see README, "Views, model selection and repeated splits"). Not run by CI.
-# Does: every row of the README's accuracy tables, `pipeline cv --repeats 20` on the same 20
+#   12-view caches of docs/heads.md: work/tux/features12 (f32), work/tux/features12-int8 and
+#   work/fm/features12-int8 (see docs/heads.md, "Accuracy"). Not run by CI.
+# Does: every row of the accuracy tables in docs/heads.md, `pipeline cv --repeats 20` on the same 20
 #   re-splits per cache, one JSON per row in benches/cv_<data>_<row>.json, and one summary line per
 #   row with its wall time (`/usr/bin/time`).
 # Usage: benches/cv_tables.sh [tux|fm|all=all]

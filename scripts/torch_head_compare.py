@@ -38,7 +38,7 @@ def load_split(cache, split):
 
 
 def load_run_head(run):
-    """The five lines of the README: a Rust run's head as a PyTorch module (MLP or logistic)."""
+    """The five lines of docs/heads.md: a Rust run's head as a PyTorch module (MLP or logistic)."""
     meta = safe_open(str(run / "head.safetensors"), "pt").metadata()
     d, k = int(meta["feature_dim"]), len(json.loads(meta["classes"]))
     if meta["head_kind"] == "mlp":

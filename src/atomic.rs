@@ -54,6 +54,28 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// A file [`write_file`] or [`write_json`] could not write, with the path.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}", path = path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Writes `value` as pretty JSON to `path` atomically (as [`write_file`]), creating its folder:
+/// the one JSON writer of the crate.
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), WriteError> {
+    let err = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = serde_json::to_vec_pretty(value).map_err(|e| err(std::io::Error::other(e)))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    write_file(path, &text).map_err(err)
+}
+
 /// Removes temporary siblings (`.*.tmp`) left in `dir` by a killed process.
 pub fn remove_stale_temps(dir: &Path) {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -85,5 +107,17 @@ mod tests {
         std::fs::write(dir.path().join(".x.1.tmp"), b"partial").unwrap();
         remove_stale_temps(dir.path());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn writes_json_into_a_new_folder_and_names_the_path_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/a.json");
+        write_json(&p, &serde_json::json!({"a": 1})).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(back["a"], 1);
+        let blocked = p.join("b.json");
+        let err = write_json(&blocked, &1).unwrap_err().to_string();
+        assert!(err.contains("a.json/b.json"), "{err}");
     }
 }

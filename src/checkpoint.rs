@@ -13,18 +13,20 @@
 
 mod head_file;
 mod head_model;
+pub mod recorded;
 pub mod resume;
 
 pub(crate) use head_file::read_mlp;
 pub use head_file::{read_head, write_head};
 pub use head_model::HeadModel;
 
+use crate::atomic::write_json;
 use crate::file_check;
 use crate::head::fit::{ClassWeights, FitConfig};
 use crate::head::history::EpochRecord;
 use crate::head::input::HeadInput;
 use crate::head::logistic::LogisticConfig;
-use crate::head::tensor_file::{write_atomic, TensorFileError};
+use crate::head::tensor_file::TensorFileError;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -100,6 +102,10 @@ pub struct RunConfig {
     pub classes: Vec<String>,
     pub feature_dim: usize,
     pub backbone_hash: String,
+    /// The backbone file the cache was extracted with, absolute where it could be resolved
+    /// (absent in runs of older builds; see [`TrainedRun::recorded_backbone`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone_path: Option<String>,
     pub preprocess: Value,
     /// Views averaged per image and row normalisation (absent in runs of older builds).
     #[serde(default)]
@@ -167,8 +173,25 @@ pub enum CheckpointError {
         done: usize,
         total: u64,
     },
+    #[error("run {dir} records no backbone path; pass --model with the backbone its cache was extracted with", dir = dir.display())]
+    NoBackbone { dir: PathBuf },
+    #[error("the backbone run {dir} was trained on, {path}, is missing (moved or deleted); pass --model with that file (blake3 {short}…), or rebuild it with the command that made it", dir = dir.display(), path = path.display(), short = &hash[..hash.len().min(12)])]
+    BackboneMissing {
+        path: PathBuf,
+        dir: PathBuf,
+        hash: String,
+    },
     #[error(transparent)]
     Tensor(#[from] TensorFileError),
+}
+
+impl From<crate::atomic::WriteError> for CheckpointError {
+    fn from(e: crate::atomic::WriteError) -> Self {
+        CheckpointError::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> CheckpointError {
@@ -176,15 +199,6 @@ fn invalid(path: &Path, reason: impl Into<String>) -> CheckpointError {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
-}
-
-/// Writes `value` as pretty JSON, atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| invalid(path, e.to_string()))?;
-    write_atomic(path, &text).map_err(|e| match e {
-        TensorFileError::Write { path, source } => CheckpointError::Write { path, source },
-        other => CheckpointError::Tensor(other),
-    })
 }
 
 /// Reads JSON `file` of run directory `dir`.

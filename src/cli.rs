@@ -81,4 +81,63 @@ mod tests {
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
+
+    /// What `--help` shows of one sub-command: its about, every argument's help and every
+    /// possible value's help.
+    fn help_texts(cmd: &clap::Command) -> Vec<(String, String)> {
+        let mut out = vec![(
+            cmd.get_name().to_string(),
+            cmd.get_about().map(ToString::to_string).unwrap_or_default(),
+        )];
+        for arg in cmd.get_arguments() {
+            let name = format!("{} --{}", cmd.get_name(), arg.get_id());
+            for h in [arg.get_help(), arg.get_long_help()].into_iter().flatten() {
+                out.push((name.clone(), h.to_string()));
+            }
+            for v in arg.get_possible_values() {
+                if let Some(h) = v.get_help() {
+                    out.push((format!("{name}={}", v.get_name()), h.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn help_has_no_rustdoc_links() {
+        let cli = Cli::command();
+        let bad: Vec<_> = cli
+            .get_subcommands()
+            .flat_map(help_texts)
+            .filter(|(_, h)| h.contains("[`"))
+            .collect();
+        assert!(bad.is_empty(), "rustdoc links in --help: {bad:#?}");
+    }
+
+    #[test]
+    fn every_optional_value_flag_says_its_default() {
+        let cli = Cli::command();
+        let mut silent = vec![];
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments() {
+                let takes_value = arg.get_action().takes_values();
+                let shown =
+                    !arg.get_default_values().is_empty() && !arg.is_hide_default_value_set();
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                if takes_value
+                    && !arg.is_positional()
+                    && !arg.is_required_set()
+                    && !shown
+                    && !help.contains("[default:")
+                    && !help.contains("(default:")
+                {
+                    silent.push(format!("{} --{}", cmd.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(
+            silent.is_empty(),
+            "flags that do not say their default: {silent:#?}"
+        );
+    }
 }

@@ -96,9 +96,7 @@ fn run_int8_quantizes_once_and_exports_int8() {
         out.to_str().unwrap(),
         int8.to_str().unwrap(),
     );
-    let err = fails(&pipeline(&["export", "--run", r, "--model", m, "--out", o]));
-    assert!(err.contains("--precision int8"), "{err}");
-    succeeded(&pipeline(&[
+    let err = fails(&pipeline(&[
         "export",
         "--run",
         r,
@@ -107,8 +105,13 @@ fn run_int8_quantizes_once_and_exports_int8() {
         "--out",
         o,
         "--precision",
-        "int8",
+        "f32",
     ]));
+    assert!(err.contains("--precision int8"), "{err}");
+    // Without --model and --precision: the run's recorded backbone, at its own precision.
+    succeeded(&pipeline(&["export", "--run", r, "--out", o]));
+    let facts = common::json(&out.with_extension("json"));
+    assert_eq!(facts["precision"], "int8", "{facts}");
     let (stdout, _) = succeeded(&pipeline(&["predict", "--classifier", o, RAW]));
     assert!(stdout.lines().count() > 10);
 }

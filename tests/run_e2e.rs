@@ -152,7 +152,7 @@ fn predict_skips_unreadable_files_and_refuses_bad_inputs() {
     assert!(err.contains("nope.onnx"), "{err}");
     // another model than the run's
     let err = fails(&predict(MODEL_NHWC, r, mixed.to_str().unwrap()));
-    assert!(err.contains("model differs"), "{err}");
+    assert!(err.contains("differs from the one the head"), "{err}");
 }
 
 #[test]

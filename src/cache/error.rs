@@ -38,3 +38,12 @@ pub enum CacheError {
         source: std::io::Error,
     },
 }
+
+impl From<crate::atomic::WriteError> for CacheError {
+    fn from(e: crate::atomic::WriteError) -> Self {
+        CacheError::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

@@ -117,6 +117,6 @@ pub fn write_synthetic_as(
         shards,
         stats: ExtractStats::default(),
     };
-    write_json_atomic(&dir.join(MANIFEST), &manifest)?;
+    crate::atomic::write_json(&dir.join(MANIFEST), &manifest)?;
     FeatureCache::open(dir)
 }

@@ -170,6 +170,7 @@ fn rejects_a_config_that_disagrees_with_the_head() {
         classes: meta(3, 5).classes,
         feature_dim: 5,
         backbone_hash: "h".into(),
+        backbone_path: None,
         preprocess: Value::Null,
         input: Default::default(),
         selection: Value::Null,

@@ -13,7 +13,7 @@ pub struct AuditArgs {
     /// Feature cache written by `pipeline extract`.
     #[arg(long)]
     pub features: PathBuf,
-    /// Write the full results here as JSON.
+    /// Write the full results here as JSON [default: not written].
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Folds of the out-of-fold predictions.
@@ -48,7 +48,7 @@ impl AuditArgs {
 pub fn run(args: AuditArgs) -> Result<()> {
     let report = audit_cache(&args.features, &args.config())?;
     if let Some(path) = &args.json {
-        write_json(&report, path)?;
+        crate::atomic::write_json(path, &report)?;
     }
     crate::output::print_stdout(&table(&report, args.top))
 }
@@ -57,15 +57,6 @@ pub fn run(args: AuditArgs) -> Result<()> {
 pub fn audit_cache(features: &std::path::Path, cfg: &AuditConfig) -> Result<AuditReport> {
     let cache = FeatureCache::open(features)?;
     crate::audit::audit(&cache, cfg).with_context(|| format!("auditing {}", features.display()))
-}
-
-/// Writes the report as pretty JSON (temporary name, then renamed).
-pub fn write_json(report: &AuditReport, path: &std::path::Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    crate::cache::write_json_atomic(path, report)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The short human table.

@@ -28,8 +28,8 @@ pub struct PreviewArgs {
     #[arg(long, default_value = "grid.png")]
     pub out: PathBuf,
     /// Backbone (`.onnx`, sidecar read from beside it) or sidecar `.json` whose preprocessing to
-    /// use; default torchvision ImageNet (resize 256, crop 224).
-    #[arg(long)]
+    /// use [default: torchvision's ImageNet transform, resize 256, crop 224].
+    #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 }
 

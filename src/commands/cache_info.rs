@@ -91,6 +91,12 @@ pub fn summary(m: &Manifest) -> String {
         s.seed,
         s.classes.len()
     );
+    if !m.stats.precision.is_empty() {
+        out += &format!("precision    {} backbone\n", m.stats.precision);
+    }
+    if let Some(p) = s.splits.iter().find(|p| !p.views.is_empty()) {
+        out += &format!("views        {} ({})\n", p.views.len(), p.views.join(", "));
+    }
     for p in &s.splits {
         let rows: usize = m
             .shards

@@ -32,31 +32,32 @@ pub struct CvArgs {
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
     /// MLP seed-ensemble size (a candidate of --head auto; the members of --head mlp)
-    /// [mlp: 1; auto: 5 when train rows × features ≤ 64 Mi, else 1].
+    /// [default: mlp 1; auto 5 when train rows × features ≤ 64 Mi, else 1].
     #[arg(long, value_name = "N")]
     pub ensemble: Option<usize>,
     /// The MLP's hyper-parameters.
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     pub preset: Preset,
-    /// Use only these cached views (default: every view all splits share).
+    /// Use only these cached views [default: every view all splits share].
     #[arg(long, value_enum)]
     pub views: Option<ViewSet>,
-    /// Refit the chosen head on train+valid [logistic, auto: true; mlp: false].
+    /// Refit the chosen head on train+valid [default: true for logistic and auto, false for mlp].
     #[arg(long, value_name = "BOOL")]
     pub refit: Option<bool>,
-    /// Train/valid/test fractions of each class, comma-separated.
+    /// Train/valid/test shares of each class, comma-separated (relative: 50,25,25 = 2,1,1).
     #[arg(long, value_delimiter = ',', default_value = "50,25,25")]
     pub fractions: Vec<f64>,
-    /// Logistic head: the C values tried on valid.
-    #[arg(long, value_delimiter = ',')]
+    /// Logistic head: the C values tried on valid, comma-separated [default: 0.1 … 1000, 9 values
+    /// in half-decades].
+    #[arg(long, value_delimiter = ',', value_name = "C,C,…")]
     pub c_grid: Option<Vec<f64>>,
     /// Seed of the re-splits and of the MLP.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Repeats run at once (default: cores, fewer if their memory would pass 4 GB).
-    #[arg(long)]
+    /// Repeats run at once [default: the cores, fewer if their memory would pass 4 GB].
+    #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Write the summary and per-repeat rows as JSON here.
+    /// Write the summary and per-repeat rows as JSON here [default: not written].
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }
@@ -264,7 +265,7 @@ pub fn run(args: CvArgs) -> Result<()> {
         rows.extend(done);
         if rows.len() < order.len() {
             if let Some(path) = &args.json {
-                write_json(&args, &names, &rows, path, order.len())?;
+                write_cv_json(&args, &names, &rows, path, order.len())?;
             }
         }
     }
@@ -315,15 +316,15 @@ fn report(args: &CvArgs, names: &[String], rows: &[RepeatRow]) -> Result<()> {
         rows.len()
     );
     if let Some(path) = &args.json {
-        write_json(args, names, rows, path, rows.len())?;
+        write_cv_json(args, names, rows, path, rows.len())?;
         crate::say!("wrote {}", path.display());
     }
     Ok(())
 }
 
-/// Writes the cv JSON (atomically) for the `rows` done of `planned` repeats; `complete` says
-/// whether they are all there.
-fn write_json(
+/// Writes the cv JSON for the `rows` done of `planned` repeats; `complete` says whether they
+/// are all there.
+fn write_cv_json(
     args: &CvArgs,
     names: &[String],
     rows: &[RepeatRow],
@@ -346,7 +347,5 @@ fn write_json(
         "mean_class_top1_mean": s.mean_class_top1.0, "mean_class_top1_sd": s.mean_class_top1.1,
         "rows": rows,
     });
-    let text = serde_json::to_string_pretty(&json)?;
-    crate::head::tensor_file::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(crate::atomic::write_json(path, &json)?)
 }

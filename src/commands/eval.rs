@@ -10,17 +10,18 @@ use std::path::{Path, PathBuf};
 /// Arguments of `pipeline eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
-    /// Feature cache written by `pipeline extract`.
-    #[arg(long)]
-    pub features: PathBuf,
-    /// Run directory written by `pipeline train-head`.
-    #[arg(long)]
+    /// Run directory written by `pipeline train-head` or `pipeline run` (WORKDIR/runs/HEAD).
+    #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Split of the cache to evaluate.
+    /// Feature cache written by `pipeline extract` [default: the one the run records; it must
+    /// match the run's backbone, preprocessing and classes].
+    #[arg(long, value_name = "DIR")]
+    pub features: Option<PathBuf>,
+    /// Split of the cache to evaluate: train, valid or test.
     #[arg(long, default_value = "test")]
     pub split: String,
-    /// Output directory (default: RUN/eval-SPLIT).
-    #[arg(long)]
+    /// Output directory [default: RUN/eval-SPLIT].
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 
@@ -83,8 +84,21 @@ fn short(h: &str) -> &str {
 
 /// Evaluates and writes every output; returns the metrics and the output directory.
 pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
-    let cache = FeatureCache::open(&args.features)?;
-    let run = TrainedRun::load(&args.run)?;
+    let (cache, run) = match &args.features {
+        Some(f) => (FeatureCache::open(f)?, TrainedRun::load(&args.run)?),
+        None => {
+            let run = TrainedRun::load(&args.run)?;
+            let f = run.recorded_features();
+            let cache = FeatureCache::open(&f).with_context(|| {
+                format!(
+                    "the run {} records its cache as {}; pass --features with the cache it was trained on",
+                    args.run.display(),
+                    f.display()
+                )
+            })?;
+            (cache, run)
+        }
+    };
     check_compatible(&cache, &run)?;
     let names = run.input.view_names();
     let feats = crate::head::data::load_views(&cache, &args.split, Some(&names))
@@ -133,7 +147,7 @@ fn write_outputs(
     labels: &[u32],
     lp: ndarray::ArrayView2<f32>,
 ) -> Result<()> {
-    write_file(&out.join("metrics.json"), &serde_json::to_string_pretty(m)?)?;
+    crate::atomic::write_json(&out.join("metrics.json"), m)?;
     let mut pc = csv_record(["class", "train_count", "count", "top1", "top5", "loss"]);
     for c in &m.per_class {
         pc += &csv_record([

@@ -27,17 +27,19 @@ pub enum Precision {
 /// Arguments of `pipeline export`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
-    /// Run directory written by `pipeline train-head` (or `pipeline run`).
-    #[arg(long)]
+    /// Run directory written by `pipeline train-head` or `pipeline run` (WORKDIR/runs/HEAD).
+    #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// The backbone the run's features were extracted with (its sidecar beside it).
-    #[arg(long)]
-    pub model: PathBuf,
+    /// The backbone the run's features were extracted with, its sidecar beside it [default: the
+    /// one the run records; its hash is checked].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
     /// The classifier file to write; `<out>.json` is written beside it.
-    #[arg(long, default_value = "classifier.onnx")]
+    #[arg(long, value_name = "FILE", default_value = "classifier.onnx")]
     pub out: PathBuf,
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
+    /// Precision of the backbone inside the file [default: the backbone's own, f32 or int8].
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// image: uint8 [1,H,W,3] of any size, the eval transform in the graph; crop: uint8
     /// [N,S,S,3] centre crops, batched.
     #[arg(long, value_enum, default_value_t = InputKind::Image)]
@@ -68,23 +70,37 @@ pub fn run(args: ExportArgs) -> Result<()> {
 pub fn export(args: &ExportArgs) -> Result<Exported> {
     let run = TrainedRun::load(&args.run)?;
     let (views, dense_views) = run_views(&run)?;
-    let sidecar = Sidecar::load_for(&args.model)?.with_context(|| {
+    let model_path = match &args.model {
+        Some(m) => m.clone(),
+        None => run.recorded_backbone()?,
+    };
+    let sidecar = Sidecar::load_for(&model_path)?.with_context(|| {
         format!(
             "no sidecar {} beside the model; export needs the sidecar the run's cache was extracted with",
-            Sidecar::path_for(&args.model).display()
+            Sidecar::path_for(&model_path).display()
         )
     })?;
-    let model_hash = crate::backbone::hash_file(&args.model)?;
+    let model_hash = crate::backbone::hash_file(&model_path)?;
     let pre = PreprocessConfig::from_sidecar(&sidecar);
-    check_pair(&run, &args.model, &model_hash, &pre, &sidecar)?;
-    let model_precision = facts::sidecar_precision(&args.model)?;
-    check_precision(args.precision, &model_precision, &args.model)?;
+    check_pair(&run, &model_path, &model_hash, &pre, &sidecar).with_context(|| {
+        match args.model {
+            None => crate::checkpoint::recorded::changed_backbone_hint(&run.dir),
+            Some(_) => "the --model given is not the run's backbone".into(),
+        }
+    })?;
+    let model_precision = facts::sidecar_precision(&model_path)?;
+    let precision = args.precision.unwrap_or(if model_precision == "int8" {
+        Precision::Int8
+    } else {
+        Precision::F32
+    });
+    check_precision(precision, &model_precision, &model_path)?;
     check_out(&args.out)?;
-    let mut backbone = read_model(&args.model)?;
+    let mut backbone = read_model(&model_path)?;
     let mut backbone_output = sidecar.output_name.clone();
     let dense = match (dense_views.is_empty(), args.input) {
         (false, InputKind::Image) => {
-            let window = dense_window(&args.model)?;
+            let window = dense_window(&model_path)?;
             backbone = crate::onnx_build::dense::map_model(backbone, &sidecar.output_name)?;
             backbone_output = crate::onnx_build::dense::MAP_OUTPUT.to_owned();
             Some(DenseSpec {
@@ -102,12 +118,20 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         l2_normalize: run.input.l2_normalize,
         backbone_input: &sidecar.input_name,
         backbone_output: &backbone_output,
-        f16: args.precision == Precision::F16,
+        f16: precision == Precision::F16,
         dense: dense.as_ref(),
     };
     let mut model = compose(backbone, &spec)
-        .with_context(|| format!("composing the classifier around {}", args.model.display()))?;
-    let facts = facts::Facts::new(&run, &sidecar, &model_hash, &pre, args, &views);
+        .with_context(|| format!("composing the classifier around {}", model_path.display()))?;
+    let facts = facts::Facts::new(
+        &run,
+        &sidecar,
+        &model_hash,
+        &pre,
+        args.input,
+        precision,
+        &views,
+    );
     facts.stamp(&mut model)?;
     let bytes = model
         .write_to_bytes()
@@ -281,7 +305,7 @@ fn read_model(path: &Path) -> Result<ModelProto> {
     Ok(model)
 }
 
-/// Writes `bytes` to a temporary sibling, then renames it over `path`.
+/// Writes `bytes` atomically over `path`, naming the fix when it cannot.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let unwritable = |e: std::io::Error| {
         anyhow::anyhow!(

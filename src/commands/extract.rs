@@ -2,6 +2,7 @@
 //! passes of train, one eval pass of valid/test — resumable, shardable, and incremental: rows an
 //! earlier cache in the directory holds (same image content, same view) are reused, not recomputed.
 
+mod chunk_write;
 mod dense_batch;
 mod dir;
 mod engine;
@@ -36,7 +37,8 @@ pub struct ExtractArgs {
     #[arg(long, default_value_t = 5)]
     pub passes: u32,
     /// Deterministic views cached for every image of every split, averaged per image at
-    /// eval/predict time; without it valid/test get the eval view only and train only its passes.
+    /// eval/predict time [default: none: valid/test get the eval view only, train only its
+    /// passes].
     #[arg(long, value_enum)]
     pub views: Option<ViewSet>,
     /// Images per backbone call.
@@ -48,14 +50,16 @@ pub struct ExtractArgs {
     /// Storage type of the cached features.
     #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
     pub dtype: FeatureDtype,
-    /// Process only chunk numbers ≡ i (mod N), for array jobs; rerun without it to finalise.
+    /// Process only chunk numbers ≡ i (mod N), for array jobs; rerun without it to finalise
+    /// [default: every chunk].
     #[arg(long, value_name = "i/N")]
     pub shard: Option<ShardSel>,
-    /// Images per shard file (default: as many as keep one chunk's features under 64 MB).
-    #[arg(long)]
+    /// Images per shard file [default: as many as keep one chunk's features under 64 MB, at most
+    /// 1024].
+    #[arg(long, value_name = "N")]
     pub chunk_size: Option<usize>,
-    /// Decode/augment threads (default: all cores).
-    #[arg(long)]
+    /// Decode/augment threads [default: all cores].
+    #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Recompute every row instead of reusing rows of earlier caches in --out (the old cache
     /// stays readable until the new one is complete); also replaces an older-format cache.

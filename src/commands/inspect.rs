@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 pub struct InspectArgs {
     /// Dataset root: DIR/<class>/* (raw) or DIR/{train,valid,test}/<class>/* (split).
     pub dir: PathBuf,
-    /// Write the full report (every file, every statistic) as JSON to this file.
+    /// Write the full report (every file, every statistic) as JSON to this file [default: not
+    /// written].
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write charts into this folder: images per class, image sizes, aspect ratios.
+    /// Write charts into this folder: images per class, image sizes, aspect ratios [default: not
+    /// written].
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
     /// Also write the charts as SVG.
@@ -55,7 +57,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         report.files as f64 / secs.max(1e-9)
     );
     if let Some(path) = &args.json {
-        write_json(&report, path)?;
+        crate::atomic::write_json(path, &report)?;
         out += &format!("report: {}\n", path.display());
     }
     if let Some(dir) = &args.plots {
@@ -76,17 +78,6 @@ pub fn inspect(dir: &Path, min_train: usize, full_decode: bool) -> anyhow::Resul
         min_train,
         full_decode,
     ))
-}
-
-/// Writes the report as pretty JSON (creating the parent folder).
-pub fn write_json(report: &Report, path: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let text = serde_json::to_string_pretty(report)?;
-    crate::atomic::write_file(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `images_per_class`, `image_sizes` and `aspect_ratio` charts (PNG, and SVG when `svg`)

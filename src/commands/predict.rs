@@ -1,11 +1,11 @@
 //! Stage `predict`: top-k classes with probabilities for image files and folders, streamed as
 //! they come, through the same eval preprocessing as `extract`; or, with `--classifier`, a file
-//! written by `pipeline export`, alone (see [`classifier`]).
+//! written by `pipeline export`, alone (see `classifier`).
 
 mod classifier;
 mod views;
 
-use crate::backbone::{Backbone, BackboneArgs};
+use crate::backbone::{Backbone, BackboneArgs, Device};
 use crate::checkpoint::TrainedRun;
 use crate::dataset::files::collect_files;
 use crate::metrics::csv_record;
@@ -29,32 +29,57 @@ pub enum Format {
 /// Arguments of `pipeline predict`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PredictArgs {
-    #[command(flatten)]
-    pub backbone: Option<BackboneArgs>,
-    /// Run directory written by `pipeline train-head`.
-    #[arg(long, required_unless_present = "classifier")]
+    /// Run directory written by `pipeline train-head` or `pipeline run` (WORKDIR/runs/HEAD)
+    /// [default: none; required without --classifier].
+    #[arg(long, value_name = "DIR", required_unless_present = "classifier")]
     pub run: Option<PathBuf>,
-    /// A classifier written by `pipeline export`, run alone (instead of --model and --run).
+    /// ONNX backbone with its sidecar [default: the one the run records; its hash is checked].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// A classifier written by `pipeline export`, run alone instead of --run and --model
+    /// [default: none].
     #[arg(long, value_name = "FILE", conflicts_with_all = ["run", "model"])]
     pub classifier: Option<PathBuf>,
     /// Image files or folders (searched recursively; hidden files skipped).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Classes to show per image (clipped to the class count).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "K", default_value_t = 5)]
     pub topk: usize,
+    /// Output: an aligned table, JSON Lines, or CSV.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Images per backbone call.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 32)]
     pub batch: usize,
+    /// Execution provider: auto (CUDA if available, else CPU), cpu, or cuda.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
 }
 
-/// Checks that the model and its preprocessing are the ones the head was trained on.
-fn check_model(bb: &Backbone, pre: &PreprocessConfig, run: &TrainedRun) -> Result<()> {
+/// Checks that the model and its preprocessing are the ones the head was trained on;
+/// `recorded` says the model came from the run's record rather than `--model`.
+fn check_model(
+    bb: &Backbone,
+    pre: &PreprocessConfig,
+    run: &TrainedRun,
+    recorded: bool,
+) -> Result<()> {
     if bb.model_hash != run.backbone_hash {
+        let fix = if recorded {
+            crate::checkpoint::recorded::changed_backbone_hint(&run.dir)
+        } else {
+            "pass the same --model as at extract time, or leave --model out to use the run's".into()
+        };
         bail!(
-            "model differs from the one the head in {} was trained on (blake3 {} vs {}); pass the same --model as at extract time",
+            "model {} differs from the one the head in {} was trained on (blake3 {} vs {}); {fix}",
+            bb.model_path.display(),
             run.dir.display(),
             &bb.model_hash[..12.min(bb.model_hash.len())],
             &run.backbone_hash[..12.min(run.backbone_hash.len())]
@@ -77,7 +102,7 @@ fn check_model(bb: &Backbone, pre: &PreprocessConfig, run: &TrainedRun) -> Resul
     Ok(())
 }
 
-/// [`collect_files`], refusing an empty result.
+/// `collect_files`, refusing an empty result.
 fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let files = collect_files(paths)?;
     if files.is_empty() {
@@ -110,14 +135,23 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if let Some(path) = &args.classifier {
         return classifier::run(path, &args, &image_files(&args.paths)?);
     }
-    let (Some(backbone), Some(run_dir)) = (&args.backbone, &args.run) else {
-        bail!("give --model and --run (or --classifier FILE from `pipeline export`)");
+    let Some(run_dir) = &args.run else {
+        bail!("give --run DIR (or --classifier FILE from `pipeline export`)");
     };
     let run = TrainedRun::load(run_dir)?;
-    let mut bb = Backbone::open(backbone)?;
+    let model = match &args.model {
+        Some(m) => m.clone(),
+        None => run.recorded_backbone()?,
+    };
+    let mut bb = Backbone::open(&BackboneArgs {
+        model,
+        device: args.device,
+        threads: args.threads,
+        ort_lib: args.ort_lib.clone(),
+    })?;
     let files = image_files(&args.paths)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
-    check_model(&bb, &pre, &run)?;
+    check_model(&bb, &pre, &run, args.model.is_none())?;
     let views = run_views(&run)?;
     let k = args.topk.min(run.classes.len());
     let stdout = std::io::stdout();

@@ -26,7 +26,8 @@ pub enum BackbonePrecision {
     /// that made the model) when there is a current one, else f32; on CUDA f32.
     Auto,
     F32,
-    /// Static int8 (QDQ) calibrated on the train split (needs Python with onnxruntime).
+    /// Static int8 (QDQ) calibrated on the train split (needs Python with onnxruntime), kept in
+    /// WORKDIR/models/.
     Int8,
 }
 
@@ -193,7 +194,7 @@ fn quantize_with(args: &QuantizeArgs, set: &calib::CalibSet) -> Result<usize> {
         json!({"dir": args.calib.display().to_string(), "images": n, "hash": set.hash});
     std::fs::rename(&staged, &args.out)
         .with_context(|| format!("moving the int8 model to {}", args.out.display()))?;
-    crate::checkpoint::write_json(&Sidecar::path_for(&args.out), &side)?;
+    crate::atomic::write_json(&Sidecar::path_for(&args.out), &side)?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(n)
 }

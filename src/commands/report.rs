@@ -4,9 +4,11 @@
 
 mod data;
 mod evaluation;
+mod extraction;
 mod findings;
 mod html;
 mod svg;
+mod training;
 
 use crate::audit::{AuditConfig, AuditReport};
 use crate::cache::FeatureCache;
@@ -147,8 +149,8 @@ pub fn render(w: &Workdir) -> String {
     let sections = [
         ("data", "Data", data::data(w)),
         ("model", "Model", data::model(w)),
-        ("extraction", "Extraction", data::extraction(w)),
-        ("training", "Training", evaluation::training(w)),
+        ("extraction", "Extraction", extraction::extraction(w)),
+        ("training", "Training", training::training(w)),
         ("evaluation", "Evaluation", evaluation::evaluation(w)),
         (
             "misclassified",

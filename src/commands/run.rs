@@ -1,6 +1,8 @@
 //! The main job `pipeline run`: inspect → split → params → extract → train-head → eval in one
 //! work directory, reusing what an earlier run already computed, with one summary at the end.
 
+mod defaults;
+
 use crate::backbone::{BackboneArgs, Device};
 use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::TrainedRun;
@@ -20,14 +22,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Raw ImageFolder tree: DATA/<class>/<image>.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// ONNX backbone with its sidecar (e.g. models/vgg16-conv.onnx from `just vgg16-conv`).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Work directory: inspect/, data/ (split), features/, runs/<head>/ land here.
-    #[arg(long)]
-    pub workdir: PathBuf,
+    /// ONNX backbone with its sidecar [default: models/vgg16-conv.onnx in the current
+    /// directory, built by `just vgg16-conv`].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Work directory: inspect/, data/ (split), features/, runs/<head>/, report.html land here
+    /// [default: work/<name of DATA>].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
     /// Seed of the split, the augmentations and the head.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -50,11 +54,11 @@ pub struct RunArgs {
     pub batch: usize,
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
-    /// ONNX Runtime intra-op threads.
-    #[arg(long)]
+    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
+    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// ONNX Runtime library.
-    #[arg(long)]
+    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
+    #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
     pub dtype: FeatureDtype,
@@ -71,20 +75,20 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
     /// MLP seed-ensemble size (a candidate of --head auto beside the single MLP; the members of
-    /// --head mlp) [mlp: 1; auto: 5 when train rows × features ≤ 64 Mi, else 1].
+    /// --head mlp) [default: mlp 1; auto 5 when train rows × features ≤ 64 Mi, else 1].
     #[arg(long, value_name = "N")]
     pub ensemble: Option<usize>,
     /// Hyper-parameter preset of the head [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Maximum epochs of the head.
-    #[arg(long)]
+    /// Maximum epochs of the MLP [default: notebook preset 30; default preset 60].
+    #[arg(long, value_name = "N")]
     pub epochs: Option<u32>,
-    /// Hidden units of the head.
-    #[arg(long)]
+    /// Hidden units of the MLP [default: 256].
+    #[arg(long, value_name = "N")]
     pub hidden: Option<usize>,
-    /// Dropout of the head.
-    #[arg(long)]
+    /// Dropout probability after the MLP's hidden ReLU, in [0,1) [default: 0.2].
+    #[arg(long, value_name = "P")]
     pub dropout: Option<f64>,
     /// Classes with fewer train images are flagged by inspect.
     #[arg(long, default_value_t = 10)]
@@ -94,70 +98,13 @@ pub struct RunArgs {
     pub strict: bool,
 }
 
-/// `--views`, or by default dense views where the backbone allows them (its features are a
-/// global average pool of a map), else the twelve exact crop views, said on stderr.
-fn default_views(a: &RunArgs) -> Result<ViewSet> {
-    if let Some(v) = a.views {
-        return Ok(v);
-    }
-    let bytes =
-        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    let output = crate::backbone::sidecar::Sidecar::load_for(&a.model)?
-        .map(|s| s.output_name)
-        .unwrap_or_default();
-    let dense = <onnx_protobuf::ModelProto as onnx_protobuf::Message>::parse_from_bytes(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|m| {
-            let out = if output.is_empty() {
-                m.graph
-                    .output
-                    .first()
-                    .map(|o| o.name.clone())
-                    .unwrap_or_default()
-            } else {
-                output
-            };
-            crate::onnx_build::dense::map_tensor(&m, &out).map_err(|e| e.to_string())
-        });
-    match dense {
-        Ok(_) => Ok(ViewSet::Dense),
-        Err(why) => {
-            eprintln!(
-                "note: views ten-crop+whole (12 backbone passes an image) instead of dense: {why}"
-            );
-            Ok(ViewSet::TenCropWhole)
-        }
-    }
-}
-
-/// `--precision auto`: the int8 build beside the model when the backbone will run on CPU and
-/// one made from this model is there; otherwise the model itself, saying why on stderr.
-fn auto_precision(a: &RunArgs) -> Result<PathBuf> {
-    let cuda = match a.device {
-        Device::Cpu => false,
-        Device::Cuda => true,
-        Device::Auto => crate::backbone::ort_lib::init(a.ort_lib.as_deref())?
-            .providers()
-            .is_ok_and(|p| p.iter().any(|n| n == "CUDAExecutionProvider")),
-    };
-    if cuda {
-        return Ok(a.model.clone());
-    }
-    match crate::commands::quantize::prebuilt_int8(&a.model) {
-        Ok(int8) => Ok(int8),
-        Err(why) => {
-            eprintln!(
-                "note: --precision auto: {why}; extracting in f32 (about 3× slower on CPU). Build it with `just int8 {}`, or pass --precision int8 to calibrate one on your train split",
-                a.model.display()
-            );
-            Ok(a.model.clone())
-        }
-    }
-}
-
 /// Runs the main job.
 pub fn run(a: RunArgs) -> Result<()> {
-    let w = &a.workdir;
+    let (workdir, w_note) = defaults::workdir(a.workdir.as_deref(), &a.data)?;
+    let (model_path, m_note) = defaults::model(a.model.as_deref())?;
+    eprintln!("backbone {} ({m_note})", model_path.display());
+    eprintln!("workdir  {} ({w_note})", workdir.display());
+    let w = &workdir;
     if crate::dataset::is_inside(w, &a.data) {
         anyhow::bail!(
             "--workdir {} is inside --data {}: its split and cache would be read back as images; choose a --workdir outside the data tree",
@@ -168,32 +115,32 @@ pub fn run(a: RunArgs) -> Result<()> {
     std::fs::create_dir_all(w).with_context(|| format!("creating {}", w.display()))?;
     eprintln!("[1/6] inspect {}", a.data.display());
     let report = crate::commands::inspect::inspect(&a.data, a.min_train, false)?;
-    crate::commands::inspect::write_json(&report, &w.join("inspect/report.json"))?;
+    crate::atomic::write_json(&w.join("inspect/report.json"), &report)?;
     crate::commands::inspect::write_plots(&report, &w.join("inspect"), false)?;
     eprintln!("[2/6] split");
     let split_dir = w.join("data");
     let split_note = split_stage(&a, &split_dir)?;
     let by_split = crate::commands::inspect::inspect(&split_dir, a.min_train, false)?;
-    crate::commands::inspect::write_json(&by_split, &w.join("inspect/split/report.json"))?;
+    crate::atomic::write_json(&w.join("inspect/split/report.json"), &by_split)?;
     crate::commands::inspect::write_plots(&by_split, &w.join("inspect/split"), false)?;
     eprintln!("[3/6] params");
     let params = crate::commands::params::for_model(
-        &a.model,
+        &model_path,
         a.hidden.unwrap_or(256),
         report.classes.len().max(2),
     )?;
-    crate::checkpoint::write_json(&w.join("params.json"), &params)?;
+    crate::atomic::write_json(&w.join("params.json"), &params)?;
     let model = match a.precision {
-        BackbonePrecision::Auto => auto_precision(&a)?,
-        BackbonePrecision::F32 => a.model.clone(),
+        BackbonePrecision::Auto => defaults::precision(&a, &model_path)?,
+        BackbonePrecision::F32 => model_path.clone(),
         BackbonePrecision::Int8 => crate::commands::quantize::cached_int8(
-            &a.model,
+            &model_path,
             &split_dir.join("train"),
             a.calib_images,
             &w.join("models"),
         )?,
     };
-    let views = default_views(&a)?;
+    let views = defaults::views(a.views, &model_path)?;
     eprintln!("[4/6] extract");
     let backbone = BackboneArgs {
         model: model.clone(),
@@ -221,7 +168,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     crate::commands::train_head::run(train_args(&a, &w.join("features"), &run_dir))?;
     eprintln!("[6/6] eval");
     let (m, eval_dir) = crate::commands::eval::evaluate(&EvalArgs {
-        features: w.join("features"),
+        features: Some(w.join("features")),
         run: run_dir.clone(),
         split: "test".into(),
         out: None,
@@ -297,6 +244,11 @@ pub fn run(a: RunArgs) -> Result<()> {
     );
     crate::say!("audit      {audit_note}");
     crate::say!("report     {page}");
+    crate::say!("backbone   {} ({m_note})", model_path.display());
+    let [open, predict, export] = defaults::next_commands(&defaults::program(), w, &run_dir);
+    crate::say!("next       {open}");
+    crate::say!("           {predict}");
+    crate::say!("           {export}");
     Ok(())
 }
 
@@ -305,10 +257,13 @@ pub fn run(a: RunArgs) -> Result<()> {
 fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
     eprintln!("[audit] label issues, near-duplicates, outliers");
     let cfg = crate::audit::AuditConfig::default();
-    let audit_note = match crate::commands::audit::audit_cache(&w.join("features"), &cfg)
-        .and_then(|r| crate::commands::audit::write_json(&r, &w.join("audit.json")).map(|_| r))
-    {
-        Ok(r) => format!(
+    let audit_note =
+        match crate::commands::audit::audit_cache(&w.join("features"), &cfg).and_then(|r| {
+            crate::atomic::write_json(&w.join("audit.json"), &r)
+                .map(|_| r)
+                .map_err(anyhow::Error::from)
+        }) {
+            Ok(r) => format!(
             "{} likely label errors, {} near-duplicate pairs ({} across splits), {} outliers ({})",
             r.label_issues.len(),
             r.near_duplicates.len(),
@@ -316,8 +271,8 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
             r.outliers.len(),
             w.join("audit.json").display()
         ),
-        Err(e) => format!("skipped: {e:#}"),
-    };
+            Err(e) => format!("skipped: {e:#}"),
+        };
     eprintln!("[report] {}", w.join("report.html").display());
     let out = w.join("report.html");
     let page = match crate::commands::report::write_report(w, Some(run_dir), &out) {

@@ -138,10 +138,7 @@ pub fn write_split(
         .with_context(|| format!("cannot write {}", marker.display()))?;
     prepare_out(out, force)?;
     m.fallback_copies = place(raw, out, &m.files, cfg.mode)?;
-    let text = serde_json::to_string_pretty(&m)?;
-    let path = out.join("split.json");
-    crate::atomic::write_file(&path, text.as_bytes())
-        .with_context(|| format!("cannot write {}; check free disk space", path.display()))?;
+    crate::atomic::write_json(&out.join("split.json"), &m).context("check free disk space")?;
     std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
     Ok(m)
 }

@@ -81,7 +81,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if marker.exists() {
         std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
     }
-    ckpt::write_json(&dir.join(ckpt::CONFIG_FILE), &config)?;
+    crate::atomic::write_json(&dir.join(ckpt::CONFIG_FILE), &config)?;
     crate::say!(
         "train-head: {} head on {} ({} train images x {} row sets, {} valid x {} views averaged, {} features, {} classes) -> {}",
         plan.choice.name(),
@@ -131,6 +131,13 @@ fn run_config(
         classes: cache.classes().to_vec(),
         feature_dim: cache.feature_dim(),
         backbone_hash: cache.backbone_hash().to_string(),
+        backbone_path: Some(&cache.manifest.stats.model_path)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                ckpt::recorded::absolute_model_path(Path::new(p))
+                    .display()
+                    .to_string()
+            }),
         preprocess: cache.preprocess_json(),
         input: HeadInput {
             views: data.views.clone(),
@@ -203,7 +210,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
         num_params: state.mlp.num_params(),
         files: ckpt::file_hashes(out)?,
     };
-    ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
+    crate::atomic::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     write_curves(out, &state.history);
     crate::say!(
         "best epoch {} of {} (valid loss {:.4}, acc {:.1}%): its weights are in {}; {:.2} s",

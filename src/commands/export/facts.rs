@@ -1,6 +1,6 @@
 //! The facts an exported classifier carries: ONNX `metadata_props` and `classifier.json`.
 
-use super::{ExportArgs, Precision};
+use super::Precision;
 use crate::backbone::sidecar::Sidecar;
 use crate::checkpoint::{TrainedRun, CONFIG_FILE};
 use crate::onnx_build::compose::{InputKind, View};
@@ -53,26 +53,27 @@ impl Facts {
         sidecar: &Sidecar,
         model_hash: &str,
         pre: &PreprocessConfig,
-        args: &ExportArgs,
+        input: InputKind,
+        precision: Precision,
         views: &[View],
     ) -> Facts {
         let config_hash =
             crate::file_check::hash(&run.dir.join(CONFIG_FILE), crate::file_check::MAX_JSON)
                 .unwrap_or_default();
-        let view_names = if args.input == InputKind::Crop || views == [View::CENTRE] {
+        let view_names = if input == InputKind::Crop || views == [View::CENTRE] {
             json!(["centre"])
         } else if views.is_empty() {
             json!(run.input.view_names())
         } else {
             json!(views.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>())
         };
-        let precision = json!(precision_name(args.precision));
+        let precision = json!(precision_name(precision));
         let entries = vec![
             ("format", json!(CLASSIFIER_FORMAT)),
             ("schema_version", json!(CLASSIFIER_SCHEMA)),
             ("tool_version", json!(env!("CARGO_PKG_VERSION"))),
             ("classes", json!(run.classes)),
-            ("input", input_contract(args.input, pre)),
+            ("input", input_contract(input, pre)),
             (
                 "outputs",
                 json!({"probabilities": ["batch", run.classes.len()], "logits": ["batch", run.classes.len()]}),

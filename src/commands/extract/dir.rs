@@ -50,7 +50,7 @@ pub(super) fn prepare_dir(
                 cache::MANIFESTS
             );
             let m: Manifest = cache::read_versioned(&kept_path(dir, spec))?;
-            cache::write_json_atomic(&mpath, &m)?;
+            crate::atomic::write_json(&mpath, &m)?;
             return Ok(Some(current(dir, key, provider)));
         }
         Some(Ok(m)) => eprintln!(
@@ -65,7 +65,7 @@ pub(super) fn prepare_dir(
     if resuming {
         eprintln!("resuming the interrupted extract in {}", dir.display());
     }
-    cache::write_json_atomic(&ppath, spec)?;
+    crate::atomic::write_json(&ppath, spec)?;
     std::fs::create_dir_all(dir.join(cache::SHARDS))
         .with_context(|| format!("creating {}", dir.join(cache::SHARDS).display()))?;
     Ok(None)

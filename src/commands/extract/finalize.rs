@@ -93,8 +93,8 @@ pub fn finalize(dir: &Path, spec: &CacheSpec, key: &str, made: &Made) -> Result<
     let per_backbone = super::dir::kept_path(dir, spec);
     std::fs::create_dir_all(dir.join(cache::MANIFESTS))
         .with_context(|| format!("creating {}", dir.join(cache::MANIFESTS).display()))?;
-    cache::write_json_atomic(&per_backbone, &manifest)?;
-    cache::write_json_atomic(&dir.join(cache::MANIFEST), &manifest)?;
+    crate::atomic::write_json(&per_backbone, &manifest)?;
+    crate::atomic::write_json(&dir.join(cache::MANIFEST), &manifest)?;
     collect_garbage(dir);
     Ok(true)
 }

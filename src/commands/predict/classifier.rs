@@ -22,10 +22,9 @@ struct Classifier {
 }
 
 fn open(path: &Path, args: &PredictArgs) -> Result<Classifier> {
-    let _ = args;
     crate::file_check::open(path, crate::file_check::MAX_MODEL)
         .with_context(|| format!("reading the classifier {}", path.display()))?;
-    let ort = ort_lib::init(None)?;
+    let ort = ort_lib::init(args.ort_lib.as_deref())?;
     let build =
         || -> ort::Result<Session> { Session::builder(ort.environment())?.commit_from_file(path) };
     let session = build().map_err(|e| {

@@ -1,5 +1,5 @@
-//! Report sections about the inputs: the data (counts, sizes, colour types, problems), the model
-//! (parameters) and the extraction (views, precision, device, speed, cache key).
+//! Report sections about the inputs: the data (counts, sizes, colour types, problems) and the
+//! model (parameters).
 
 use super::html::{esc, facts, figure, table, Cell};
 use super::{missing, svg, Workdir};
@@ -308,75 +308,6 @@ pub fn model(w: &Workdir) -> String {
                 "rerun `pipeline run`, which writes it",
             )
         }
-    }
-    o
-}
-
-/// The extraction section.
-pub fn extraction(w: &Workdir) -> String {
-    let Some(c) = &w.cache else {
-        return missing(
-            "feature cache (features/manifest.json)",
-            "run `pipeline extract` or `pipeline run`",
-        );
-    };
-    let m = &c.manifest;
-    let views: Vec<String> = m
-        .spec
-        .splits
-        .iter()
-        .map(|sp| {
-            format!(
-                "{}: {} images × {} {}",
-                sp.name,
-                sp.images.len(),
-                sp.passes,
-                if sp.augmented {
-                    "augmented passes"
-                } else {
-                    "eval view"
-                }
-            )
-        })
-        .collect();
-    let st = &m.stats;
-    let mut o = facts(&[
-        ("cache key", m.key.clone()),
-        ("views", views.join(" · ")),
-        ("precision", format!("{:?}", m.spec.dtype).to_lowercase()),
-        ("device / provider", st.provider.clone()),
-        (
-            "speed",
-            format!(
-                "{} views in {:.1} s = {:.1} views/s",
-                st.views, st.seconds, st.views_per_sec
-            ),
-        ),
-        ("augmentation seed", m.spec.seed.to_string()),
-        ("skipped images", m.skipped.len().to_string()),
-        ("tool", m.tool_version.clone()),
-    ]);
-    let _ = write!(
-        o,
-        "<h3>Preprocessing</h3><pre>{}</pre><h3>Augmentation</h3><pre>{}</pre>",
-        esc(&serde_json::to_string(&m.spec.preprocess).unwrap_or_default()),
-        esc(&serde_json::to_string(&m.spec.augment).unwrap_or_default())
-    );
-    if !m.skipped.is_empty() {
-        o += &table(
-            &["split", "image", "reason"],
-            m.skipped
-                .iter()
-                .map(|k| {
-                    vec![
-                        Cell::text(&k.split),
-                        Cell::text(&k.rel_path),
-                        Cell::text(&k.reason),
-                    ]
-                })
-                .collect(),
-            false,
-        );
     }
     o
 }

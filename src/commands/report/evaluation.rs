@@ -1,14 +1,14 @@
-//! Report sections about the head: training (curves, best epoch, hyper-parameters, seed) and
-//! evaluation on the test split (top-1/top-5/NLL, per-class table, confusion, accuracy vs train
-//! images), plus the test predictions the findings sections show.
+//! Report section about the head's evaluation on the test split (top-1/top-5/NLL, per-class
+//! table, confusion, accuracy vs train images), plus the test predictions the findings sections
+//! show.
 
-use super::html::{facts, figure, table, Cell};
+use super::html::{figure, table, Cell};
 use super::{missing, svg, Workdir};
 use ndarray::Array2;
 use serde_json::Value;
 use std::fmt::Write as _;
 
-fn s(v: &Value) -> String {
+pub(super) fn s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "—".into(),
@@ -54,123 +54,6 @@ impl Predictions {
         v.truncate(n);
         v
     }
-}
-
-/// The training section.
-pub fn training(w: &Workdir) -> String {
-    let Some(run) = &w.trained else {
-        return missing(
-            "trained run (runs/<head>/config.json)",
-            "run `pipeline train-head` or `pipeline run`",
-        );
-    };
-    let c = &run.config;
-    let m = &c["mlp"];
-    let mut f = vec![
-        ("run", run.dir.display().to_string()),
-        ("head", s(&c["head"])),
-        ("preset", s(&c["preset"])),
-        ("seed", s(&c["seed"])),
-        (
-            "train / valid images",
-            format!("{} / {}", s(&c["train_images"]), s(&c["valid_images"])),
-        ),
-        ("cached passes", s(&c["passes"])),
-        ("class weights", s(&c["class_weights"])),
-    ];
-    if m.is_object() {
-        for k in [
-            "hidden",
-            "dropout",
-            "feature_dropout",
-            "batch",
-            "max_epochs",
-            "patience",
-            "pass_mode",
-        ] {
-            f.push((k, s(&m[k])));
-        }
-        f.push(("adam", s(&m["adam"])));
-    } else if c["logistic"].is_object() {
-        f.push(("logistic", s(&c["logistic"])));
-    }
-    if let Some(rm) = &w.run_metrics {
-        f.push((
-            "best epoch",
-            format!(
-                "{} of {} run{}",
-                s(&rm["best_epoch"]),
-                s(&rm["epochs_run"]),
-                if rm["stopped_early"] == true {
-                    " (stopped early; best weights restored)"
-                } else {
-                    ""
-                }
-            ),
-        ));
-        f.push((
-            "best valid loss / accuracy",
-            format!(
-                "{:.4} / {:.2} %",
-                rm["best_valid_loss"].as_f64().unwrap_or(f64::NAN),
-                rm["best_valid_acc"].as_f64().unwrap_or(f64::NAN) * 100.0
-            ),
-        ));
-        f.push((
-            "training time",
-            format!("{:.2} s", rm["train_seconds"].as_f64().unwrap_or(0.0)),
-        ));
-    }
-    let mut o = facts(&f);
-    let hist = w
-        .history
-        .as_ref()
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if hist.is_empty() {
-        o += "<p class=\"note\">No per-epoch history (the logistic head is fitted in one go).</p>";
-        return o;
-    }
-    let series = |k: &str, scale: f64| -> Vec<(f64, f64)> {
-        hist.iter()
-            .map(|r| {
-                (
-                    r["epoch"].as_f64().unwrap_or(0.0),
-                    r[k].as_f64().unwrap_or(f64::NAN) * scale,
-                )
-            })
-            .collect()
-    };
-    let best = (run.best_epoch > 0).then_some(f64::from(run.best_epoch));
-    let loss = svg::lines(
-        &[
-            ("train".into(), series("train_loss", 1.0)),
-            ("valid".into(), series("valid_loss", 1.0)),
-        ],
-        "epoch",
-        "NLL loss",
-        best,
-    );
-    let acc = svg::lines(
-        &[
-            ("train".into(), series("train_acc", 100.0)),
-            ("valid".into(), series("valid_acc", 100.0)),
-        ],
-        "epoch",
-        "accuracy %",
-        best,
-    );
-    let _ = write!(
-        o,
-        "<div class=\"row\">{}{}</div>",
-        figure(
-            &loss,
-            "Loss per epoch (train with dropout on, valid in eval mode); dashed: best epoch."
-        ),
-        figure(&acc, "Accuracy per epoch.")
-    );
-    o
 }
 
 /// The evaluation section (test split).

@@ -197,7 +197,7 @@ pub fn lines(
     let mut s = open(w, h, yl);
     let (x, y) = frame(&mut s, (w, h), xr, yr, xl, yl);
     if let Some(m) = mark_x {
-        let _ = write!(s, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"30\" y2=\"{1:.1}\" stroke=\"#444\" stroke-dasharray=\"4 3\"><title>best epoch {m}</title></line>", x.at(m), h - 46.0);
+        let _ = write!(s, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"30\" y2=\"{1:.1}\" stroke=\"#444\" stroke-dasharray=\"4 3\"><title>best {xl} {m}</title></line>", x.at(m), h - 46.0);
     }
     for (k, (name, pts)) in series.iter().enumerate() {
         let d: Vec<String> = pts

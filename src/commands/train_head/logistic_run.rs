@@ -124,7 +124,7 @@ pub fn train_selected(
         "mlp-ensemble" => best.member_epochs.first().copied().unwrap_or(0),
         _ => 0,
     };
-    ckpt::write_json(&out.join(ckpt::CONFIG_FILE), &config)?;
+    crate::atomic::write_json(&out.join(ckpt::CONFIG_FILE), &config)?;
     let meta = HeadMeta {
         classes: config.classes.clone(),
         feature_dim: config.feature_dim,
@@ -144,7 +144,7 @@ pub fn train_selected(
         num_params: chosen.model.num_params(),
         files: ckpt::file_hashes(out)?,
     };
-    ckpt::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
+    crate::atomic::write_json(&out.join(ckpt::METRICS_FILE), &metrics)?;
     crate::say!(
         "{} head: valid loss {:.4}, acc {:.1}% (before any refit); {} ; {seconds:.2} s",
         chosen.model.kind().name(),

@@ -31,59 +31,66 @@ pub struct TrainArgs {
     /// best of both by valid top-1, refitted).
     #[arg(long, value_enum, default_value_t = HeadChoice::Mlp)]
     pub head: HeadChoice,
-    /// Logistic head: the C values (1/alpha) tried on valid, comma-separated [1e-1 … 1e3, 9 values].
+    /// Logistic head: the C values (1/alpha) tried on valid, comma-separated [default: 0.1 … 1000,
+    /// 9 values in half-decades].
     #[arg(long, value_delimiter = ',', value_name = "C,C,…")]
     pub c_grid: Option<Vec<f64>>,
     /// Refit the chosen head on train+valid (logistic: the chosen C; MLP: the best epoch count)
-    /// [logistic, auto: true; mlp: false].
+    /// [default: true for logistic and auto, false for mlp].
     #[arg(long, value_name = "BOOL")]
     pub refit: Option<bool>,
     /// Where unset hyper-parameters come from [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Hidden units of the MLP [presets: 256].
-    #[arg(long)]
+    /// Hidden units of the MLP [default: 256 in both presets].
+    #[arg(long, value_name = "N")]
     pub hidden: Option<usize>,
-    /// Dropout after the hidden ReLU, in [0,1) [presets: 0.2, the notebook's trained value].
-    #[arg(long)]
+    /// Dropout probability after the hidden ReLU, in [0,1) [default: 0.2 in both presets, the
+    /// notebook's trained value].
+    #[arg(long, value_name = "P")]
     pub dropout: Option<f64>,
-    /// Adam learning rate [presets: 1e-3].
-    #[arg(long)]
+    /// Adam learning rate [default: 1e-3 in both presets].
+    #[arg(long, value_name = "LR")]
     pub lr: Option<f64>,
-    /// Mini-batch size [notebook: 128; default: samples per epoch / 16, between 16 and 128].
-    #[arg(long)]
+    /// Mini-batch size in rows [default: notebook preset 128; default preset rows per epoch / 16,
+    /// between 16 and 128].
+    #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
-    /// Maximum epochs [notebook: 30; default: 60].
-    #[arg(long)]
+    /// Maximum epochs [default: notebook preset 30; default preset 60].
+    #[arg(long, value_name = "N")]
     pub epochs: Option<u32>,
-    /// Stop after this many epochs without a lower validation loss; 0 never stops early [notebook: 5; default: 8].
-    #[arg(long)]
+    /// Stop after this many epochs without a lower validation loss; 0 never stops early
+    /// [default: notebook preset 5; default preset 8].
+    #[arg(long, value_name = "EPOCHS")]
     pub patience: Option<u32>,
-    /// L2 penalty added to the gradient, as PyTorch's Adam `weight_decay` [presets: 0].
-    #[arg(long)]
+    /// L2 penalty added to the gradient, as PyTorch's Adam `weight_decay` [default: 0].
+    #[arg(long, value_name = "W")]
     pub weight_decay: Option<f64>,
-    /// Class weights in the loss: none, or balanced (inverse class frequency) [presets: none].
+    /// Class weights in the loss: none, or balanced (inverse class frequency) [default: none].
     #[arg(long, value_enum)]
     pub class_weights: Option<ClassWeights>,
     /// Inverted dropout on the input features while training; 0.5 also mimics the notebook's
-    /// train-mode dropout after VGG's fc7 [notebook: 0; default: 0.5].
-    #[arg(long)]
+    /// train-mode dropout after VGG's fc7 [default: notebook preset 0; default preset 0.5].
+    #[arg(long, value_name = "P")]
     pub feature_dropout: Option<f64>,
-    /// Cached augmented views per epoch: one per image, or all [notebook: one; default: all].
+    /// Cached rows (views and passes) per image and epoch: one, or all [default: notebook preset
+    /// one; default preset all, one from 2,048 training images].
     #[arg(long, value_enum)]
     pub passes: Option<PassMode>,
-    /// Seed of initialisation, shuffling, view choice and dropout masks [0].
-    #[arg(long)]
+    /// Seed of initialisation, shuffling, row choice and dropout masks [default: 0].
+    #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
-    /// Logistic head: L2 weight of the summed loss (alpha = 1/C, as linfa-logistic's) [1.0].
-    #[arg(long)]
+    /// Logistic head: L2 weight of the summed loss (alpha = 1/C, as linfa-logistic's); given, it
+    /// replaces the C grid [default: the C grid].
+    #[arg(long, value_name = "ALPHA")]
     pub logistic_alpha: Option<f64>,
-    /// Logistic head: L-BFGS iterations at most [200].
-    #[arg(long)]
+    /// Logistic head: L-BFGS iterations at most, per fit [default: 300].
+    #[arg(long, value_name = "N")]
     pub logistic_max_iter: Option<u64>,
     /// MLP seed ensemble: members that differ only in their seed, predicting the mean of their
     /// probabilities; with --head auto the ensemble is a candidate beside the single MLP (its
-    /// member 0); 1 turns it off [mlp: 1; auto: 5 when train rows × features ≤ 64 Mi, else 1].
+    /// member 0); 1 turns it off [default: mlp 1; auto 5 when train rows × features ≤ 64 Mi,
+    /// else 1].
     #[arg(long, value_name = "N")]
     pub ensemble: Option<usize>,
     /// Continue the run in --out from its last epoch (only --epochs and --patience may change).
@@ -92,8 +99,9 @@ pub struct TrainArgs {
     /// Overwrite a run already in --out.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
-    /// Threads for matrix products and the optimizer, 1-4 [cores, at most 4]; results do not depend on it.
-    #[arg(long)]
+    /// Threads for matrix products and the optimizer, 1-4; results do not depend on it
+    /// [default: the cores, at most 4].
+    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
 
