@@ -51,7 +51,7 @@ efficientnet-lite2 *ARGS: venv
 
 # int8 build of a backbone beside it (MODEL-int8.onnx: static QDQ, ONNX Runtime's quantizer),
 # calibrated on 22 sample images of the scikit-image wheel; `pipeline run` picks it on CPU.
-int8 model: venv build
+int8 model: fetch-ort venv build
     test -d work/calib-photos || .venv/bin/python scripts/sample_photos.py --calibration work/calib-photos
     target/release/pipeline quantize --model {{model}} --calib work/calib-photos --out {{without_extension(model)}}-int8.onnx --python .venv/bin/python
 
