@@ -230,6 +230,7 @@ impl Backbone {
             shape,
             input,
         )
+        .map(|(_, data)| data)
         .map_err(|reason| BackboneError::Run { n, reason })
     }
 }

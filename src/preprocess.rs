@@ -170,13 +170,7 @@ pub(crate) fn crop_into(
     let (w, h) = img.dimensions();
     let (nw, nh) = resized_size(w, h, cfg.resize_shorter)?;
     let (wx, wy) = pos.windows(nw, nh, cfg.crop);
-    // Source box of the crop window, in source pixels.
-    let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
-    let left = wx.src_start as f64 * sx;
-    let top = wy.src_start as f64 * sy;
-    let right = (((wx.src_start + wx.len) as f64) * sx).min(w as f64);
-    let bottom = (((wy.src_start + wy.len) as f64) * sy).min(h as f64);
-    let options = resize_options().crop(left, top, right - left, bottom - top);
+    let options = window_options((w, h), (nw, nh), &wx, &wy);
     let norm = Normalizer::new(cfg);
     with_scratch(|s| {
         let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(resize_err)?;
@@ -187,6 +181,22 @@ pub(crate) fn crop_into(
         });
         Ok(())
     })
+}
+
+/// Resize options computing only the window `wx × wy` of a `w × h` image resized to `nw × nh`:
+/// the window's source box, in source pixels, whose coefficients equal those of the full resize.
+pub(crate) fn window_options(
+    (w, h): (u32, u32),
+    (nw, nh): (u32, u32),
+    wx: &Window,
+    wy: &Window,
+) -> ResizeOptions {
+    let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
+    let left = wx.src_start as f64 * sx;
+    let top = wy.src_start as f64 * sy;
+    let right = (((wx.src_start + wx.len) as f64) * sx).min(w as f64);
+    let bottom = (((wy.src_start + wy.len) as f64) * sy).min(h as f64);
+    resize_options().crop(left, top, right - left, bottom - top)
 }
 
 /// Output size of torchvision's `Resize(shorter)` for a `w`×`h` image: shorter side → `shorter`,

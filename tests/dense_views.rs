@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{fails, pipeline, succeeded, MODEL, MODEL_GAP};
+use common::{fails, pipeline, predictions, succeeded, MODEL, MODEL_GAP};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::Path;
 
 const RAW: &str = "tests/fixtures/images/raw";
@@ -31,30 +30,6 @@ fn run(w: &Path, model: &str, extra: &[&str]) -> (String, String) {
     ];
     args.extend_from_slice(extra);
     succeeded(&pipeline(&args))
-}
-
-/// `predict … --format json --topk 99` → path → probabilities by class.
-fn predictions(args: &[&str]) -> HashMap<String, HashMap<String, f64>> {
-    let mut full = vec!["predict", "--format", "json", "--topk", "99"];
-    full.extend_from_slice(args);
-    let (out, _) = succeeded(&pipeline(&full));
-    out.lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            let probs = v["topk"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| {
-                    (
-                        t["class"].as_str().unwrap().to_owned(),
-                        t["probability"].as_f64().unwrap(),
-                    )
-                })
-                .collect();
-            (v["path"].as_str().unwrap().to_owned(), probs)
-        })
-        .collect()
 }
 
 #[test]

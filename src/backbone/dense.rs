@@ -101,27 +101,19 @@ impl Backbone {
                 "the map session is not open (call enable_dense first)".into(),
             ));
         };
-        let name = &self.sidecar.input_name;
-        let tensor = ort::value::TensorRef::from_array_view((shape, input))
-            .map_err(|e| run_err(e.to_string()))?;
-        let outputs = m
-            .session
-            .run(ort::inputs![name.as_str() => tensor])
-            .map_err(|e| run_err(e.to_string()))?;
-        let value = outputs
-            .get(MAP_OUTPUT)
-            .ok_or_else(|| run_err(format!("no output `{MAP_OUTPUT}`")))?;
-        let (dims, data) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| run_err(e.to_string()))?;
-        let d: Vec<usize> = dims.iter().map(|&x| x.max(0) as usize).collect();
-        if d.len() != 4 || d[0] != n {
-            return Err(run_err(format!(
-                "map shape {dims}, expected [{n}, C, h, w]"
-            )));
+        let (d, data) = session::infer(
+            &mut m.session,
+            &self.sidecar.input_name,
+            MAP_OUTPUT,
+            shape,
+            input,
+        )
+        .map_err(run_err)?;
+        if d.len() != 4 {
+            return Err(run_err(format!("map dims {d:?}, expected [{n}, C, h, w]")));
         }
         Ok(Maps {
-            data: data.to_vec(),
+            data,
             n,
             c: d[1],
             mh: d[2],

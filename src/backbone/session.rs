@@ -348,14 +348,14 @@ fn sane_sidecar(sc: &Sidecar) -> Result<(), String> {
     Ok(())
 }
 
-/// One forward pass; returns the named output's floats (batch checked against `shape[0]`).
+/// One forward pass; returns the named output's dims and floats (batch checked against `shape[0]`).
 pub(super) fn infer(
     session: &mut Session,
     input_name: &str,
     output_name: &str,
     shape: [usize; 4],
     input: &[f32],
-) -> Result<Vec<f32>, String> {
+) -> Result<(Vec<usize>, Vec<f32>), String> {
     let tensor =
         ort::value::TensorRef::from_array_view((shape, input)).map_err(|e| e.to_string())?;
     let outputs = session
@@ -373,5 +373,6 @@ pub(super) fn infer(
             shape[0]
         ));
     }
-    Ok(data.to_vec())
+    let dims = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+    Ok((dims, data.to_vec()))
 }

@@ -12,7 +12,7 @@
 
 use super::views::{Geometry, Pos, View};
 use super::{
-    resize_err, resize_options, resized_size, with_scratch, Normalizer, PreprocessConfig,
+    resize_err, resized_size, window_options, with_scratch, Normalizer, PreprocessConfig,
     PreprocessError, Window,
 };
 use fast_image_resize::images::ImageRef;
@@ -50,12 +50,7 @@ pub fn dense_input(img: &RgbImage, cfg: &PreprocessConfig) -> Result<DenseInput,
         }
     };
     let (wx, wy) = (axis(nw), axis(nh));
-    let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
-    let left = wx.src_start as f64 * sx;
-    let top = wy.src_start as f64 * sy;
-    let right = (((wx.src_start + wx.len) as f64) * sx).min(w as f64);
-    let bottom = (((wy.src_start + wy.len) as f64) * sy).min(h as f64);
-    let options = resize_options().crop(left, top, right - left, bottom - top);
+    let options = window_options((w, h), (nw, nh), &wx, &wy);
     let norm = Normalizer::new(cfg);
     let (ow, oh) = (wx.len, wy.len);
     let plane = 3 * ow as usize * oh as usize;

@@ -158,3 +158,29 @@ pub fn rehash_run(run: &Path) {
     }
     std::fs::write(&mpath, m.to_string()).unwrap();
 }
+
+/// `predict … --format json --topk 99` → path → probabilities by class.
+pub fn predictions(
+    args: &[&str],
+) -> std::collections::HashMap<String, std::collections::HashMap<String, f64>> {
+    let mut full = vec!["predict", "--format", "json", "--topk", "99"];
+    full.extend_from_slice(args);
+    let (out, _) = succeeded(&pipeline(&full));
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let probs = v["topk"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["class"].as_str().unwrap().to_owned(),
+                        t["probability"].as_f64().unwrap(),
+                    )
+                })
+                .collect();
+            (v["path"].as_str().unwrap().to_owned(), probs)
+        })
+        .collect()
+}

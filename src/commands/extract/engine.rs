@@ -204,7 +204,7 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
         let cost = |want: &[u32]| {
             let dense = want
                 .iter()
-                .any(|&p| matches!(plan.row(p), RowKind::View(n) if n.starts_with("dense-")));
+                .any(|&p| matches!(plan.row(p), RowKind::View(n) if View::parse(&n).is_some_and(|v| v.is_dense())));
             want.len().min(if dense { 2 } else { usize::MAX })
         };
         let mut groups: Vec<&[(u32, &[u32])]> = Vec::new();
