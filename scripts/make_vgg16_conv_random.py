@@ -9,17 +9,14 @@ random weights (numpy seed --seed): for speed only, where the wheel cannot be ha
 
 Run: python3 scripts/make_vgg16_conv_random.py --out models/vgg16-conv-random.onnx
 """
-import argparse
-import json
 import os
 import sys
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_vgg16_random import features  # noqa: E402
+from make_vgg16_random import features, run_cli  # noqa: E402
 
 CAFFE_MEAN_BGR = [103.939, 116.779, 123.68]
 
@@ -61,19 +58,7 @@ def sidecar(seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="models/vgg16-conv-random.onnx")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    model = build(args.seed)
-    onnx.checker.check_model(model)
-    n_params = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    onnx.save(model, args.out)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump(sidecar(args.seed), f, indent=2)
-        f.write("\n")
-    print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, {n_params:,} parameters) and its sidecar")
+    run_cli(__doc__, "models/vgg16-conv-random.onnx", build, sidecar)
 
 
 if __name__ == "__main__":

@@ -97,9 +97,11 @@ def sidecar(seed):
     }
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="models/vgg16-random-fc7.onnx")
+def run_cli(doc, default_out, build, sidecar):
+    """`--out PATH --seed N`: builds the model with `build(seed)`, checks it, writes it and
+    `sidecar(seed)` beside it."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=default_out)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     model = build(args.seed)
@@ -111,6 +113,10 @@ def main():
         json.dump(sidecar(args.seed), f, indent=2)
         f.write("\n")
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, {n_params:,} parameters) and its sidecar")
+
+
+def main():
+    run_cli(__doc__, "models/vgg16-random-fc7.onnx", build, sidecar)
 
 
 if __name__ == "__main__":
