@@ -123,3 +123,42 @@ fn rejects_dense_views_on_a_backbone_without_a_global_pool() {
     assert!(err.contains("global average pool"), "{err}");
     assert!(err.contains("--views ten-crop+whole"), "{err}");
 }
+
+/// `--precision auto` on CPU takes `<model>-int8.onnx` beside the model only when its sidecar
+/// says it was quantized from this very file; a stale one is named and f32 is used.
+#[test]
+fn auto_precision_takes_a_current_int8_sibling_and_refuses_a_stale_one() {
+    let t = tempfile::tempdir().unwrap();
+    let models = t.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let root = common::root().join("tests/fixtures/backbone");
+    let model = models.join("gap.onnx");
+    std::fs::copy(root.join("tiny_gap.onnx"), &model).unwrap();
+    std::fs::copy(root.join("tiny_gap.json"), models.join("gap.json")).unwrap();
+    // A stand-in int8 build: the same graph, its sidecar marked int8 from this model's hash.
+    std::fs::copy(root.join("tiny_gap.onnx"), models.join("gap-int8.onnx")).unwrap();
+    let mut side: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("tiny_gap.json")).unwrap())
+            .unwrap();
+    side["precision"] = "int8".into();
+    let hash = blake3::hash(&std::fs::read(&model).unwrap())
+        .to_hex()
+        .to_string();
+    side["f32_model_hash"] = hash.into();
+    let write_side = |v: &Value| {
+        std::fs::write(
+            models.join("gap-int8.json"),
+            serde_json::to_string(v).unwrap(),
+        )
+        .unwrap()
+    };
+    write_side(&side);
+    let m = model.to_str().unwrap();
+    let (out, _) = run(&t.path().join("current"), m, &["--views", "centre"]);
+    assert!(out.contains("gap-int8.onnx in int8"), "{out}");
+    side["f32_model_hash"] = "0".repeat(64).into();
+    write_side(&side);
+    let (out, err) = run(&t.path().join("stale"), m, &["--views", "centre"]);
+    assert!(out.contains("gap.onnx in f32"), "{out}");
+    assert!(err.contains("was not quantized from this"), "{err}");
+}
