@@ -1,21 +1,29 @@
-//! Part `audit`: what the cached features say about the data itself — likely label errors
-//! (out-of-fold predictions ranked confident-learning style), near-duplicate pairs (feature
-//! cosine, flagged when they cross splits) and outliers (far from every class centre).
+//! Part `audit`: what the cached features (and, for near-duplicates, the images' pixels) say
+//! about the data itself — likely label errors (out-of-fold predictions ranked confident-learning
+//! style, shown as far as the out-of-fold model can be trusted), near-duplicate pairs (a ratio
+//! test against each image's neighbours, in features and in thumbnails; flagged when they cross
+//! splits) and outliers (far from every class centre). Every threshold is set relative to the
+//! data set; `explain` words each one.
 //!
 //! Every image is one row: the mean of all its cached rows (its views and passes), then mean-centred
 //! over the whole set and L2-normalised. Shapes: `N` images, `D` features, `K` classes.
 
+mod duplicates;
+pub mod explain;
 mod labels;
 mod neighbours;
 mod softmax;
+pub mod thumbnails;
 
 use crate::cache::{CacheError, FeatureCache};
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-pub use labels::find_label_issues;
-pub use neighbours::{near_duplicates, outliers};
+pub use duplicates::{near_duplicates, DuplicateCheck};
+pub use labels::{find_label_issues, LabelCheck, LabelTrust};
+pub use neighbours::{outliers, OutlierCheck};
 pub use softmax::out_of_fold;
 
 /// Settings of one audit.
@@ -23,8 +31,9 @@ pub use softmax::out_of_fold;
 pub struct AuditConfig {
     /// Folds of the out-of-fold predictions (≥ 2).
     pub folds: usize,
-    /// Cosine (of centred, L2-normalised features) at or above which two images are near-duplicates.
-    pub dup_threshold: f32,
+    /// A pair is a near-duplicate when its distance is at most this fraction of the distance from
+    /// either image to its third-nearest neighbour (in features or in thumbnails).
+    pub dup_ratio: f32,
     /// Robust z-score (median/MAD) of the distance to the nearest class centre that makes an outlier.
     pub outlier_z: f32,
     /// Seed of the fold assignment.
@@ -35,7 +44,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             folds: 5,
-            dup_threshold: 0.90,
+            dup_ratio: 0.5,
             outlier_z: 3.5,
             seed: 0,
         }
@@ -55,12 +64,20 @@ pub struct LabelIssue {
     pub p_suggested: f32,
 }
 
-/// Two images whose features are nearly the same.
+/// Two images far more alike than either is to its other neighbours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NearDuplicate {
     pub a: String,
     pub b: String,
+    /// Feature cosine (centred, L2-normalised).
     pub similarity: f32,
+    /// Correlation of the two 16×16 colour thumbnails, when both have one.
+    pub pixel_similarity: Option<f32>,
+    /// The pair's distance over the farther reference-neighbour distance of its two images, in the
+    /// space(s) where it stands out (the smaller); lower is more outstanding.
+    pub ratio: f32,
+    /// Where it stands out: `features`, `pixels` or `features+pixels`.
+    pub evidence: String,
     /// The two lie in different splits (leakage).
     pub cross_split: bool,
 }
@@ -80,12 +97,18 @@ pub struct Outlier {
 /// `audit.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditReport {
-    /// Most suspicious first.
+    /// Most suspicious first; as many as the out-of-fold model's trust allows (see `label_check`).
     pub label_issues: Vec<LabelIssue>,
-    /// Most similar first.
+    /// How far the label check can be trusted on this data set, and how many issues it found.
+    pub label_check: LabelCheck,
+    /// Most outstanding first.
     pub near_duplicates: Vec<NearDuplicate>,
+    /// The near-duplicate thresholds as they came out on this data set.
+    pub duplicate_check: DuplicateCheck,
     /// Farthest first.
     pub outliers: Vec<Outlier>,
+    /// The outlier scores' median and spread on this data set.
+    pub outlier_check: OutlierCheck,
     pub images: usize,
     pub classes: usize,
     /// Top-1 of the out-of-fold predictions over all images.
@@ -120,6 +143,8 @@ pub struct ImageSet {
     pub paths: Vec<String>,
     pub splits: Vec<String>,
     pub classes: Vec<String>,
+    /// blake3 of each image's bytes as the cache recorded them.
+    pub hashes: Vec<Option<String>>,
 }
 
 /// Reads every cached row and averages each image's rows (all views and passes of every split).
@@ -127,8 +152,14 @@ pub fn load_images(cache: &FeatureCache) -> Result<ImageSet, CacheError> {
     let d = cache.feature_dim();
     let mut index: HashMap<String, usize> = HashMap::new();
     let (mut sums, mut counts): (Vec<Vec<f32>>, Vec<u32>) = (Vec::new(), Vec::new());
-    let (mut labels, mut paths, mut splits) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut labels, mut paths, mut splits, mut hashes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for plan in &cache.manifest.spec.splits {
+        let recorded: HashMap<&str, &str> = plan
+            .images
+            .iter()
+            .map(|im| (im.rel_path.as_str(), im.blake3.as_str()))
+            .collect();
         for pass in 0..plan.passes {
             let f = cache.load(&plan.name, pass)?;
             for ((row, p), &y) in f.features.rows().into_iter().zip(&f.paths).zip(&f.labels) {
@@ -137,6 +168,7 @@ pub fn load_images(cache: &FeatureCache) -> Result<ImageSet, CacheError> {
                     sums.push(vec![0.0; d]);
                     counts.push(0);
                     labels.push(y);
+                    hashes.push(recorded.get(p.as_str()).map(|h| h.to_string()));
                     paths.push(key);
                     splits.push(plan.name.clone());
                     counts.len() - 1
@@ -161,6 +193,7 @@ pub fn load_images(cache: &FeatureCache) -> Result<ImageSet, CacheError> {
         paths,
         splits,
         classes: cache.classes().to_vec(),
+        hashes,
     })
 }
 
@@ -177,8 +210,13 @@ pub fn normalise(x: &mut Array2<f32>) {
     }
 }
 
-/// Runs all three checks on an image set.
-pub fn audit_images(set: &ImageSet, cfg: &AuditConfig) -> Result<AuditReport, AuditError> {
+/// Runs all three checks on an image set; `images` is the split tree the set's paths are
+/// relative to (thumbnails for the pixel side of the near-duplicate check), `None` to skip it.
+pub fn audit_images(
+    set: &ImageSet,
+    cfg: &AuditConfig,
+    images: Option<&Path>,
+) -> Result<AuditReport, AuditError> {
     if cfg.folds < 2 {
         return Err(AuditError::Folds(cfg.folds));
     }
@@ -199,22 +237,101 @@ pub fn audit_images(set: &ImageSet, cfg: &AuditConfig) -> Result<AuditReport, Au
         .zip(&set.labels)
         .filter(|(row, &y)| labels::argmax(row.as_slice().unwrap_or(&[])) == y as usize)
         .count();
+    let oof_accuracy = correct as f64 / n.max(1) as f64;
+    let mut label_issues = find_label_issues(proba.view(), set);
+    let label_check = LabelCheck::assess(oof_accuracy, &set.labels, k, label_issues.len());
+    label_issues.truncate(label_check.shown);
+    let (thumbs, note) = pixels(set, images);
+    let (near_duplicates, duplicate_check) =
+        near_duplicates(set, thumbs.as_ref(), cfg.dup_ratio, note);
+    let (outliers, outlier_check) = outliers(set, cfg.outlier_z);
     Ok(AuditReport {
-        label_issues: find_label_issues(proba.view(), set),
-        near_duplicates: near_duplicates(set, cfg.dup_threshold),
-        outliers: outliers(set, cfg.outlier_z),
+        label_issues,
+        label_check,
+        near_duplicates,
+        duplicate_check,
+        outliers,
+        outlier_check,
         images: n,
         classes: k,
-        oof_accuracy: correct as f64 / n.max(1) as f64,
+        oof_accuracy,
         config: *cfg,
         cache_key: String::new(),
     })
 }
 
-/// Opens nothing, writes nothing: audits an opened cache.
-pub fn audit(cache: &FeatureCache, cfg: &AuditConfig) -> Result<AuditReport, AuditError> {
+/// Thumbnails of the set's images under `root`, or why there are none (or some are missing).
+fn pixels(set: &ImageSet, root: Option<&Path>) -> (Option<thumbnails::Thumbnails>, String) {
+    let Some(root) = root else {
+        return (
+            None,
+            "skipped: the cache does not record its image folder (made by an older pipeline); pass --images SPLIT_TREE to check pixels too".into(),
+        );
+    };
+    if !root.is_dir() {
+        return (
+            None,
+            format!(
+                "skipped: the images are no longer at {}; pass --images SPLIT_TREE to check pixels too",
+                root.display()
+            ),
+        );
+    }
+    let t = thumbnails::thumbnails(&thumbnails::sources(root, &set.paths, &set.hashes));
+    let usable = t.ok.iter().filter(|&&o| o).count();
+    if usable < 2 {
+        let first = t.problems.first().cloned().unwrap_or_default();
+        return (
+            None,
+            format!(
+                "skipped: {} of {} images under {} have no thumbnail (first: {first})",
+                t.missing,
+                set.paths.len(),
+                root.display()
+            ),
+        );
+    }
+    let note = if t.missing == 0 {
+        String::new()
+    } else {
+        format!(
+            "{} of {} images have no thumbnail and are judged by features only ({})",
+            t.missing,
+            set.paths.len(),
+            t.problems.join("; ")
+        )
+    };
+    (Some(t), note)
+}
+
+/// Median of a slice (0 when empty).
+pub(crate) fn median(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f32::total_cmp);
+    let m = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[m - 1] + v[m]) / 2.0
+    } else {
+        v[m]
+    }
+}
+
+/// Opens nothing, writes nothing: audits an opened cache. `images` overrides the split tree the
+/// cache records (for the pixel check).
+pub fn audit(
+    cache: &FeatureCache,
+    cfg: &AuditConfig,
+    images: Option<&Path>,
+) -> Result<AuditReport, AuditError> {
     let set = load_images(cache)?;
-    let mut r = audit_images(&set, cfg).map_err(|e| match e {
+    let recorded = &cache.manifest.stats.images_root;
+    let root = images
+        .map(Path::to_path_buf)
+        .or_else(|| (!recorded.is_empty()).then(|| PathBuf::from(recorded)));
+    let mut r = audit_images(&set, cfg, root.as_deref()).map_err(|e| match e {
         AuditError::TooSmall {
             images,
             classes,

@@ -190,6 +190,10 @@ pub struct ExtractStats {
     #[serde(default)]
     pub precision: String,
     pub model_path: String,
+    /// The split tree the images were read from, as given to `extract --data` (absolute when it
+    /// could be resolved; empty in caches made before it was recorded).
+    #[serde(default)]
+    pub images_root: String,
     /// Views computed by the backbone in the extract that completed this cache.
     pub views: u64,
     /// Views copied from earlier caches in the directory instead.

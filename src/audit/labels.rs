@@ -3,9 +3,79 @@
 //! `p[k]` over the images labelled `k`; an image labelled `y` counts as class `ŝ`, the most
 //! probable class with `p[ŝ] ≥ t_ŝ`; it is an issue when `ŝ ≠ y` and `p[ŝ] > p[y]`, ranked by the
 //! normalised margin `p[ŝ] − p[y]`.
+//!
+//! The list means something only where the out-of-fold model is good: a weak model doubts
+//! correct labels for its own errors. [`LabelCheck::assess`] measures it by Cohen's κ against
+//! always answering the largest class, `κ = (top-1 − chance) / (1 − chance)`, and caps the list.
 
 use super::{ImageSet, LabelIssue};
 use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+/// κ at or above which the list is shown whole.
+pub const INFORMATIVE_KAPPA: f64 = 0.5;
+/// κ at or above which the most suspicious few are shown, below which none.
+pub const WEAK_KAPPA: f64 = 0.2;
+/// How many are shown when the model is weak.
+pub const WEAK_SHOWN: usize = 10;
+
+/// How much the out-of-fold model can be trusted to judge labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelTrust {
+    /// κ ≥ 0.5: every issue found is listed.
+    Informative,
+    /// 0.2 ≤ κ < 0.5: the 10 most suspicious are listed, as images to look at.
+    Weak,
+    /// κ < 0.2: none listed; the model barely beats guessing.
+    TooWeak,
+}
+
+/// The label check's trust on this data set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LabelCheck {
+    pub trust: LabelTrust,
+    /// Share of the largest class: the top-1 of always answering it.
+    pub chance: f64,
+    /// `(out-of-fold top-1 − chance) / (1 − chance)`.
+    pub kappa: f64,
+    /// Issues confident learning found.
+    pub found: usize,
+    /// Issues listed (`label_issues`).
+    pub shown: usize,
+}
+
+impl LabelCheck {
+    /// Trust from the out-of-fold top-1 `acc` over `labels` (of `k` classes) and `found` issues.
+    pub fn assess(acc: f64, labels: &[u32], k: usize, found: usize) -> LabelCheck {
+        let mut counts = vec![0usize; k.max(1)];
+        for &y in labels {
+            if let Some(c) = counts.get_mut(y as usize) {
+                *c += 1;
+            }
+        }
+        let chance = *counts.iter().max().unwrap_or(&0) as f64 / labels.len().max(1) as f64;
+        let kappa = if chance < 1.0 {
+            (acc - chance) / (1.0 - chance)
+        } else {
+            0.0
+        };
+        let (trust, shown) = if kappa >= INFORMATIVE_KAPPA {
+            (LabelTrust::Informative, found)
+        } else if kappa >= WEAK_KAPPA {
+            (LabelTrust::Weak, found.min(WEAK_SHOWN))
+        } else {
+            (LabelTrust::TooWeak, 0)
+        };
+        LabelCheck {
+            trust,
+            chance,
+            kappa,
+            found,
+            shown,
+        }
+    }
+}
 
 /// Index of the first largest entry.
 pub fn argmax(row: &[f32]) -> usize {
@@ -76,7 +146,32 @@ mod tests {
             splits: vec!["train".into(); n],
             labels,
             classes: vec!["a".into(), "b".into()],
+            hashes: vec![None; n],
         }
+    }
+
+    #[test]
+    fn trust_follows_kappa_against_the_largest_class() {
+        // 4 balanced classes: chance 0.25
+        let labels: Vec<u32> = (0..100).map(|i| i % 4).collect();
+        let strong = LabelCheck::assess(0.9, &labels, 4, 7);
+        assert_eq!((strong.trust, strong.shown), (LabelTrust::Informative, 7));
+        assert!((strong.kappa - 0.65 / 0.75).abs() < 1e-9);
+        // 55 % on 4 grades: κ 0.4, a weak model's 34 doubts are cut to the 10 most suspicious
+        let weak = LabelCheck::assess(0.55, &labels, 4, 34);
+        assert_eq!((weak.trust, weak.shown), (LabelTrust::Weak, WEAK_SHOWN));
+        // at chance: nothing listed
+        let none = LabelCheck::assess(0.24, &labels, 4, 160);
+        assert_eq!(
+            (none.trust, none.shown, none.found),
+            (LabelTrust::TooWeak, 0, 160)
+        );
+        // one class dominating: 90 % top-1 is no better than always answering it
+        let skewed: Vec<u32> = (0..100).map(|i| u32::from(i >= 90)).collect();
+        assert_eq!(
+            LabelCheck::assess(0.9, &skewed, 2, 5).trust,
+            LabelTrust::TooWeak
+        );
     }
 
     #[test]

@@ -1,46 +1,22 @@
-//! Near-duplicates (pairs with a feature cosine at or above a threshold) and outliers (images far
-//! from every class centre), on the centred, L2-normalised rows of an [`ImageSet`].
+//! Outliers: images far from every class centre, on the centred, L2-normalised rows of an
+//! [`ImageSet`], judged by a robust z-score over this data set's distances.
 
-use super::{ImageSet, NearDuplicate, Outlier};
-use ndarray::{s, Array2};
+use super::{ImageSet, Outlier};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
 
-/// Rows per block of the all-pairs cosine product (`B×N` floats at a time).
-const BLOCK: usize = 512;
-/// At most this many pairs are kept (the most similar).
-pub const MAX_PAIRS: usize = 1000;
-
-/// Pairs with cosine ≥ `threshold`, most similar first.
-pub fn near_duplicates(set: &ImageSet, threshold: f32) -> Vec<NearDuplicate> {
-    let n = set.x.nrows();
-    let mut pairs = Vec::new();
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        let sims = set.x.slice(s![start..end, ..]).dot(&set.x.t()); // [B,N]
-        for (r, row) in sims.rows().into_iter().enumerate() {
-            let i = start + r;
-            for (j, &c) in row.iter().enumerate().skip(i + 1) {
-                if c >= threshold {
-                    pairs.push((i, j, c));
-                }
-            }
-        }
-    }
-    pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
-    pairs.truncate(MAX_PAIRS);
-    pairs
-        .into_iter()
-        .map(|(i, j, c)| NearDuplicate {
-            a: set.paths[i].clone(),
-            b: set.paths[j].clone(),
-            similarity: c.min(1.0),
-            cross_split: set.splits[i] != set.splits[j],
-        })
-        .collect()
+/// The distances' median and robust spread on this data set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OutlierCheck {
+    /// Median over images of `1 − cos` to the nearest class centre.
+    pub median: f32,
+    /// 1.4826 × the median absolute deviation (the SD of normal data).
+    pub robust_sd: f32,
 }
 
 /// Images whose distance to the nearest class centre (`1 − cos`; an image's own class centre
 /// leaves the image out) has a robust z-score ≥ `z_min`, farthest first.
-pub fn outliers(set: &ImageSet, z_min: f32) -> Vec<Outlier> {
+pub fn outliers(set: &ImageSet, z_min: f32) -> (Vec<Outlier>, OutlierCheck) {
     let k = set.classes.len();
     let d = set.x.ncols();
     let n = set.x.nrows();
@@ -78,7 +54,8 @@ pub fn outliers(set: &ImageSet, z_min: f32) -> Vec<Outlier> {
         best.push((1.0 - top.0.clamp(-1.0, 1.0), top.1));
     }
     let scores: Vec<f32> = best.iter().map(|b| b.0).collect();
-    let (med, mad) = median_mad(&scores);
+    let med = super::median(&scores);
+    let mad = super::median(&scores.iter().map(|x| (x - med).abs()).collect::<Vec<_>>());
     let mut out: Vec<Outlier> = best
         .iter()
         .enumerate()
@@ -94,23 +71,9 @@ pub fn outliers(set: &ImageSet, z_min: f32) -> Vec<Outlier> {
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.path.cmp(&b.path)));
-    out
-}
-
-/// Median and median absolute deviation.
-fn median_mad(v: &[f32]) -> (f32, f32) {
-    let med = |mut v: Vec<f32>| {
-        if v.is_empty() {
-            return 0.0;
-        }
-        v.sort_by(f32::total_cmp);
-        let m = v.len() / 2;
-        if v.len().is_multiple_of(2) {
-            (v[m - 1] + v[m]) / 2.0
-        } else {
-            v[m]
-        }
+    let check = OutlierCheck {
+        median: med,
+        robust_sd: 1.4826 * mad,
     };
-    let m = med(v.to_vec());
-    (m, med(v.iter().map(|x| (x - m).abs()).collect()))
+    (out, check)
 }

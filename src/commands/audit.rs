@@ -1,7 +1,7 @@
 //! Stage `audit`: likely label errors, near-duplicates and outliers found from a feature cache
 //! (see the `audit` part), as `audit.json` and a short table on stdout.
 
-use crate::audit::{AuditConfig, AuditReport};
+use crate::audit::{explain, AuditConfig, AuditReport};
 use crate::cache::FeatureCache;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -19,9 +19,14 @@ pub struct AuditArgs {
     /// Folds of the out-of-fold predictions.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
-    /// Feature cosine (centred, L2-normalised) at or above which two images are near-duplicates.
-    #[arg(long, default_value_t = AuditConfig::default().dup_threshold)]
-    pub dup_threshold: f32,
+    /// A pair is a near-duplicate when it is at most this fraction as far apart as either image is
+    /// from its 3rd-nearest other image (in features, or in 16×16 colour thumbnails).
+    #[arg(long, default_value_t = AuditConfig::default().dup_ratio)]
+    pub dup_ratio: f32,
+    /// The split tree the cache was extracted from, for the pixel side of the near-duplicate
+    /// check [default: the folder the cache records].
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
     /// Robust z-score of the distance to the nearest class centre that makes an outlier.
     #[arg(long, default_value_t = AuditConfig::default().outlier_z)]
     pub outlier_z: f32,
@@ -37,7 +42,7 @@ impl AuditArgs {
     fn config(&self) -> AuditConfig {
         AuditConfig {
             folds: self.folds,
-            dup_threshold: self.dup_threshold,
+            dup_ratio: self.dup_ratio,
             outlier_z: self.outlier_z,
             seed: self.seed,
         }
@@ -46,17 +51,28 @@ impl AuditArgs {
 
 /// Runs `pipeline audit`.
 pub fn run(args: AuditArgs) -> Result<()> {
-    let report = audit_cache(&args.features, &args.config())?;
+    if !(args.dup_ratio > 0.0 && args.dup_ratio < 1.0) {
+        anyhow::bail!(
+            "--dup-ratio {} is outside (0, 1); use a fraction such as 0.5 (lower flags fewer pairs)",
+            args.dup_ratio
+        );
+    }
+    let report = audit_cache(&args.features, &args.config(), args.images.as_deref())?;
     if let Some(path) = &args.json {
         crate::atomic::write_json(path, &report)?;
     }
     crate::output::print_stdout(&table(&report, args.top))
 }
 
-/// Opens the cache and audits it.
-pub fn audit_cache(features: &std::path::Path, cfg: &AuditConfig) -> Result<AuditReport> {
+/// Opens the cache and audits it; `images` overrides the split tree the cache records.
+pub fn audit_cache(
+    features: &std::path::Path,
+    cfg: &AuditConfig,
+    images: Option<&std::path::Path>,
+) -> Result<AuditReport> {
     let cache = FeatureCache::open(features)?;
-    crate::audit::audit(&cache, cfg).with_context(|| format!("auditing {}", features.display()))
+    crate::audit::audit(&cache, cfg, images)
+        .with_context(|| format!("auditing {}", features.display()))
 }
 
 /// The short human table.
@@ -68,7 +84,13 @@ pub fn table(r: &AuditReport, top: usize) -> String {
         r.oof_accuracy * 100.0,
         r.config.folds
     );
-    let _ = writeln!(s, "likely label errors: {}", r.label_issues.len());
+    let _ = writeln!(
+        s,
+        "likely label errors: {} listed of {} found",
+        r.label_issues.len(),
+        r.label_check.found
+    );
+    let _ = writeln!(s, "  {}", explain::labels(r));
     for i in r.label_issues.iter().take(top) {
         let _ = writeln!(
             s,
@@ -79,20 +101,23 @@ pub fn table(r: &AuditReport, top: usize) -> String {
     let cross = r.near_duplicates.iter().filter(|d| d.cross_split).count();
     let _ = writeln!(
         s,
-        "near-duplicates (cosine ≥ {}): {} pairs, {cross} across splits",
-        r.config.dup_threshold,
+        "near-duplicates: {} pairs, {cross} across splits",
         r.near_duplicates.len()
     );
+    let _ = writeln!(s, "  {}", explain::duplicates(r));
     for d in r.near_duplicates.iter().take(top) {
         let flag = if d.cross_split { "  CROSS-SPLIT" } else { "" };
-        let _ = writeln!(s, "  {:.3}  {}  ~  {}{flag}", d.similarity, d.a, d.b);
+        let pix = d
+            .pixel_similarity
+            .map_or("-".to_string(), |p| format!("{p:.3}"));
+        let _ = writeln!(
+            s,
+            "  ratio {:.2}  cosine {:.3}  pixels {pix}  ({})  {}  ~  {}{flag}",
+            d.ratio, d.similarity, d.evidence, d.a, d.b
+        );
     }
-    let _ = writeln!(
-        s,
-        "outliers (robust z ≥ {}): {}",
-        r.config.outlier_z,
-        r.outliers.len()
-    );
+    let _ = writeln!(s, "outliers: {}", r.outliers.len());
+    let _ = writeln!(s, "  {}", explain::outliers(r));
     for o in r.outliers.iter().take(top) {
         let _ = writeln!(
             s,

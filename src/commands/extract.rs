@@ -249,6 +249,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         provider: &bb.provider,
         precision: &bb.precision,
         model: &args.backbone.model,
+        data: &args.data,
         stats: &stats,
         new_images: reuse.new_images(&spec),
         secs,

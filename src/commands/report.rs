@@ -101,12 +101,14 @@ impl Workdir {
         let cache = FeatureCache::open(&dir.join("features")).ok();
         let run_dir = run.map(Path::to_path_buf).or_else(|| find_run(dir));
         let trained = run_dir.as_deref().and_then(|r| TrainedRun::load(r).ok());
-        let audit = match read(&dir.join("audit.json")) {
-            Some(v) => serde_json::from_value(v).ok(),
-            None => cache
-                .as_ref()
-                .and_then(|c| crate::audit::audit(c, &AuditConfig::default()).ok()),
-        };
+        // an audit.json of an older format (no calibrated thresholds) is recomputed
+        let audit = read(&dir.join("audit.json"))
+            .and_then(|v| serde_json::from_value(v).ok())
+            .or_else(|| {
+                cache.as_ref().and_then(|c| {
+                    crate::audit::audit(c, &AuditConfig::default(), Some(&dir.join("data"))).ok()
+                })
+            });
         Ok(Workdir {
             raw: read(&dir.join("inspect/report.json")),
             by_split: read(&dir.join("inspect/split/report.json")),

@@ -258,11 +258,12 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
     eprintln!("[audit] label issues, near-duplicates, outliers");
     let cfg = crate::audit::AuditConfig::default();
     let audit_note =
-        match crate::commands::audit::audit_cache(&w.join("features"), &cfg).and_then(|r| {
-            crate::atomic::write_json(&w.join("audit.json"), &r)
-                .map(|_| r)
-                .map_err(anyhow::Error::from)
-        }) {
+        match crate::commands::audit::audit_cache(&w.join("features"), &cfg, Some(&w.join("data")))
+            .and_then(|r| {
+                crate::atomic::write_json(&w.join("audit.json"), &r)
+                    .map(|_| r)
+                    .map_err(anyhow::Error::from)
+            }) {
             Ok(r) => format!(
             "{} likely label errors, {} near-duplicate pairs ({} across splits), {} outliers ({})",
             r.label_issues.len(),

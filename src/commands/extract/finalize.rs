@@ -14,6 +14,8 @@ pub struct Made<'a> {
     pub provider: &'a str,
     pub precision: &'a str,
     pub model: &'a Path,
+    /// The split tree read (`--data`).
+    pub data: &'a Path,
     pub stats: &'a EngineStats,
     /// Images no earlier cache had seen.
     pub new_images: u64,
@@ -80,6 +82,10 @@ pub fn finalize(dir: &Path, spec: &CacheSpec, key: &str, made: &Made) -> Result<
             provider: made.provider.to_owned(),
             precision: made.precision.to_owned(),
             model_path: made.model.display().to_string(),
+            images_root: std::fs::canonicalize(made.data)
+                .unwrap_or_else(|_| made.data.to_path_buf())
+                .display()
+                .to_string(),
             views: s.views,
             reused_views: s.reused,
             new_images: made.new_images,

@@ -251,7 +251,7 @@ fn problems(w: &Workdir) -> String {
     }
     if let Some(a) = &w.audit {
         let cross = a.near_duplicates.iter().filter(|d| d.cross_split).count();
-        let _ = write!(o, "<p>Feature near-duplicates (resized or re-encoded copies that byte hashes miss): {} pairs, {cross} across splits — see <a href=\"#audit\">Audit</a>.</p>", a.near_duplicates.len());
+        let _ = write!(o, "<p>Near-duplicates (resized, re-encoded, brightened or cropped copies that byte hashes miss): {} pairs, {cross} across splits — see <a href=\"#audit\">Audit</a>.</p>", a.near_duplicates.len());
     }
     o
 }

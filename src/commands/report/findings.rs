@@ -4,6 +4,7 @@
 use super::evaluation::Predictions;
 use super::html::{esc, table, thumbnail, Cell};
 use super::{missing, Workdir};
+use crate::audit::explain;
 use std::fmt::Write as _;
 
 /// Worst test images shown.
@@ -117,7 +118,7 @@ pub fn audit(w: &Workdir) -> String {
         "<p>Every image of every split as the mean of its cached views; a {}-fold logistic model predicts each image without having seen it (out-of-fold top-1 {:.1} % on {} images).</p>",
         a.config.folds, a.oof_accuracy * 100.0, a.images
     );
-    let _ = write!(o, "<h3>Likely label errors: {}</h3><p class=\"note\">Confident learning: the out-of-fold model gives another class more than its usual confidence and more than the given one. Score = p(suggested) − p(given).</p><div class=\"cards\">", a.label_issues.len());
+    let _ = write!(o, "<h3>Likely label errors: {} listed of {} found</h3><p>{}</p><p class=\"note\">Confident learning: the out-of-fold model gives another class more than its usual confidence and more than the given one. Score = p(suggested) − p(given).</p><div class=\"cards\">", a.label_issues.len(), a.label_check.found, esc(&explain::labels(a)));
     for i in a.label_issues.iter().take(AUDIT_ROWS) {
         o += &card(w, &i.path, &format!("<div>given <b>{}</b> {:.0} %</div><div class=\"bad\">suggested <b>{}</b> {:.0} %</div><div>score {:.2}</div>", esc(&i.given), i.p_given * 100.0, esc(&i.suggested), i.p_suggested * 100.0, i.score));
     }
@@ -140,7 +141,7 @@ pub fn audit(w: &Workdir) -> String {
         );
     }
     let cross = a.near_duplicates.iter().filter(|d| d.cross_split).count();
-    let _ = write!(o, "<h3>Near-duplicates: {} pairs, {cross} across splits</h3><p class=\"note\">Feature cosine ≥ {} (centred, L2-normalised features): resized or re-encoded copies that byte hashes miss. Cross-split pairs leak test images into training.</p>", a.near_duplicates.len(), a.config.dup_threshold);
+    let _ = write!(o, "<h3>Near-duplicates: {} pairs, {cross} across splits</h3><p>{}</p><p class=\"note\">Copies that byte hashes miss. Cross-split pairs leak test images into training.</p>", a.near_duplicates.len(), esc(&explain::duplicates(a)));
     let mut dups: Vec<_> = a.near_duplicates.iter().collect();
     dups.sort_by_key(|d| !d.cross_split);
     o += "<div class=\"cards\">";
@@ -156,7 +157,13 @@ pub fn audit(w: &Workdir) -> String {
             card(
                 w,
                 &d.a,
-                &format!("<div>cosine {:.3}</div>{flag}", d.similarity)
+                &format!(
+                    "<div>cosine {:.3}, pixels {}</div><div>ratio {:.2} ({})</div>{flag}",
+                    d.similarity,
+                    d.pixel_similarity.map_or("-".into(), |p| format!("{p:.3}")),
+                    d.ratio,
+                    d.evidence
+                )
             ),
             card(w, &d.b, "")
         );
@@ -164,14 +171,25 @@ pub fn audit(w: &Workdir) -> String {
     o += "</div>";
     if a.near_duplicates.len() > AUDIT_ROWS / 2 {
         o += &table(
-            &["a", "b", "cosine", "cross split"],
+            &[
+                "a",
+                "b",
+                "ratio",
+                "cosine",
+                "pixels",
+                "evidence",
+                "cross split",
+            ],
             a.near_duplicates
                 .iter()
                 .map(|d| {
                     vec![
                         Cell::text(&d.a),
                         Cell::text(&d.b),
+                        Cell::num(f64::from(d.ratio), format!("{:.2}", d.ratio)),
                         Cell::num(f64::from(d.similarity), format!("{:.3}", d.similarity)),
+                        Cell::text(d.pixel_similarity.map_or("-".into(), |p| format!("{p:.3}"))),
+                        Cell::text(d.evidence.as_str()),
                         Cell::text(if d.cross_split { "yes" } else { "" }),
                     ]
                 })
@@ -179,7 +197,12 @@ pub fn audit(w: &Workdir) -> String {
             true,
         );
     }
-    let _ = write!(o, "<h3>Outliers: {}</h3><p class=\"note\">Distance 1 − cos to the nearest class centre, robust z ≥ {}.</p><div class=\"cards\">", a.outliers.len(), a.config.outlier_z);
+    let _ = write!(
+        o,
+        "<h3>Outliers: {}</h3><p>{}</p><div class=\"cards\">",
+        a.outliers.len(),
+        esc(&explain::outliers(a))
+    );
     for x in a.outliers.iter().take(AUDIT_ROWS) {
         o += &card(
             w,
