@@ -80,6 +80,8 @@ pub struct NearDuplicate {
     pub evidence: String,
     /// The two lie in different splits (leakage).
     pub cross_split: bool,
+    /// The two carry different labels: the same picture filed twice, at least once wrongly.
+    pub label_conflict: bool,
 }
 
 /// An image far from every class centre.

@@ -92,6 +92,15 @@ fn audit_finds_the_planted_label_error_and_the_cross_split_copy() {
     // the extract recorded its split tree: the pixel check ran on every image
     assert_eq!(v["duplicate_check"]["pixel_images"], 40, "{out}");
     assert!(pair["pixel_similarity"].as_f64().unwrap() > 0.9, "{pair}");
+    // the misfiled copy is also the same picture under two labels
+    let conflict = dups
+        .iter()
+        .find(|d| {
+            d["a"] == "train/beta/planted_wrong.png" || d["b"] == "train/beta/planted_wrong.png"
+        })
+        .unwrap_or_else(|| panic!("planted_wrong.png is no near-duplicate:\n{out}"));
+    assert_eq!(conflict["label_conflict"], true);
+    assert!(out.contains("TWO CLASSES"), "{out}");
     for o in v["outliers"].as_array().unwrap() {
         assert!(o["path"].is_string() && o["class"].is_string() && o["score"].is_number());
     }

@@ -173,6 +173,7 @@ pub fn near_duplicates(
             ratio: r,
             evidence: evidence.into(),
             cross_split: set.splits[i] != set.splits[j],
+            label_conflict: set.labels[i] != set.labels[j],
         });
     }
     pairs.sort_by(|a, b| {

@@ -106,7 +106,12 @@ pub fn table(r: &AuditReport, top: usize) -> String {
     );
     let _ = writeln!(s, "  {}", explain::duplicates(r));
     for d in r.near_duplicates.iter().take(top) {
-        let flag = if d.cross_split { "  CROSS-SPLIT" } else { "" };
+        let flag = match (d.cross_split, d.label_conflict) {
+            (true, true) => "  CROSS-SPLIT, TWO CLASSES",
+            (true, false) => "  CROSS-SPLIT",
+            (false, true) => "  TWO CLASSES",
+            _ => "",
+        };
         let pix = d
             .pixel_similarity
             .map_or("-".to_string(), |p| format!("{p:.3}"));

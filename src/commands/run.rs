@@ -252,6 +252,23 @@ pub fn run(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// The label check in a few words: what is listed, and why not more.
+fn label_summary(r: &crate::audit::AuditReport) -> String {
+    use crate::audit::LabelTrust;
+    let c = &r.label_check;
+    match c.trust {
+        LabelTrust::Informative => format!("{} likely label errors", c.found),
+        LabelTrust::Weak => format!(
+            "{} images with doubtful labels listed of {} (out-of-fold model weak, κ {:.2})",
+            c.shown, c.found, c.kappa
+        ),
+        LabelTrust::TooWeak => format!(
+            "no label check (out-of-fold model too weak, κ {:.2})",
+            c.kappa
+        ),
+    }
+}
+
 /// Audits the cache into `WORKDIR/audit.json` and writes `WORKDIR/report.html`; a failure of
 /// either is reported in the returned notes, not fatal to the run.
 fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
@@ -265,13 +282,13 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
                     .map_err(anyhow::Error::from)
             }) {
             Ok(r) => format!(
-            "{} likely label errors, {} near-duplicate pairs ({} across splits), {} outliers ({})",
-            r.label_issues.len(),
-            r.near_duplicates.len(),
-            r.near_duplicates.iter().filter(|d| d.cross_split).count(),
-            r.outliers.len(),
-            w.join("audit.json").display()
-        ),
+                "{}, {} near-duplicate pairs ({} across splits), {} outliers ({})",
+                label_summary(&r),
+                r.near_duplicates.len(),
+                r.near_duplicates.iter().filter(|d| d.cross_split).count(),
+                r.outliers.len(),
+                w.join("audit.json").display()
+            ),
             Err(e) => format!("skipped: {e:#}"),
         };
     eprintln!("[report] {}", w.join("report.html").display());

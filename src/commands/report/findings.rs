@@ -146,11 +146,13 @@ pub fn audit(w: &Workdir) -> String {
     dups.sort_by_key(|d| !d.cross_split);
     o += "<div class=\"cards\">";
     for d in dups.iter().take(AUDIT_ROWS / 2) {
-        let flag = if d.cross_split {
-            "<div class=\"bad\">CROSS-SPLIT</div>"
-        } else {
-            ""
-        };
+        let mut flag = String::new();
+        if d.cross_split {
+            flag += "<div class=\"bad\">CROSS-SPLIT</div>";
+        }
+        if d.label_conflict {
+            flag += "<div class=\"bad\">TWO CLASSES</div>";
+        }
         let _ = write!(
             o,
             "<div class=\"pair\">{}{}</div>",
