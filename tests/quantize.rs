@@ -45,6 +45,15 @@ fn quantize_writes_an_int8_model_and_sidecar() {
     assert_eq!(side["f32_model_hash"].as_str().unwrap().len(), 64);
     // the int8 model is a working backbone
     succeeded(&pipeline(&["info", "--model", out.to_str().unwrap()]));
+    // with as many parameters: its int8 weights count, their scales and zero points do not
+    let frozen = |m: &str| {
+        let (o, _) = succeeded(&pipeline(&["params", "--model", m, "--classes", "3"]));
+        o.lines()
+            .find(|l| l.starts_with("Frozen params"))
+            .unwrap_or_else(|| panic!("no frozen count in:\n{o}"))
+            .to_string()
+    };
+    assert_eq!(frozen(out.to_str().unwrap()), frozen(MODEL_NHWC));
 }
 
 #[test]

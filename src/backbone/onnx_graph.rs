@@ -1,8 +1,11 @@
 //! Reading an ONNX file's metadata and weights inventory (ONNX protobuf schema, `onnx-protobuf`).
 //!
 //! Parameter counts come from the dims of the graph's initializers, so external-data initializers
-//! count too. Floating-point initializers are parameters; integer ones (shapes, indices) are
-//! constants and are not counted. Layers group each parameter with the first node consuming it.
+//! count too. Floating-point initializers with at least one axis are parameters, and so are the
+//! integer weights of a quantised model (input 0 of a DequantizeLinear); integer shapes and indices,
+//! 0-d floats (Clip bounds) and quantisation scales and zero points are constants, not counted, so
+//! a model and its int8 build count the same. Layers group each parameter with the first node
+//! consuming it.
 
 mod error;
 
@@ -77,7 +80,8 @@ pub struct ModelSummary {
     pub layers: Vec<Layer>,
     /// Op type → number of nodes without parameters (`Relu` → 15).
     pub other_ops: BTreeMap<String, usize>,
-    /// Non-float initializers (shape constants etc.), not counted as parameters.
+    /// Initializers that are not parameters: non-float ones (shapes, indices), 0-d floats
+    /// (operator constants such as Clip bounds) and quantisation scales and zero points.
     pub constants: usize,
     pub parameter_count: u64,
 }
@@ -148,7 +152,20 @@ fn summarise(
     if model.opset_import.is_empty() {
         return Err(not_onnx("no opset import; the file may be truncated"));
     }
-    let inits: Vec<Initializer> = graph.initializer.iter().map(initializer).collect();
+    let mut inits: Vec<Initializer> = graph.initializer.iter().map(initializer).collect();
+    // A quantised model stores each weight as DequantizeLinear(x_int, scale, zero_point): the
+    // integer tensor is the parameter, its scale and zero point are constants.
+    for node in graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "DequantizeLinear")
+    {
+        for (k, name) in node.input.iter().enumerate().take(3) {
+            if let Some(t) = inits.iter_mut().find(|t| &t.name == name) {
+                t.is_parameter = k == 0;
+            }
+        }
+    }
     let init_names: HashMap<&str, usize> = inits
         .iter()
         .enumerate()
@@ -262,7 +279,9 @@ fn initializer(t: &TensorProto) -> Initializer {
         dims: t.dims.clone(),
         count,
         external: t.data_location.value() == 1 || !t.external_data.is_empty(),
-        is_parameter: matches!(t.data_type, 1 | 10 | 11 | 16),
+        // float tensors with at least one axis: a 0-d float is a constant of an operator (ReLU6's
+        // Clip bounds, a quantisation scale), not a learned weight
+        is_parameter: matches!(t.data_type, 1 | 10 | 11 | 16) && !t.dims.is_empty(),
     }
 }
 
