@@ -244,6 +244,40 @@ fn a_homogeneous_tree_flags_its_planted_copies_and_no_lookalikes_by_pixels() {
 }
 
 #[test]
+fn images_moved_since_extraction_leave_the_features_check_and_say_so() {
+    let t = tempfile::tempdir().unwrap();
+    let (tree, cache) = (t.path().join("tree"), t.path().join("f"));
+    planted_tree(&tree);
+    succeeded(&common::extract_into(
+        MODEL,
+        tree.to_str().unwrap(),
+        cache.to_str().unwrap(),
+        &["--passes", "1", "--device", "cpu"],
+    ));
+    let moved = t.path().join("moved");
+    std::fs::rename(&tree, &moved).unwrap();
+    let (out, _) = succeeded(&pipeline(&["audit", "--features", cache.to_str().unwrap()]));
+    assert!(
+        out.contains("no longer at") && out.contains("pass --images"),
+        "{out}"
+    );
+    // told where they are, the pixel check runs again; one changed file is left out and named
+    std::fs::write(moved.join("train/alpha/a_00.png"), b"not the same bytes").unwrap();
+    let (out, _) = succeeded(&pipeline(&[
+        "audit",
+        "--features",
+        cache.to_str().unwrap(),
+        "--images",
+        moved.to_str().unwrap(),
+    ]));
+    assert!(out.contains("39 images compared"), "{out}");
+    assert!(
+        out.contains("a_00.png: changed since its features were extracted"),
+        "{out}"
+    );
+}
+
+#[test]
 fn rejects_a_dup_ratio_outside_zero_to_one() {
     let t = tempfile::tempdir().unwrap();
     let err = fails(&pipeline(&[
