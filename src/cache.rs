@@ -19,6 +19,7 @@ mod family;
 mod load;
 pub mod rows;
 pub mod shard;
+mod speed;
 mod synthetic;
 mod verify;
 
@@ -267,9 +268,33 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, 
 }
 
 impl FeatureCache {
-    /// Opens a complete cache, checking the manifest's schema and that its shards exist.
-    pub fn open(dir: &Path) -> Result<FeatureCache, CacheError> {
-        Self::open_manifest(dir, &dir.join(MANIFEST))
+    /// Opens a complete cache, checking the manifest's schema and that its shards exist. `path`
+    /// is a cache directory (its current `manifest.json`) or a manifest file of one: a
+    /// directory's `manifests/<backbone>.json` opens that backbone's cache in it.
+    pub fn open(path: &Path) -> Result<FeatureCache, CacheError> {
+        if path.is_file() {
+            let parent = path.parent().unwrap_or(Path::new("."));
+            let dir = match parent.file_name() {
+                Some(n) if n == MANIFESTS => parent.parent().unwrap_or(Path::new(".")),
+                _ => parent,
+            };
+            return Self::open_manifest(dir, path);
+        }
+        Self::open_manifest(path, &path.join(MANIFEST))
+    }
+
+    /// The kept manifest of each backbone in cache directory `dir` (`manifests/*.json`, sorted
+    /// by name), empty when it has none.
+    pub fn kept_manifests(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join(MANIFESTS))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        v.sort();
+        v
     }
 
     /// Opens the cache described by manifest `mpath` of directory `dir` (`manifest.json`, or one

@@ -13,12 +13,14 @@
 
 mod head_file;
 mod head_model;
+pub mod parts;
 pub mod recorded;
 pub mod resume;
 
 pub(crate) use head_file::read_mlp;
 pub use head_file::{read_head, write_head};
 pub use head_model::HeadModel;
+pub use parts::FeaturePart;
 
 use crate::atomic::write_json;
 use crate::file_check;
@@ -113,6 +115,10 @@ pub struct RunConfig {
     /// What model selection tried and chose (`--head auto`, the logistic C grid), if any.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub selection: Value,
+    /// Further caches whose features follow the first cache's in each input row (a run on
+    /// concatenated features; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<FeaturePart>,
 }
 
 /// `metrics.json`: how the run ended.
@@ -236,6 +242,8 @@ pub struct TrainedRun {
     pub head: HeadModel,
     /// 1-based epoch of the weights (0 for the logistic head).
     pub best_epoch: u32,
+    /// Further caches of a run on concatenated features (see [`FeaturePart`]).
+    pub parts: Vec<FeaturePart>,
 }
 
 impl TrainedRun {
@@ -290,6 +298,7 @@ impl TrainedRun {
             input: parsed.input,
             head,
             best_epoch: meta.best_epoch,
+            parts: parsed.parts,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod fit;
 mod fused_step;
 pub mod history;
 pub mod input;
+pub mod joined;
 pub mod logistic;
 pub mod loss;
 pub mod matmul;

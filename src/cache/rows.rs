@@ -156,6 +156,33 @@ impl Rows {
     }
 }
 
+/// `[N, D1 + D2 + …]`: blocks of equal row counts side by side, row-major; `f16` when all are,
+/// else widened to `f32`.
+pub fn hstack(blocks: &[Rows]) -> Rows {
+    use ndarray::s;
+    let n = blocks.first().map_or(0, Rows::nrows);
+    let d: usize = blocks.iter().map(Rows::ncols).sum();
+    if blocks.iter().all(Rows::is_half) {
+        let mut out = Array2::from_elem((n, d), f16::ZERO);
+        let mut at = 0;
+        for b in blocks {
+            if let Rows::F16(a) = b {
+                out.slice_mut(s![.., at..at + a.ncols()]).assign(a);
+                at += a.ncols();
+            }
+        }
+        return Rows::F16(out);
+    }
+    let mut out = Array2::<f32>::zeros((n, d));
+    let mut at = 0;
+    for b in blocks {
+        let a = b.to_f32();
+        out.slice_mut(s![.., at..at + a.ncols()]).assign(&*a);
+        at += a.ncols();
+    }
+    Rows::F32(out)
+}
+
 /// `[N,D]`: the element-wise mean of equally shaped row blocks (the first one widened when there
 /// is one), summed in block order, each row widened as it is added.
 pub fn mean_of_rows(blocks: &[Rows]) -> Array2<f32> {

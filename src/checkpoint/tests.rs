@@ -174,6 +174,7 @@ fn rejects_a_config_that_disagrees_with_the_head() {
         preprocess: Value::Null,
         input: Default::default(),
         selection: Value::Null,
+        parts: Vec::new(),
     };
     write_json(&dir.path().join(CONFIG_FILE), &config).unwrap();
     let err = TrainedRun::load(dir.path()).unwrap_err();

@@ -3,6 +3,8 @@
 //! mean ± SD of test top-1, top-5, NLL and mean per-class accuracy. On small data one split's
 //! test set is a coin toss (64 test images: ± 5 points); this is how results should be reported.
 
+mod compare;
+mod join;
 mod pool;
 mod resplit;
 
@@ -22,9 +24,12 @@ use std::path::PathBuf;
 /// Arguments of `pipeline cv`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CvArgs {
-    /// Feature cache written by `pipeline extract` (its deterministic views are used).
-    #[arg(long, value_name = "CACHE")]
-    pub features: PathBuf,
+    /// Feature cache written by `pipeline extract` (its deterministic views are used): a
+    /// directory, or one backbone's cache in it (`DIR/manifests/<backbone>.json`). Repeat it to
+    /// compare caches of the same images made with different backbones: each, and their
+    /// concatenated features, over the same re-splits, in one table.
+    #[arg(long, value_name = "CACHE", required = true)]
+    pub features: Vec<PathBuf>,
     /// Number of random re-splits.
     #[arg(long, default_value_t = 20)]
     pub repeats: u32,
@@ -152,21 +157,23 @@ fn validate(args: &CvArgs) -> Result<[f64; 3]> {
     Ok(f)
 }
 
+/// Repeat `r` on `src`, whose images have `labels` (the re-split depends on them alone).
 fn one_repeat(
     args: &CvArgs,
-    pool: &pool::Pool,
+    src: &join::Source,
+    labels: &[u32],
     classes: &[String],
     f: [f64; 3],
     r: u32,
 ) -> Result<RepeatRow> {
     let start = std::time::Instant::now();
-    let (tr, va, te) = resplit::stratified(&pool.labels, f, args.seed, r);
-    let fold = pool.fold(&tr, &va, &te);
+    let (tr, va, te) = resplit::stratified(labels, f, args.seed, r);
+    let fold = src.fold(&tr, &va, &te);
     let k = classes.len();
     let opts = options(
         args,
         tr.len(),
-        pool.names.len() as u32,
+        src.names.len() as u32,
         &fold.data.labels,
         k,
         fold.data.valid_x.ncols(),
@@ -208,12 +215,16 @@ fn repeat_bytes(pool: &pool::Pool, images: usize) -> usize {
     per_image * images + pool.labels.len() * d * 4
 }
 
-/// Runs `pipeline cv`.
-pub fn run(args: CvArgs) -> Result<()> {
-    let f = validate(&args)?;
-    let cache = FeatureCache::open(&args.features)
-        .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
-    let (shared, notes) = pool::shared_views(&cache)?;
+/// Opens the cache at `path` (a directory or a manifest file in one).
+fn open(path: &std::path::Path) -> Result<FeatureCache> {
+    FeatureCache::open(path)
+        .with_context(|| format!("opening the feature cache {}", path.display()))
+}
+
+/// The views cv uses of `cache` (`--views`, or every view all splits share), and notes on the
+/// rows it leaves out.
+fn chosen_views(args: &CvArgs, cache: &FeatureCache) -> Result<(Vec<String>, Vec<String>)> {
+    let (shared, notes) = pool::shared_views(cache)?;
     let names = match args.views {
         None => shared,
         Some(set) => {
@@ -224,6 +235,17 @@ pub fn run(args: CvArgs) -> Result<()> {
             want
         }
     };
+    Ok((names, notes))
+}
+
+/// Runs `pipeline cv`.
+pub fn run(args: CvArgs) -> Result<()> {
+    let f = validate(&args)?;
+    if args.features.len() > 1 {
+        return compare::run(&args, f);
+    }
+    let cache = open(&args.features[0])?;
+    let (names, notes) = chosen_views(&args, &cache)?;
     for n in &notes {
         crate::say!("cv: not used: {n}");
     }
@@ -253,10 +275,11 @@ pub fn run(args: CvArgs) -> Result<()> {
         .build()?;
     let order: Vec<u32> = (0..args.repeats).collect();
     let mut rows: Vec<RepeatRow> = Vec::with_capacity(order.len());
+    let src = join::Source::single(&pool, None);
     for wave in order.chunks(jobs) {
         let done = threads.install(|| {
             wave.par_iter()
-                .map(|&r| one_repeat(&args, &pool, &classes, f, r))
+                .map(|&r| one_repeat(&args, &src, &pool.labels, &classes, f, r))
                 .collect::<Result<Vec<_>>>()
         })?;
         // Each repeat is shown as its wave ends, and `--json` rewritten with the rows so far, so

@@ -32,8 +32,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a cache and run that do not belong together, naming what differs.
-pub fn check_compatible(cache: &FeatureCache, run: &TrainedRun) -> Result<()> {
+/// The caches of the run's further parts (a run on concatenated features), as it records them.
+fn part_caches(run: &TrainedRun) -> Result<Vec<FeatureCache>> {
+    run.parts
+        .iter()
+        .map(|p| {
+            let c = FeatureCache::open(&p.cache_dir).with_context(|| {
+                format!(
+                    "the run {} was trained on concatenated features and records this cache among them; restore it",
+                    run.dir.display()
+                )
+            })?;
+            if c.key() != p.cache_key {
+                bail!(
+                    "cache {} changed since the run {} was trained on it (key {} vs {}); evaluate a run trained on the current caches",
+                    p.cache_dir.display(),
+                    run.dir.display(),
+                    c.key(),
+                    p.cache_key
+                );
+            }
+            Ok(c)
+        })
+        .collect()
+}
+
+/// Refuses a cache and run that do not belong together, naming what differs. For a run on
+/// concatenated features `cache` is the first cache and `width` the caches' summed width.
+pub fn check_compatible(cache: &FeatureCache, run: &TrainedRun, width: usize) -> Result<()> {
     let fix = "evaluate with the cache the head was trained on, or extract one with the same model (`pipeline extract --model …`)";
     if cache.backbone_hash() != run.backbone_hash {
         bail!(
@@ -53,10 +79,9 @@ pub fn check_compatible(cache: &FeatureCache, run: &TrainedRun) -> Result<()> {
             run.preprocess
         );
     }
-    if cache.feature_dim() != run.feature_dim {
+    if width != run.feature_dim {
         bail!(
-            "feature width mismatch: cache has {}, head expects {}; {fix}",
-            cache.feature_dim(),
+            "feature width mismatch: cache has {width}, head expects {}; {fix}",
             run.feature_dim
         );
     }
@@ -99,9 +124,13 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
             (cache, run)
         }
     };
-    check_compatible(&cache, &run)?;
+    let mut caches = vec![cache];
+    caches.extend(part_caches(&run)?);
+    let width = caches.iter().map(FeatureCache::feature_dim).sum();
+    check_compatible(&caches[0], &run, width)?;
+    let cache = &caches[0];
     let names = run.input.view_names();
-    let feats = crate::head::data::load_views(&cache, &args.split, Some(&names))
+    let feats = crate::head::joined::load_views(&caches, &args.split, Some(&names))
         .with_context(|| format!("loading the {} views the head averages", names.len()))?;
     if feats.labels.is_empty() {
         bail!(

@@ -2,6 +2,7 @@
 //! Softmax (uint8 pixels in, `probabilities` out), plus `classifier.json` beside it with the
 //! same facts as the file's `metadata_props`.
 
+mod concat;
 mod facts;
 
 use crate::backbone::sidecar::Sidecar;
@@ -69,6 +70,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
 /// Checks that run and backbone belong together, composes the graph and writes both files.
 pub fn export(args: &ExportArgs) -> Result<Exported> {
     let run = TrainedRun::load(&args.run)?;
+    if !run.parts.is_empty() {
+        return concat::export(args, &run);
+    }
     let (views, dense_views) = run_views(&run)?;
     let model_path = match &args.model {
         Some(m) => m.clone(),

@@ -139,6 +139,14 @@ pub fn run(args: PredictArgs) -> Result<()> {
         bail!("give --run DIR (or --classifier FILE from `pipeline export`)");
     };
     let run = TrainedRun::load(run_dir)?;
+    if !run.parts.is_empty() {
+        bail!(
+            "the run {} was trained on the concatenated features of {} backbones, which predict --run does not compute; export it (`pipeline export --run {} --out classifier.onnx`, both backbones in one file) and predict with --classifier classifier.onnx",
+            run_dir.display(),
+            run.parts.len() + 1,
+            run_dir.display()
+        );
+    }
     let model = match &args.model {
         Some(m) => m.clone(),
         None => run.recorded_backbone()?,

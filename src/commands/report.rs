@@ -2,6 +2,7 @@
 //! model, extraction, training, evaluation, worst test images, most-confused pairs and the audit.
 //! Charts are inline SVG, thumbnails `data:` URIs; the page fetches nothing.
 
+mod backbones;
 mod data;
 mod evaluation;
 mod extraction;
@@ -66,6 +67,8 @@ pub struct Workdir {
     pub eval: Option<Value>,
     pub audit: Option<AuditReport>,
 }
+
+pub(crate) use backbones::compare_command;
 
 fn read(path: &Path) -> Option<Value> {
     serde_json::from_str(
@@ -148,7 +151,7 @@ pub fn write_report(workdir: &Path, run: Option<&Path>, out: &Path) -> Result<us
 /// The whole page.
 pub fn render(w: &Workdir) -> String {
     let preds = evaluation::Predictions::compute(w);
-    let sections = [
+    let mut sections = vec![
         ("data", "Data", data::data(w)),
         ("model", "Model", data::model(w)),
         ("extraction", "Extraction", extraction::extraction(w)),
@@ -166,6 +169,9 @@ pub fn render(w: &Workdir) -> String {
         ),
         ("audit", "Audit", findings::audit(w)),
     ];
+    if let Some(b) = backbones::backbones(w) {
+        sections.insert(3, ("backbones", "Backbones", b));
+    }
     let sub = format!(
         "{} · pipeline {}",
         w.dir.display(),

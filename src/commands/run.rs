@@ -244,6 +244,11 @@ pub fn run(a: RunArgs) -> Result<()> {
     );
     crate::say!("audit      {audit_note}");
     crate::say!("report     {page}");
+    let kept = crate::cache::FeatureCache::kept_manifests(&w.join("features"));
+    if kept.len() > 1 {
+        let cmd = crate::commands::report::compare_command(&defaults::program(), w, &kept);
+        crate::say!("backbones  {} caches in {}; compare them (the report shows it): {cmd}", kept.len(), w.join("features").display());
+    }
     crate::say!("backbone   {} ({m_note})", model_path.display());
     let [open, predict, export] = defaults::next_commands(&defaults::program(), w, &run_dir);
     crate::say!("next       {open}");
@@ -356,7 +361,7 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
 
 fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {
     TrainArgs {
-        features: features.to_owned(),
+        features: vec![features.to_owned()],
         out: out.to_owned(),
         head: a.head,
         c_grid: None,

@@ -8,7 +8,7 @@ mod resumed;
 use crate::cache::FeatureCache;
 use crate::checkpoint::resume::{read_state, write_state};
 use crate::checkpoint::{self as ckpt, HeadKind, HeadMeta, HeadModel, RunConfig, RunMetrics};
-use crate::head::data::{self, HeadData};
+use crate::head::data::HeadData;
 use crate::head::fit::{balanced_weights, fit, FitConfig, FitState, HeldOut, TrainData};
 use crate::head::history::{format_line, EpochRecord};
 use crate::head::input::HeadInput;
@@ -24,28 +24,39 @@ pub use options::TrainArgs;
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     options::check_ranges(&args)?;
     let threads = options::set_threads(args.threads);
-    let cache = FeatureCache::open(&args.features)
-        .with_context(|| format!("opening the feature cache {}", args.features.display()))?;
+    let caches = args
+        .features
+        .iter()
+        .map(|f| {
+            FeatureCache::open(f)
+                .with_context(|| format!("opening the feature cache {}", f.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cache = &caches[0];
+    if caches.len() > 1 && args.resume {
+        anyhow::bail!("--resume continues a run on one cache; train the run on concatenated features anew with --force");
+    }
+    let width: usize = caches.iter().map(FeatureCache::feature_dim).sum();
     // A resumed run's folder exists; a new one is created only once its sizes are known to fit.
     let early_lock = match args.resume {
         true => Some(crate::lock::lock_dir(&args.out, false)?),
         false => None,
     };
     let recorded = if args.resume {
-        Some(options::recorded_config(&args.out, &cache)?)
+        Some(options::recorded_config(&args.out, cache)?)
     } else {
         None
     };
-    let data = data::load(&cache)
+    let data = crate::head::joined::load(&caches)
         .with_context(|| format!("loading features from {}", cache.dir.display()))?;
     let plan = options::plan(
         &args,
         recorded.as_ref(),
         data.labels.len(),
         data.passes.len() as u32,
-        cache.feature_dim(),
+        width,
     )?;
-    options::check_memory(&plan, &data, cache.feature_dim(), cache.classes().len())?;
+    options::check_memory(&plan, &data, width, cache.classes().len())?;
     let _lock = match early_lock {
         Some(l) => l,
         None => crate::lock::lock_dir(&args.out, false)?,
@@ -71,7 +82,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if recorded.is_none() {
         options::prepare_out_dir(&dir, args.force && !staged)?;
     }
-    let config = run_config(&plan, &cache, &data, threads, &args.features);
+    let mut config = run_config(&plan, cache, &data, threads, &args.features[0]);
+    config.feature_dim = width;
+    config.parts = caches[1..]
+        .iter()
+        .zip(&args.features[1..])
+        .map(|(c, f)| ckpt::FeaturePart::of(c, f))
+        .collect();
     // metrics.json is the completion marker, written last; until then the run reads as incomplete.
     let marker = dir.join(ckpt::METRICS_FILE);
     if recorded.is_some() && marker.exists() {
@@ -90,7 +107,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         data.passes.len(),
         data.valid_labels.len(),
         data.views.len(),
-        cache.feature_dim(),
+        width,
         cache.classes().len(),
         args.out.display()
     );
@@ -144,6 +161,7 @@ fn run_config(
             l2_normalize: false,
         },
         selection: serde_json::Value::Null,
+        parts: Vec::new(),
     }
 }
 

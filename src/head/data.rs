@@ -135,6 +135,18 @@ pub enum DataError {
         split: String,
         missing: String,
     },
+    #[error("feature caches {first} and {other} do not hold the same images ({what}); concatenated features need caches of one split tree (`pipeline run --model A`, then `--model B`, into the same --workdir)")]
+    NotSameImages {
+        first: PathBuf,
+        other: PathBuf,
+        what: String,
+    },
+    #[error("feature caches {first} and {other} hold other views ({what}); extract both with the same --views and --passes")]
+    OtherViews {
+        first: PathBuf,
+        other: PathBuf,
+        what: String,
+    },
     #[error("feature cache {dir}: split `{split}` has label {label}, but only {classes} classes; rebuild it with `pipeline extract --force`")]
     Label {
         dir: PathBuf,

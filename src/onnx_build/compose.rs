@@ -6,6 +6,7 @@
 //! `--input crop`: `crop` uint8 `[N, S, S, 3]` RGB centre crops, batched, one view each.
 //! Outputs `logits` and `probabilities`, float32 `[N, K]`.
 
+mod concat;
 pub mod dense;
 mod head;
 pub mod views;
@@ -19,6 +20,7 @@ use crate::preprocess::PreprocessConfig;
 use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::{ModelProto, NodeProto, TensorProto};
 use std::collections::HashSet;
+pub use concat::compose_concat;
 pub use views::View;
 
 /// The graph input's contract.
@@ -149,34 +151,45 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
         count: 0,
         opset,
     };
-    let mut dense_hw = None;
-    let (crops, batch) = match (spec.input, spec.dense) {
-        (InputKind::Image, Some(_)) => {
-            let (pair, hw) = dense::pair(&mut g, spec.pre.resize_shorter as i64);
-            dense_hw = Some(hw);
-            (pair, Dim::Fixed(1))
-        }
-        (InputKind::Image, None) => (resize_and_crop(&mut g, spec)?, Dim::Fixed(1)),
-        (InputKind::Crop, _) => (spec.input.name().to_owned(), Dim::Param("batch")),
-    };
     let graph = backbone.graph.as_mut().expect("checked by check_names");
+    let feats = features(&mut g, graph, spec)?;
+    finish(g, graph, spec, &feats);
+    Ok(backbone)
+}
+
+/// Adds the eval transform, the backbone's nodes (moved out of `graph`) and the view averaging
+/// to `g`; returns the name of the `[N, D]` feature rows.
+pub(crate) fn features(
+    g: &mut Graph,
+    graph: &mut onnx_protobuf::GraphProto,
+    spec: &Spec,
+) -> Result<String, BuildError> {
+    let mut dense_hw = None;
+    let crops = match (spec.input, spec.dense) {
+        (InputKind::Image, Some(_)) => {
+            let (pair, hw) = dense::pair(g, spec.pre.resize_shorter as i64);
+            dense_hw = Some(hw);
+            pair
+        }
+        (InputKind::Image, None) => resize_and_crop(g, spec)?,
+        (InputKind::Crop, _) => spec.input.name().to_owned(),
+    };
     let mut feats = spec.backbone_output.to_owned();
     if spec.f16 {
         super::f16::graph_to_f16(graph)?;
-        let x = format!("{PREFIX}normalised");
-        normalise(&mut g, spec.pre, &crops, &x);
+        let x = g.fresh("normalised");
+        normalise(g, spec.pre, &crops, &x);
         g.op_to("Cast", &[&x], spec.backbone_input, vec![attr_int("to", 10)]);
     } else {
-        normalise(&mut g, spec.pre, &crops, spec.backbone_input);
+        normalise(g, spec.pre, &crops, spec.backbone_input);
     }
-    let mut nodes = std::mem::take(&mut g.nodes);
-    nodes.append(&mut graph.node);
+    g.nodes.append(&mut graph.node);
     if spec.f16 {
         feats = g.op("Cast", &[&feats], vec![attr_int("to", 1)]);
     }
     let (feats, views) = match (spec.dense, dense_hw) {
         (Some(d), Some(hw)) => (
-            dense::pool(&mut g, &feats, &hw, spec.pre.crop as i64, d),
+            dense::pool(g, &feats, &hw, spec.pre.crop as i64, d),
             d.views.len(),
         ),
         _ if spec.input == InputKind::Image => (
@@ -185,24 +198,32 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
         ),
         _ => (g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]), 1),
     };
-    let feats = if views > 1 {
+    Ok(if views > 1 {
         g.reduce_mean(&feats, 0)
     } else {
         feats
-    };
+    })
+}
+
+/// Adds the row normalisation, the head and Softmax after `feats`, moves `g`'s nodes and
+/// initializers into `graph` and sets its input and outputs.
+pub(crate) fn finish(mut g: Graph, graph: &mut onnx_protobuf::GraphProto, spec: &Spec, feats: &str) {
     let feats = if spec.l2_normalize {
         g.op(
             "LpNormalization",
-            &[&feats],
+            &[feats],
             vec![attr_int("axis", 1), attr_int("p", 2)],
         )
     } else {
-        feats
+        feats.to_owned()
     };
     head::head(&mut g, spec.head, &feats);
-    nodes.append(&mut g.nodes);
-    graph.node = nodes;
+    graph.node = std::mem::take(&mut g.nodes);
     graph.initializer.append(&mut g.inits);
+    let batch = match spec.input {
+        InputKind::Image => Dim::Fixed(1),
+        InputKind::Crop => Dim::Param("batch"),
+    };
     let s = spec.pre.crop as i64;
     let k = spec.head.num_classes() as i64;
     let input = match spec.input {
@@ -233,12 +254,11 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
     ];
     graph.value_info.retain(|v| v.name != spec.backbone_input);
     graph.name = format!("{PREFIX}classifier");
-    Ok(backbone)
 }
 
 /// The backbone must take `backbone_input` (its only non-constant input) and give
 /// `backbone_output`, and none of its names may clash with the ones added here.
-fn check_names(backbone: &ModelProto, spec: &Spec) -> Result<(), BuildError> {
+pub(crate) fn check_names(backbone: &ModelProto, spec: &Spec) -> Result<(), BuildError> {
     let graph = backbone
         .graph
         .as_ref()

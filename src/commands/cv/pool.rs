@@ -13,6 +13,8 @@ pub struct Pool {
     pub views: Vec<Rows>,
     pub names: Vec<String>,
     pub labels: Vec<u32>,
+    /// Each row's image as `split/class/file`, the key rows of other caches are matched by.
+    pub paths: Vec<String>,
 }
 
 /// The views every split has (in train's order), and a note on what the others add.
@@ -78,6 +80,7 @@ pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
         .map(|_| Rows::zeros(total, d, half))
         .collect();
     let mut labels = Vec::with_capacity(total);
+    let mut paths = Vec::with_capacity(total);
     for plan in &cache.manifest.spec.splits {
         let sv = load_views(cache, &plan.name, Some(names))
             .with_context(|| format!("loading split {} of {}", plan.name, cache.dir.display()))?;
@@ -101,6 +104,7 @@ pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
             acc.assign_rows(start, v);
         }
         labels.extend(sv.labels);
+        paths.extend(sv.paths.iter().map(|p| format!("{}/{p}", plan.name)));
     }
     let n = labels.len();
     let views = views.into_iter().map(|v| v.truncate(n)).collect();
@@ -108,6 +112,7 @@ pub fn load(cache: &FeatureCache, names: &[String]) -> Result<Pool> {
         views,
         names: names.to_vec(),
         labels,
+        paths,
     })
 }
 

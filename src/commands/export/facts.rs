@@ -92,6 +92,11 @@ impl Facts {
         Facts { entries }
     }
 
+    /// Adds a fact (a run on concatenated features adds its further backbones as `parts`).
+    pub fn push(&mut self, key: &'static str, value: Value) {
+        self.entries.push((key, value));
+    }
+
     /// Writes the facts into `metadata_props` (strings stay bare, the rest as JSON) and the
     /// producer fields.
     pub fn stamp(&self, model: &mut ModelProto) -> Result<()> {

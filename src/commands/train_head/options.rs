@@ -21,9 +21,11 @@ use std::path::{Path, PathBuf};
 /// Arguments of `pipeline train-head`. Unset hyper-parameters come from `--preset`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Feature cache written by `pipeline extract`.
-    #[arg(long, value_name = "CACHE")]
-    pub features: PathBuf,
+    /// Feature cache written by `pipeline extract` (a directory, or one backbone's cache in it:
+    /// `DIR/manifests/<backbone>.json`). Repeat it to train on the concatenated features of
+    /// caches of the same images made with different backbones (`export` then ships both).
+    #[arg(long, value_name = "CACHE", required = true)]
+    pub features: Vec<PathBuf>,
     /// Run directory to write (created if missing).
     #[arg(long, value_name = "RUN")]
     pub out: PathBuf,
