@@ -47,6 +47,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    crate::head::joined::check_same_images(&caches)?;
     let data = crate::head::joined::load(&caches)
         .with_context(|| format!("loading features from {}", cache.dir.display()))?;
     let plan = options::plan(
