@@ -17,8 +17,21 @@ fn two_backbones(w: &Path) -> (String, Vec<PathBuf>) {
     let mut last = String::new();
     for model in [MODEL, MODEL_NHWC] {
         let out = pipeline(&[
-            "run", "--data", RAW, "--model", model, "--workdir", s(w), "--device", "cpu",
-            "--views", "ten-crop+whole", "--head", "mlp", "--epochs", "3",
+            "run",
+            "--data",
+            RAW,
+            "--model",
+            model,
+            "--workdir",
+            s(w),
+            "--device",
+            "cpu",
+            "--views",
+            "ten-crop+whole",
+            "--head",
+            "mlp",
+            "--epochs",
+            "3",
         ]);
         last = succeeded(&out).0;
     }
@@ -41,23 +54,56 @@ fn concatenated_features_train_eval_and_export_as_one_graph() {
     assert!(summary.contains("backbones  2 caches in"), "{summary}");
     assert!(summary.contains("--json"), "{summary}");
     let page = std::fs::read_to_string(w.join("report.html")).unwrap();
-    assert!(page.contains("Backbones") && page.contains("Not compared yet"), "no backbone section");
+    assert!(
+        page.contains("Backbones") && page.contains("Not compared yet"),
+        "no backbone section"
+    );
     // The comparison the summary names, then the report shows it.
     stdout_of(&pipeline(&[
-        "cv", "--features", s(&kept[0]), "--features", s(&kept[1]), "--repeats", "2",
-        "--head", "logistic", "--c-grid", "1", "--json", s(&w.join("backbones.json")),
+        "cv",
+        "--features",
+        s(&kept[0]),
+        "--features",
+        s(&kept[1]),
+        "--repeats",
+        "2",
+        "--head",
+        "logistic",
+        "--c-grid",
+        "1",
+        "--json",
+        s(&w.join("backbones.json")),
     ]));
     stdout_of(&pipeline(&["report", s(&w)]));
     let page = std::fs::read_to_string(w.join("report.html")).unwrap();
-    assert!(page.contains("Compared by cv") && page.contains("tiny + tiny_nhwc"), "no comparison");
+    assert!(
+        page.contains("Compared by cv") && page.contains("tiny + tiny_nhwc"),
+        "no comparison"
+    );
 
     let run = t.path().join("run");
     stdout_of(&pipeline(&[
-        "train-head", "--features", s(&kept[0]), "--features", s(&kept[1]), "--out", s(&run),
-        "--head", "mlp", "--epochs", "3",
+        "train-head",
+        "--features",
+        s(&kept[0]),
+        "--features",
+        s(&kept[1]),
+        "--out",
+        s(&run),
+        "--head",
+        "mlp",
+        "--epochs",
+        "3",
     ]));
     let trained = TrainedRun::load(&run).unwrap();
-    assert_eq!((trained.feature_dim, trained.parts.len(), trained.first_width()), (32, 1, 16));
+    assert_eq!(
+        (
+            trained.feature_dim,
+            trained.parts.len(),
+            trained.first_width()
+        ),
+        (32, 1, 16)
+    );
     stdout_of(&pipeline(&["eval", "--run", s(&run)]));
     let m = json(&run.join("eval-test/metrics.json"));
     assert!(m["top1"].is_number(), "{m}");
@@ -69,7 +115,10 @@ fn concatenated_features_train_eval_and_export_as_one_graph() {
     // The file alone against the head on the tool's features of the same test images.
     let test = w.join("data/test");
     let got = common::predictions(&["--classifier", s(&out), s(&test)]);
-    let caches: Vec<FeatureCache> = kept.iter().map(|k| FeatureCache::open(k).unwrap()).collect();
+    let caches: Vec<FeatureCache> = kept
+        .iter()
+        .map(|k| FeatureCache::open(k).unwrap())
+        .collect();
     let names = trained.input.view_names();
     let feats = pipeline::head::joined::load_views(&caches, "test", Some(&names)).unwrap();
     let p = trained.log_proba(feats.mean().view()).mapv(f32::exp);
@@ -95,8 +144,17 @@ fn rejects_predict_run_on_concatenated_features() {
     let (_, kept) = two_backbones(&w);
     let run = t.path().join("run");
     stdout_of(&pipeline(&[
-        "train-head", "--features", s(&kept[0]), "--features", s(&kept[1]), "--out", s(&run),
-        "--head", "logistic", "--c-grid", "1",
+        "train-head",
+        "--features",
+        s(&kept[0]),
+        "--features",
+        s(&kept[1]),
+        "--out",
+        s(&run),
+        "--head",
+        "logistic",
+        "--c-grid",
+        "1",
     ]));
     assert_clean_failure(
         &pipeline(&["predict", "--run", s(&run), RAW]),
@@ -108,18 +166,40 @@ fn rejects_predict_run_on_concatenated_features() {
 fn rejects_concatenating_caches_of_other_images() {
     let t = tempfile::tempdir().unwrap();
     let (a, b) = (t.path().join("a"), t.path().join("b"));
-    for (out, data) in [(&a, "tests/fixtures/images/tree"), (&b, "tests/fixtures/images/tree")] {
-        succeeded(&common::extract_into(MODEL, data, s(out), &["--device", "cpu"]));
+    for (out, data) in [
+        (&a, "tests/fixtures/images/tree"),
+        (&b, "tests/fixtures/images/tree"),
+    ] {
+        succeeded(&common::extract_into(
+            MODEL,
+            data,
+            s(out),
+            &["--device", "cpu"],
+        ));
     }
     std::fs::remove_dir_all(&b).unwrap();
     let tree = t.path().join("tree");
     common::copy_tree(Path::new("tests/fixtures/images/tree"), &tree);
-    let first = std::fs::read_dir(tree.join("test/cat")).unwrap().flatten().next().unwrap();
+    let first = std::fs::read_dir(tree.join("test/cat"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
     std::fs::remove_file(first.path()).unwrap();
-    succeeded(&common::extract_into(MODEL_NHWC, s(&tree), s(&b), &["--device", "cpu"]));
+    succeeded(&common::extract_into(
+        MODEL_NHWC,
+        s(&tree),
+        s(&b),
+        &["--device", "cpu"],
+    ));
     assert_clean_failure(
         &pipeline(&[
-            "train-head", "--features", s(&a), "--features", s(&b), "--out",
+            "train-head",
+            "--features",
+            s(&a),
+            "--features",
+            s(&b),
+            "--out",
             s(&t.path().join("run")),
         ]),
         &["do not hold the same images", "same --workdir"],

@@ -63,9 +63,15 @@ fn compares_caches_and_their_concatenation_over_the_same_resplits() {
     assert!(out.contains("cv comparison (3 repeats"), "{out}");
     assert!(out.contains("images/s = the cache manifest"), "{out}");
     let j = json(&js);
-    assert_eq!((&j["kind"], &j["complete"]), (&"cv-compare".into(), &true.into()));
+    assert_eq!(
+        (&j["kind"], &j["complete"]),
+        (&"cv-compare".into(), &true.into())
+    );
     let e = j["entries"].as_array().unwrap();
-    let widths: Vec<u64> = e.iter().map(|x| x["feature_dim"].as_u64().unwrap()).collect();
+    let widths: Vec<u64> = e
+        .iter()
+        .map(|x| x["feature_dim"].as_u64().unwrap())
+        .collect();
     assert_eq!(widths, [24, 16, 40]);
     assert_eq!(e[2]["concatenated"], true);
     assert_eq!(e[0]["top1_diff_mean"], 0.0);
@@ -77,13 +83,20 @@ fn compares_caches_and_their_concatenation_over_the_same_resplits() {
         rows.iter().map(|r| r["top1"].as_f64().unwrap()).collect()
     };
     assert_eq!(top1(&e[1]), top1(&json(&alone)));
-    let d: Vec<f64> = top1(&e[1]).iter().zip(top1(&e[0])).map(|(x, y)| 100.0 * (x - y)).collect();
+    let d: Vec<f64> = top1(&e[1])
+        .iter()
+        .zip(top1(&e[0]))
+        .map(|(x, y)| 100.0 * (x - y))
+        .collect();
     let mean = d.iter().sum::<f64>() / 3.0;
     assert!((e[1]["top1_diff_mean"].as_f64().unwrap() - mean).abs() < 1e-9);
     // The same images in every repeat, all of them.
     let n = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
     for r in e[2]["rows"].as_array().unwrap() {
-        assert_eq!(n(r, "train_images") + n(r, "valid_images") + n(r, "test_images"), 60);
+        assert_eq!(
+            n(r, "train_images") + n(r, "valid_images") + n(r, "test_images"),
+            60
+        );
     }
 }
 
@@ -94,7 +107,11 @@ fn rejects_caches_of_different_images() {
     let b = cache(&t.path().join("b"), 8, 1.0, 2, 12);
     assert_clean_failure(
         &cv(&[&a, &b], &[]),
-        &["do not hold the same images (60 vs 57)", "is only in", "same split tree"],
+        &[
+            "do not hold the same images (60 vs 57)",
+            "is only in",
+            "same split tree",
+        ],
     );
 }
 
@@ -120,5 +137,8 @@ fn rejects_caches_of_different_classes() {
 fn rejects_the_same_cache_twice() {
     let t = tempfile::tempdir().unwrap();
     let a = cache(&t.path().join("a"), 8, 1.0, 1, 15);
-    assert_clean_failure(&cv(&[&a, &a], &[]), &["are the same cache", "give each backbone's cache once"]);
+    assert_clean_failure(
+        &cv(&[&a, &a], &[]),
+        &["are the same cache", "give each backbone's cache once"],
+    );
 }

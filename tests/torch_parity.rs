@@ -32,23 +32,44 @@ fn lite0_features_match_torchs_export() {
         return;
     }
     let ours = root().join("models/efficientnet-lite0.onnx");
-    assert!(ours.exists(), "{} is missing; run `just efficientnet-lite0`", ours.display());
+    assert!(
+        ours.exists(),
+        "{} is missing; run `just efficientnet-lite0`",
+        ours.display()
+    );
     let py = std::env::var("PIPELINE_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let t = tempfile::tempdir().unwrap();
     let theirs = t.path().join("torch/efficientnet-lite0.onnx");
-    let log = python(&py, &["scripts/export_onnx.py", "--arch", "efficientnet-lite0", "--out", s(&theirs)]);
+    let log = python(
+        &py,
+        &[
+            "scripts/export_onnx.py",
+            "--arch",
+            "efficientnet-lite0",
+            "--out",
+            s(&theirs),
+        ],
+    );
     eprintln!("{log}");
     let tree = t.path().join("tree");
     copy_tree(&root().join("tests/fixtures/images/tree"), &tree);
     let photos = t.path().join("photos");
-    python(&py, &["scripts/sample_photos.py", "--calibration", s(&photos)]);
+    python(
+        &py,
+        &["scripts/sample_photos.py", "--calibration", s(&photos)],
+    );
     for e in std::fs::read_dir(&photos).unwrap().flatten() {
         std::fs::copy(e.path(), tree.join("test/cat").join(e.file_name())).unwrap();
     }
     let mut caches = Vec::new();
     for (name, model) in [("ours", &ours), ("torch", &theirs)] {
         let out = t.path().join(name);
-        succeeded(&extract_into(s(model), s(&tree), s(&out), &["--views", "centre", "--device", "cpu"]));
+        succeeded(&extract_into(
+            s(model),
+            s(&tree),
+            s(&out),
+            &["--views", "centre", "--device", "cpu"],
+        ));
         caches.push(FeatureCache::open(&out).unwrap());
     }
     let mut worst = 0f32;
@@ -64,5 +85,8 @@ fn lite0_features_match_torchs_export() {
         rows += a.paths.len();
     }
     eprintln!("max |ours - torch| over {rows} images x 1280 features: {worst:.2e}");
-    assert!(worst <= TOLERANCE, "features differ by {worst} (limit {TOLERANCE})");
+    assert!(
+        worst <= TOLERANCE,
+        "features differ by {worst} (limit {TOLERANCE})"
+    );
 }

@@ -247,7 +247,11 @@ pub fn run(a: RunArgs) -> Result<()> {
     let kept = crate::cache::FeatureCache::kept_manifests(&w.join("features"));
     if kept.len() > 1 {
         let cmd = crate::commands::report::compare_command(&defaults::program(), w, &kept);
-        crate::say!("backbones  {} caches in {}; compare them (the report shows it): {cmd}", kept.len(), w.join("features").display());
+        crate::say!(
+            "backbones  {} caches in {}; compare them (the report shows it): {cmd}",
+            kept.len(),
+            w.join("features").display()
+        );
     }
     crate::say!("backbone   {} ({m_note})", model_path.display());
     let [open, predict, export] = defaults::next_commands(&defaults::program(), w, &run_dir);

@@ -29,9 +29,11 @@ fn difference(a: &FeatureCache, b: &FeatureCache) -> Option<String> {
                 p.name
             ));
         }
-        if let Some((x, _)) = p.images.iter().zip(&q.images).find(|(x, y)| {
-            (&x.rel_path, x.label, &x.blake3) != (&y.rel_path, y.label, &y.blake3)
-        }) {
+        if let Some((x, _)) =
+            p.images.iter().zip(&q.images).find(|(x, y)| {
+                (&x.rel_path, x.label, &x.blake3) != (&y.rel_path, y.label, &y.blake3)
+            })
+        {
             return Some(format!("`{}/{}` differs", p.name, x.rel_path));
         }
     }
@@ -100,7 +102,11 @@ pub fn load(caches: &[FeatureCache]) -> Result<HeadData, DataError> {
         });
     }
     let passes = join(&all.iter().map(|d| d.passes.clone()).collect::<Vec<_>>());
-    let valid_views = join(&all.iter().map(|d| d.valid_views.clone()).collect::<Vec<_>>());
+    let valid_views = join(
+        &all.iter()
+            .map(|d| d.valid_views.clone())
+            .collect::<Vec<_>>(),
+    );
     let first = &all[0];
     Ok(HeadData {
         passes,

@@ -17,10 +17,10 @@ use super::{attr_int, attr_ints, attr_str, node, port, tensor_f32, tensor_i64, B
 use crate::backbone::sidecar::{ChannelOrder, Layout};
 use crate::checkpoint::HeadModel;
 use crate::preprocess::PreprocessConfig;
+pub use concat::compose_concat;
 use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::{ModelProto, NodeProto, TensorProto};
 use std::collections::HashSet;
-pub use concat::compose_concat;
 pub use views::View;
 
 /// The graph input's contract.
@@ -207,7 +207,12 @@ pub(crate) fn features(
 
 /// Adds the row normalisation, the head and Softmax after `feats`, moves `g`'s nodes and
 /// initializers into `graph` and sets its input and outputs.
-pub(crate) fn finish(mut g: Graph, graph: &mut onnx_protobuf::GraphProto, spec: &Spec, feats: &str) {
+pub(crate) fn finish(
+    mut g: Graph,
+    graph: &mut onnx_protobuf::GraphProto,
+    spec: &Spec,
+    feats: &str,
+) {
     let feats = if spec.l2_normalize {
         g.op(
             "LpNormalization",

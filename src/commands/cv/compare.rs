@@ -48,10 +48,19 @@ pub fn run(args: &CvArgs, f: [f64; 3]) -> Result<()> {
         .iter()
         .map(|p| open(p))
         .collect::<Result<_>>()?;
-    let given: Vec<String> = args.features.iter().map(|p| p.display().to_string()).collect();
+    let given: Vec<String> = args
+        .features
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     for (i, c) in caches.iter().enumerate() {
         if let Some(j) = caches[..i].iter().position(|d| d.key() == c.key()) {
-            bail!("{} and {} are the same cache (key {}); give each backbone's cache once", given[j], given[i], c.key());
+            bail!(
+                "{} and {} are the same cache (key {}); give each backbone's cache once",
+                given[j],
+                given[i],
+                c.key()
+            );
         }
     }
     let mut pools = Vec::with_capacity(caches.len());
@@ -88,7 +97,10 @@ pub fn run(args: &CvArgs, f: [f64; 3]) -> Result<()> {
     let labels_0 = pools[0].labels.clone();
     let classes = caches[0].classes().to_vec();
     let (tr, va, _) = super::resplit::stratified(&labels_0, f, args.seed, 0);
-    let per_repeat: usize = pools.iter().map(|p| repeat_bytes(p, tr.len() + va.len())).sum();
+    let per_repeat: usize = pools
+        .iter()
+        .map(|p| repeat_bytes(p, tr.len() + va.len()))
+        .sum();
     let held: usize = pools.iter().map(pool::Pool::bytes).sum();
     let jobs = args.jobs.unwrap_or_else(|| {
         rayon::current_num_threads()
@@ -150,14 +162,25 @@ fn paired(rows: &[RepeatRow], first: &[RepeatRow]) -> (f64, f64, usize, usize) {
 }
 
 fn print_table(args: &CvArgs, entries: &[Entry], rows: &[Vec<RepeatRow>]) {
-    let w = entries.iter().map(|e| e.label.len()).max().unwrap_or(8).max(8);
+    let w = entries
+        .iter()
+        .map(|e| e.label.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     crate::say!(
         "cv comparison ({} repeats, head {}; mean ± SD over the same re-splits; Δ: paired difference of test top-1 to {}, points, re-splits better/worse):",
         rows[0].len(), args.head.name(), entries[0].label
     );
     crate::say!(
         "{:<w$}  {:>8}  {:>9}  {:>14}  {:>14}  {:>13}  {:>9}",
-        "features", "width", "images/s", "test top-1 %", "test top-5 %", "Δ top-1", "better/worse"
+        "features",
+        "width",
+        "images/s",
+        "test top-1 %",
+        "test top-5 %",
+        "Δ top-1",
+        "better/worse"
     );
     for (i, (e, r)) in entries.iter().zip(rows).enumerate() {
         let s = summary(r);
@@ -171,7 +194,8 @@ fn print_table(args: &CvArgs, entries: &[Entry], rows: &[Vec<RepeatRow>]) {
             "{:<w$}  {:>8}  {:>9}  {:>14}  {:>14}  {:>13}  {:>9}",
             e.label,
             e.width,
-            e.images_per_sec.map_or("n/a".to_owned(), |v| format!("{v:.1}")),
+            e.images_per_sec
+                .map_or("n/a".to_owned(), |v| format!("{v:.1}")),
             format!("{:.1} ± {:.1}", s.top1.0, s.top1.1),
             format!("{:.1} ± {:.1}", s.top5.0, s.top5.1),
             delta.0,

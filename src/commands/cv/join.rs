@@ -33,7 +33,10 @@ pub fn align(a: &Side, b: &Side) -> Result<Vec<usize>> {
             .zip(kb)
             .position(|(x, y)| x != y)
             .unwrap_or(ka.len().min(kb.len()));
-        let at = |k: &[String]| k.get(diff).map_or("(none)".to_owned(), |c| format!("`{c}`"));
+        let at = |k: &[String]| {
+            k.get(diff)
+                .map_or("(none)".to_owned(), |c| format!("`{c}`"))
+        };
         bail!(
             "caches {an} and {bn} have different classes ({} vs {}; class {diff} is {} vs {}); {SAME_IMAGES}",
             ka.len(),
@@ -55,7 +58,11 @@ pub fn align(a: &Side, b: &Side) -> Result<Vec<usize>> {
             );
         };
         if a.pool.labels[i] != b.pool.labels[j] {
-            bail!("image {p} has label {} in {an} and {} in {bn}; {SAME_IMAGES}", a.pool.labels[i], b.pool.labels[j]);
+            bail!(
+                "image {p} has label {} in {an} and {} in {bn}; {SAME_IMAGES}",
+                a.pool.labels[i],
+                b.pool.labels[j]
+            );
         }
         if ha.get(p.as_str()) != hb.get(p.as_str()) {
             bail!("image {p} has other contents in {an} than in {bn} (it changed between the extracts); re-extract both from the same files");
@@ -184,7 +191,10 @@ impl<'a> Source<'a> {
         }
         let lead = &self.parts[0];
         let labels_at = |idx: &[usize]| -> Vec<u32> {
-            lead.rows(idx).iter().map(|&i| lead.pool.labels[i]).collect()
+            lead.rows(idx)
+                .iter()
+                .map(|&i| lead.pool.labels[i])
+                .collect()
         };
         let valid_views = self.joined(valid);
         let test_views = self.joined(test);
@@ -251,9 +261,15 @@ mod tests {
         let first = fold.data.passes[0].to_f32();
         assert!(first.is_standard_layout());
         assert_eq!(first.row(0).to_vec(), vec![30.0, 31.0, -30.0, -31.0, -32.0]);
-        assert_eq!(fold.test_x.row(0).to_vec(), vec![20.25, 21.25, -19.75, -20.75, -21.75]);
+        assert_eq!(
+            fold.test_x.row(0).to_vec(),
+            vec![20.25, 21.25, -19.75, -20.75, -21.75]
+        );
         let alone = Source::single(&b, Some(&maps[0])).fold(&[3, 0], &[1], &[2]);
         assert_eq!(alone.data.labels, fold.data.labels);
-        assert_eq!(alone.data.passes[1].to_f32().row(1).to_vec(), vec![0.5, -0.5, -1.5]);
+        assert_eq!(
+            alone.data.passes[1].to_f32().row(1).to_vec(),
+            vec![0.5, -0.5, -1.5]
+        );
     }
 }

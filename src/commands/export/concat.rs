@@ -27,9 +27,19 @@ struct Body {
 }
 
 /// Reads the backbone at `path` and checks it gives what the head was trained on.
-fn body(path: PathBuf, hash: &str, preprocess: &serde_json::Value, width: usize, wanted: Option<Precision>, dense: bool) -> Result<Body> {
+fn body(
+    path: PathBuf,
+    hash: &str,
+    preprocess: &serde_json::Value,
+    width: usize,
+    wanted: Option<Precision>,
+    dense: bool,
+) -> Result<Body> {
     let sidecar = Sidecar::load_for(&path)?.with_context(|| {
-        format!("no sidecar {} beside the model", Sidecar::path_for(&path).display())
+        format!(
+            "no sidecar {} beside the model",
+            Sidecar::path_for(&path).display()
+        )
     })?;
     let found = crate::backbone::hash_file(&path)?;
     let short = |h: &str| h[..h.len().min(12)].to_owned();
@@ -46,21 +56,43 @@ fn body(path: PathBuf, hash: &str, preprocess: &serde_json::Value, width: usize,
         bail!("the sidecar of {} has other preprocessing than the run's cache; restore the sidecar the cache was extracted with", path.display());
     }
     if sidecar.feature_dim != width {
-        bail!("feature width mismatch: the sidecar of {} says {}, the run's cache has {width}", path.display(), sidecar.feature_dim);
+        bail!(
+            "feature width mismatch: the sidecar of {} says {}, the run's cache has {width}",
+            path.display(),
+            sidecar.feature_dim
+        );
     }
     let own = facts::sidecar_precision(&path)?;
-    let precision = wanted.unwrap_or(if own == "int8" { Precision::Int8 } else { Precision::F32 });
+    let precision = wanted.unwrap_or(if own == "int8" {
+        Precision::Int8
+    } else {
+        Precision::F32
+    });
     if precision == Precision::F16 {
         bail!("--precision f16 is not built for concatenated features; export with the backbones' own precision (leave --precision out)");
     }
     check_precision(precision, &own, &path)?;
     let (dense, output) = if dense {
         let window = dense_window(&path)?;
-        (Some(DenseSpec { window, views: Vec::new() }), crate::onnx_build::dense::MAP_OUTPUT.to_owned())
+        (
+            Some(DenseSpec {
+                window,
+                views: Vec::new(),
+            }),
+            crate::onnx_build::dense::MAP_OUTPUT.to_owned(),
+        )
     } else {
         (None, sidecar.output_name.clone())
     };
-    Ok(Body { path, hash: found, pre, precision, dense, output, sidecar })
+    Ok(Body {
+        path,
+        hash: found,
+        pre,
+        precision,
+        dense,
+        output,
+        sidecar,
+    })
 }
 
 /// Exports `run`, which records further parts.
@@ -74,9 +106,23 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
     check_out(&args.out)?;
     let (views, dense_views) = run_views(run)?;
     let dense = !dense_views.is_empty();
-    let mut bodies = vec![body(run.recorded_backbone()?, &run.backbone_hash, &run.preprocess, run.first_width(), args.precision, dense)?];
+    let mut bodies = vec![body(
+        run.recorded_backbone()?,
+        &run.backbone_hash,
+        &run.preprocess,
+        run.first_width(),
+        args.precision,
+        dense,
+    )?];
     for p in &run.parts {
-        bodies.push(body(p.backbone(run)?, &p.backbone_hash, &p.preprocess, p.feature_dim, args.precision, dense)?);
+        bodies.push(body(
+            p.backbone(run)?,
+            &p.backbone_hash,
+            &p.preprocess,
+            p.feature_dim,
+            args.precision,
+            dense,
+        )?);
     }
     for b in &mut bodies {
         if let Some(d) = &mut b.dense {
@@ -102,25 +148,42 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
         };
         graphs.push((m, spec));
     }
-    let mut model = compose_concat(graphs).context("composing the classifier on concatenated features")?;
+    let mut model =
+        compose_concat(graphs).context("composing the classifier on concatenated features")?;
     let b0 = &bodies[0];
-    let mut facts = facts::Facts::new(run, &b0.sidecar, &b0.hash, &b0.pre, InputKind::Image, b0.precision, &views);
+    let mut facts = facts::Facts::new(
+        run,
+        &b0.sidecar,
+        &b0.hash,
+        &b0.pre,
+        InputKind::Image,
+        b0.precision,
+        &views,
+    );
     let parts: Vec<serde_json::Value> = bodies[1..]
         .iter()
         .zip(&run.parts)
-        .map(|(b, p)| json!({
-            "backbone_name": b.sidecar.name, "backbone_source": b.sidecar.source,
-            "backbone_licence": b.sidecar.licence, "backbone_hash": b.hash,
-            "preprocess": serde_json::to_value(&b.pre).unwrap_or_default(),
-            "precision": facts::precision_name(b.precision), "feature_dim": p.feature_dim,
-            "cache_key": p.cache_key,
-        }))
+        .map(|(b, p)| {
+            json!({
+                "backbone_name": b.sidecar.name, "backbone_source": b.sidecar.source,
+                "backbone_licence": b.sidecar.licence, "backbone_hash": b.hash,
+                "preprocess": serde_json::to_value(&b.pre).unwrap_or_default(),
+                "precision": facts::precision_name(b.precision), "feature_dim": p.feature_dim,
+                "cache_key": p.cache_key,
+            })
+        })
         .collect();
     facts.push("parts", json!(parts));
     facts.stamp(&mut model)?;
-    let bytes = model.write_to_bytes().context("serialising the classifier graph")?;
+    let bytes = model
+        .write_to_bytes()
+        .context("serialising the classifier graph")?;
     write_atomic(&args.out, &bytes)?;
     let facts_path = args.out.with_extension("json");
     write_atomic(&facts_path, facts.to_json(&bytes)?.as_bytes())?;
-    Ok(Exported { path: args.out.clone(), facts_path, bytes: bytes.len() })
+    Ok(Exported {
+        path: args.out.clone(),
+        facts_path,
+        bytes: bytes.len(),
+    })
 }

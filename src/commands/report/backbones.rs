@@ -27,12 +27,15 @@ pub fn compare_command(program: &str, workdir: &Path, kept: &[std::path::PathBuf
 /// The section, `None` when the cache holds at most one backbone and no comparison was written.
 pub fn backbones(w: &Workdir) -> Option<String> {
     let kept = FeatureCache::kept_manifests(&w.dir.join("features"));
-    let comparison = super::read(&w.dir.join(COMPARISON_FILE))
-        .filter(|v| v["kind"] == "cv-compare");
+    let comparison =
+        super::read(&w.dir.join(COMPARISON_FILE)).filter(|v| v["kind"] == "cv-compare");
     if kept.len() < 2 && comparison.is_none() {
         return None;
     }
-    let caches: Vec<FeatureCache> = kept.iter().filter_map(|p| FeatureCache::open(p).ok()).collect();
+    let caches: Vec<FeatureCache> = kept
+        .iter()
+        .filter_map(|p| FeatureCache::open(p).ok())
+        .collect();
     let current = w.cache.as_ref().map(|c| c.key().to_owned());
     let rows = caches
         .iter()
@@ -40,14 +43,22 @@ pub fn backbones(w: &Workdir) -> Option<String> {
             let s = &c.manifest.stats;
             vec![
                 Cell::text(c.backbone_label()),
-                Cell::text(if s.precision.is_empty() { "?" } else { &s.precision }),
+                Cell::text(if s.precision.is_empty() {
+                    "?"
+                } else {
+                    &s.precision
+                }),
                 Cell::int(c.feature_dim()),
                 c.images_per_sec()
                     .map_or(Cell::text("n/a"), |v| Cell::num(v, format!("{v:.1}"))),
                 Cell::text(format!(
                     "{}{}",
                     c.key(),
-                    if current.as_deref() == Some(c.key()) { " (current)" } else { "" }
+                    if current.as_deref() == Some(c.key()) {
+                        " (current)"
+                    } else {
+                        ""
+                    }
                 )),
             ]
         })
@@ -58,7 +69,13 @@ pub fn backbones(w: &Workdir) -> Option<String> {
         esc(&w.dir.join("features/manifests").display().to_string())
     );
     o += &table(
-        &["backbone", "precision", "width", "extract images/s", "cache key"],
+        &[
+            "backbone",
+            "precision",
+            "width",
+            "extract images/s",
+            "cache key",
+        ],
         rows,
         false,
     );
@@ -100,7 +117,15 @@ fn comparison_table(v: &Value, keys: &[&str]) -> String {
                 if i == 0 {
                     Cell::text("—")
                 } else {
-                    Cell::num(d, format!("{d:+.1} ± {:.1} ({} / {})", num(e, "top1_diff_sd"), e["better"], e["worse"]))
+                    Cell::num(
+                        d,
+                        format!(
+                            "{d:+.1} ± {:.1} ({} / {})",
+                            num(e, "top1_diff_sd"),
+                            e["better"],
+                            e["worse"]
+                        ),
+                    )
                 },
             ]
         })
@@ -117,7 +142,14 @@ fn comparison_table(v: &Value, keys: &[&str]) -> String {
         o += "<p class=\"note\">This comparison was made from caches that are no longer the ones kept here; rerun it.</p>";
     }
     o += &table(
-        &["features", "width", "images/s", "test top-1", "test top-5", "Δ top-1"],
+        &[
+            "features",
+            "width",
+            "images/s",
+            "test top-1",
+            "test top-5",
+            "Δ top-1",
+        ],
         rows,
         false,
     );

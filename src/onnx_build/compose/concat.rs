@@ -101,7 +101,10 @@ fn rename(graph: &mut GraphProto, prefix: &str) -> Result<(), BuildError> {
         }
     };
     for n in &mut graph.node {
-        if n.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
+        if n.attribute
+            .iter()
+            .any(|a| a.g.is_some() || !a.graphs.is_empty())
+        {
             return Err(BuildError::Graph(format!(
                 "node `{}` ({}) holds a sub-graph, which a concatenated classifier does not take",
                 n.name, n.op_type
