@@ -1,6 +1,7 @@
 //! Stage `predict`: top-k classes with probabilities for image files and folders, streamed as
-//! they come, through the same eval preprocessing as `extract`; or, with `--classifier`, a file
-//! written by `pipeline export`, alone (see `classifier`).
+//! they come, through the same eval preprocessing as `extract` (every backbone of a run on
+//! concatenated features, their features joined); or, with `--classifier`, a file written by
+//! `pipeline export`, alone (see `classifier`).
 
 mod classifier;
 mod views;
@@ -92,11 +93,38 @@ fn check_model(
             run.preprocess
         );
     }
-    if bb.feature_dim() != run.feature_dim {
+    if bb.feature_dim() != run.first_width() {
         bail!(
             "feature width mismatch: model gives {}, head expects {}",
             bb.feature_dim(),
-            run.feature_dim
+            run.first_width()
+        );
+    }
+    Ok(())
+}
+
+/// Checks a further backbone of a run on concatenated features against what the run records.
+fn check_part(
+    bb: &Backbone,
+    pre: &PreprocessConfig,
+    part: &crate::checkpoint::FeaturePart,
+    run: &TrainedRun,
+) -> Result<()> {
+    let fix = format!(
+        "restore the backbone and sidecar {} records under `parts`",
+        run.dir.join(crate::checkpoint::CONFIG_FILE).display()
+    );
+    if bb.model_hash != part.backbone_hash {
+        bail!(
+            "model {} changed since the run {} was trained on its features; {fix}",
+            bb.model_path.display(),
+            run.dir.display()
+        );
+    }
+    if serde_json::to_value(pre)? != part.preprocess || bb.feature_dim() != part.feature_dim {
+        bail!(
+            "the sidecar of {} has other preprocessing or width than the run's cache; {fix}",
+            bb.model_path.display()
         );
     }
     Ok(())
@@ -139,28 +167,32 @@ pub fn run(args: PredictArgs) -> Result<()> {
         bail!("give --run DIR (or --classifier FILE from `pipeline export`)");
     };
     let run = TrainedRun::load(run_dir)?;
-    if !run.parts.is_empty() {
-        bail!(
-            "the run {} was trained on the concatenated features of {} backbones, which predict --run does not compute; export it (`pipeline export --run {} --out classifier.onnx`, both backbones in one file) and predict with --classifier classifier.onnx",
-            run_dir.display(),
-            run.parts.len() + 1,
-            run_dir.display()
-        );
-    }
     let model = match &args.model {
         Some(m) => m.clone(),
         None => run.recorded_backbone()?,
     };
-    let mut bb = Backbone::open(&BackboneArgs {
-        model,
-        device: args.device,
-        threads: args.threads,
-        ort_lib: args.ort_lib.clone(),
-    })?;
+    let open = |model: PathBuf| {
+        Backbone::open(&BackboneArgs {
+            model,
+            device: args.device,
+            threads: args.threads,
+            ort_lib: args.ort_lib.clone(),
+        })
+    };
+    let bb = open(model)?;
     let files = image_files(&args.paths)?;
     let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
     check_model(&bb, &pre, &run, args.model.is_none())?;
+    // A run on concatenated features: every backbone it records, features joined in that order.
+    let mut bodies = vec![(bb, pre)];
+    for part in &run.parts {
+        let bb = open(part.backbone(&run)?)?;
+        let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
+        check_part(&bb, &pre, part, &run)?;
+        bodies.push((bb, pre));
+    }
     let views = run_views(&run)?;
+    let pres: Vec<PreprocessConfig> = bodies.iter().map(|(_, p)| p.clone()).collect();
     let k = args.topk.min(run.classes.len());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -169,26 +201,30 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     let (mut done, mut skipped) = (0usize, 0usize);
     for chunk in files.chunks(args.batch) {
-        let tensors: Vec<(usize, Result<views::Prepared, String>)> = chunk
+        let tensors: Vec<(usize, Result<Vec<views::Prepared>, String>)> = chunk
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
                 let r = crate::image_io::load_rgb8(p)
                     .map_err(|e| e.to_string())
                     .and_then(|img| {
-                        views::prepare(&img, &pre, &views)
+                        pres.iter()
+                            .map(|pre| views::prepare(&img, pre, &views))
+                            .collect::<Result<Vec<_>, _>>()
                             .map_err(|e| format!("{}: {e}", p.display()))
                     });
                 (i, r)
             })
             .collect();
         let mut ok_idx = Vec::new();
-        let mut input = Vec::with_capacity(chunk.len());
+        let mut input: Vec<Vec<views::Prepared>> = bodies.iter().map(|_| Vec::new()).collect();
         for (i, r) in tensors {
             match r {
                 Ok(t) => {
                     ok_idx.push(i);
-                    input.push(t);
+                    for (acc, p) in input.iter_mut().zip(t) {
+                        acc.push(p);
+                    }
                 }
                 Err(reason) => {
                     skipped += 1;
@@ -199,7 +235,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
         if ok_idx.is_empty() {
             continue;
         }
-        let x = views::mean_features(&mut bb, &pre, &views, &input)?;
+        let mut parts = Vec::with_capacity(bodies.len());
+        for ((bb, pre), input) in bodies.iter_mut().zip(&input) {
+            parts.push(crate::cache::Rows::F32(views::mean_features(
+                bb, pre, &views, input,
+            )?));
+        }
+        let x = crate::cache::rows::hstack(&parts).into_f32();
         let lp = run.log_proba(x.view());
         for (row, &i) in lp.rows().into_iter().zip(&ok_idx) {
             let top = topk(row.as_slice().unwrap_or(&row.to_vec()), k);
@@ -210,7 +252,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     }
     eprintln!(
         "predicted {done} images, skipped {skipped} (provider {})",
-        bb.provider
+        bodies[0].0.provider
     );
     if done == 0 {
         bail!(
