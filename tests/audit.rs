@@ -261,8 +261,13 @@ fn images_moved_since_extraction_leave_the_features_check_and_say_so() {
         out.contains("no longer at") && out.contains("pass --images"),
         "{out}"
     );
-    // told where they are, the pixel check runs again; one changed file is left out and named
+    // told where they are, the pixel check runs again; a changed file is left out and named, and
+    // a FIFO put in place of an image is refused, not read (no hang)
     std::fs::write(moved.join("train/alpha/a_00.png"), b"not the same bytes").unwrap();
+    let fifo = moved.join("train/alpha/a_01.png");
+    std::fs::remove_file(&fifo).unwrap();
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     let (out, _) = succeeded(&pipeline(&[
         "audit",
         "--features",
@@ -270,7 +275,8 @@ fn images_moved_since_extraction_leave_the_features_check_and_say_so() {
         "--images",
         moved.to_str().unwrap(),
     ]));
-    assert!(out.contains("39 images compared"), "{out}");
+    assert!(out.contains("38 images compared"), "{out}");
+    assert!(out.contains("a_01.png: cannot read it"), "{out}");
     assert!(
         out.contains("a_00.png: changed since its features were extracted"),
         "{out}"

@@ -61,7 +61,9 @@ pub fn thumbnails(sources: &[Source]) -> Thumbnails {
 }
 
 fn one(s: &Source) -> Result<Vec<f32>, String> {
-    let bytes = std::fs::read(&s.path).map_err(|e| format!("cannot read it ({e})"))?;
+    // a bounded regular-file read: a FIFO or device put in place of an image is refused, not read
+    let bytes = crate::file_check::read(&s.path, crate::file_check::MAX_IMAGE)
+        .map_err(|e| format!("cannot read it ({e})"))?;
     if let Some(want) = &s.blake3 {
         // the cache records the first 32 hex digits
         if want.len() < 16
