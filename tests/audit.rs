@@ -38,6 +38,16 @@ fn planted_tree(out: &Path) {
         .unwrap();
 }
 
+/// `pipeline extract` of `tree` into `cache` with the tiny fixture backbone, `passes` passes.
+fn extract(tree: &Path, cache: &Path, passes: &str) {
+    succeeded(&common::extract_into(
+        MODEL,
+        tree.to_str().unwrap(),
+        cache.to_str().unwrap(),
+        &["--passes", passes, "--device", "cpu"],
+    ));
+}
+
 #[test]
 fn audit_finds_the_planted_label_error_and_the_cross_split_copy() {
     let t = tempfile::tempdir().unwrap();
@@ -47,12 +57,7 @@ fn audit_finds_the_planted_label_error_and_the_cross_split_copy() {
         t.path().join("audit.json"),
     );
     planted_tree(&tree);
-    succeeded(&common::extract_into(
-        MODEL,
-        tree.to_str().unwrap(),
-        cache.to_str().unwrap(),
-        &["--passes", "2", "--device", "cpu"],
-    ));
+    extract(&tree, &cache, "2");
     let (out, _) = succeeded(&pipeline(&[
         "audit",
         "--features",
@@ -115,12 +120,7 @@ fn audit_refuses_a_missing_cache_and_bad_folds() {
     let tree = t.path().join("tree");
     planted_tree(&tree);
     let cache = t.path().join("f");
-    succeeded(&common::extract_into(
-        MODEL,
-        tree.to_str().unwrap(),
-        cache.to_str().unwrap(),
-        &["--passes", "1", "--device", "cpu"],
-    ));
+    extract(&tree, &cache, "1");
     let err = fails(&pipeline(&[
         "audit",
         "--features",
@@ -197,12 +197,7 @@ fn a_homogeneous_tree_flags_its_planted_copies_and_no_lookalikes_by_pixels() {
         t.path().join("audit.json"),
     );
     let planted = homogeneous_tree(&tree);
-    succeeded(&common::extract_into(
-        MODEL,
-        tree.to_str().unwrap(),
-        cache.to_str().unwrap(),
-        &["--passes", "1", "--device", "cpu"],
-    ));
+    extract(&tree, &cache, "1");
     let (out, _) = succeeded(&pipeline(&[
         "audit",
         "--features",
@@ -248,12 +243,7 @@ fn images_moved_since_extraction_leave_the_features_check_and_say_so() {
     let t = tempfile::tempdir().unwrap();
     let (tree, cache) = (t.path().join("tree"), t.path().join("f"));
     planted_tree(&tree);
-    succeeded(&common::extract_into(
-        MODEL,
-        tree.to_str().unwrap(),
-        cache.to_str().unwrap(),
-        &["--passes", "1", "--device", "cpu"],
-    ));
+    extract(&tree, &cache, "1");
     let moved = t.path().join("moved");
     std::fs::rename(&tree, &moved).unwrap();
     let (out, _) = succeeded(&pipeline(&["audit", "--features", cache.to_str().unwrap()]));

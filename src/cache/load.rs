@@ -7,6 +7,21 @@ use ndarray::Array2;
 use shard::FeatureDtype;
 
 impl FeatureCache {
+    /// The plan of `split`, or which splits the cache has.
+    pub fn plan(&self, split: &str) -> Result<&super::SplitPlan, CacheError> {
+        let spec = &self.manifest.spec;
+        spec.split(split).ok_or_else(|| CacheError::NoSplit {
+            dir: self.dir.clone(),
+            split: split.to_owned(),
+            have: spec
+                .splits
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
     /// Loads all rows of (split, pass), widened to `f32`.
     pub fn load(&self, split: &str, pass: u32) -> Result<SplitFeatures, CacheError> {
         let (features, labels, paths) = self.load_with(split, pass, false)?;
@@ -38,16 +53,7 @@ impl FeatureCache {
         keep_half: bool,
     ) -> Result<(Rows, Vec<u32>, Vec<String>), CacheError> {
         let spec = &self.manifest.spec;
-        let plan = spec.split(split).ok_or_else(|| CacheError::NoSplit {
-            dir: self.dir.clone(),
-            split: split.to_owned(),
-            have: spec
-                .splits
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let plan = self.plan(split)?;
         if pass >= plan.passes {
             return Err(CacheError::NoPass {
                 dir: self.dir.clone(),

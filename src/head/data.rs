@@ -49,20 +49,7 @@ pub fn load_views(
     split: &str,
     only: Option<&[String]>,
 ) -> Result<SplitViews, DataError> {
-    let plan = cache.manifest.spec.split(split).ok_or_else(|| {
-        DataError::Cache(CacheError::NoSplit {
-            dir: cache.dir.clone(),
-            split: split.to_owned(),
-            have: cache
-                .manifest
-                .spec
-                .splits
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-    })?;
+    let plan = cache.plan(split).map_err(DataError::Cache)?;
     let all = plan.view_rows();
     if let Some(want) = only {
         let missing: Vec<&str> = want
