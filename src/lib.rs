@@ -8,7 +8,7 @@
 //! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
 //! [`audit`] finds suspicious images from their features; [`atomic`] and [`lock`] keep outputs
 //! whole and single-writer, [`file_check`] keeps inputs regular and
-//! plausibly sized; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
+//! plausibly sized; [`metrics`] and [`verdict`] (what an evaluation means, in sentences), [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
 pub mod cli;
 pub mod commands;
@@ -30,3 +30,4 @@ pub mod plot;
 pub mod preprocess;
 pub mod progress;
 pub mod seed;
+pub mod verdict;

@@ -2,10 +2,10 @@
 //! confusion matrix and most-confused pairs.
 
 use ndarray::ArrayView2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Results for one class.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassResult {
     pub class: String,
     pub train_count: usize,
@@ -16,7 +16,7 @@ pub struct ClassResult {
 }
 
 /// A pair of classes confused with each other: `count` images of `truth` predicted as `predicted`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Confusion {
     pub truth: String,
     pub predicted: String,
@@ -24,7 +24,7 @@ pub struct Confusion {
 }
 
 /// All metrics of one evaluated split.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metrics {
     pub images: usize,
     pub top1: f64,

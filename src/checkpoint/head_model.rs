@@ -46,6 +46,26 @@ impl HeadModel {
             HeadModel::MlpEnsemble(ms) => ms.iter().map(Mlp::num_params).sum(),
         }
     }
+    /// The head's layers in words, as PyTorch would print them (an ensemble: its members).
+    pub fn describe(&self) -> String {
+        let mlp = |m: &Mlp<f32>| {
+            let (d, h, k) = m.dims();
+            format!("Linear({d}, {h}) → ReLU → Dropout → Linear({h}, {k})")
+        };
+        match self {
+            HeadModel::Mlp(m) => mlp(m),
+            HeadModel::Logistic(l) => {
+                format!(
+                    "Linear({}, {}) (logistic regression)",
+                    l.weight.ncols(),
+                    l.weight.nrows()
+                )
+            }
+            HeadModel::MlpEnsemble(ms) => {
+                format!("{} × [{}], probabilities averaged", ms.len(), mlp(&ms[0]))
+            }
+        }
+    }
     /// Eval-mode log-probabilities `[N,K]` of `x` `[N,D]`; `x` must have `D` columns.
     pub fn log_proba(&self, x: ArrayView2<f32>) -> Array2<f32> {
         match self {

@@ -4,6 +4,7 @@
 use crate::cache::FeatureCache;
 use crate::checkpoint::TrainedRun;
 use crate::metrics::{self, csv_record, Metrics};
+use crate::verdict::{Verdict, VERDICT_FILE};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -23,12 +24,22 @@ pub struct EvalArgs {
     /// Output directory [default: RUN/eval-SPLIT].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Classes with fewer training photos are named in the verdict as short of photos.
+    #[arg(long, value_name = "N", default_value_t = crate::verdict::MIN_TRAIN)]
+    pub min_train: usize,
+}
+
+/// What `evaluate` computed and where it wrote it.
+pub struct Evaluation {
+    pub metrics: Metrics,
+    pub verdict: Verdict,
+    pub out: PathBuf,
 }
 
 /// Runs `pipeline eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let (m, out) = evaluate(&args)?;
-    crate::output::print_stdout(&summary(&m, &args.split, &out))?;
+    let e = evaluate(&args)?;
+    crate::output::print_stdout(&summary(&e))?;
     Ok(())
 }
 
@@ -107,8 +118,8 @@ fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
-/// Evaluates and writes every output; returns the metrics and the output directory.
-pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
+/// Evaluates and writes every output (`verdict.json` among them).
+pub fn evaluate(args: &EvalArgs) -> Result<Evaluation> {
     let (cache, run) = match &args.features {
         Some(f) => (FeatureCache::open(f)?, TrainedRun::load(&args.run)?),
         None => {
@@ -160,7 +171,16 @@ pub fn evaluate(args: &EvalArgs) -> Result<(Metrics, PathBuf)> {
         &feats.labels,
         lp.view(),
     )?;
-    Ok((m, out))
+    let split_tree = std::path::Path::new(&cache.manifest.stats.images_root);
+    let (left_out, min_images) = crate::verdict::left_out_of(split_tree)
+        .unwrap_or((Vec::new(), crate::commands::split::MIN_IMAGES));
+    let verdict = Verdict::new(&m, &args.split, left_out, min_images, args.min_train);
+    crate::atomic::write_json(&out.join(VERDICT_FILE), &verdict)?;
+    Ok(Evaluation {
+        metrics: m,
+        verdict,
+        out,
+    })
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
@@ -239,24 +259,44 @@ fn write_outputs(
     Ok(())
 }
 
-/// The short human summary printed on stdout.
-pub fn summary(m: &Metrics, split: &str, out: &Path) -> String {
-    let mut s = format!(
-        "{split}: {} images, top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} %\n",
-        m.images,
+/// The technical line: accuracy, top-5 where it means something, NLL, mean per-class accuracy.
+pub fn metrics_line(m: &Metrics) -> String {
+    let top5 = if m.k5 < m.confusion.len() {
+        format!(", top-{} {:.2} %", m.k5, m.top5 * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "top-1 {:.2} %{top5}, NLL {:.4}, mean per-class top-1 {:.2} % on {} images",
         m.top1 * 100.0,
-        m.k5,
-        m.top5 * 100.0,
         m.nll,
-        m.mean_class_top1 * 100.0
-    );
+        m.mean_class_top1 * 100.0,
+        m.images
+    )
+}
+
+/// The human summary printed on stdout: the verdict's sentences, then the details.
+pub fn summary(e: &Evaluation) -> String {
+    let (m, split, out) = (&e.metrics, &e.verdict.split, &e.out);
+    let mut s: String = e
+        .verdict
+        .sentences()
+        .iter()
+        .map(|l| l.clone() + "\n")
+        .collect();
+    s += &format!("\n{split}: {}\n", metrics_line(m));
     s += "worst classes:\n";
+    let show5 = m.k5 < m.confusion.len();
     for c in m.per_class.iter().take(5) {
+        let top5 = if show5 {
+            format!("  top-5 {:>6.1} %", c.top5 * 100.0)
+        } else {
+            String::new()
+        };
         s += &format!(
-            "  {:<24} top-1 {:>6.1} %  top-5 {:>6.1} %  loss {:.3}  ({} test, {} train)\n",
+            "  {:<24} top-1 {:>6.1} %{top5}  loss {:.3}  ({} test, {} train)\n",
             c.class,
             c.top1 * 100.0,
-            c.top5 * 100.0,
             c.loss,
             c.count,
             c.train_count
@@ -268,6 +308,6 @@ pub fn summary(m: &Metrics, split: &str, out: &Path) -> String {
             s += &format!("  {} → {}: {}\n", c.truth, c.predicted, c.count);
         }
     }
-    s += &format!("wrote metrics.json, per_class.csv, confusion.csv/.png, predictions.csv, accuracy_vs_train_images.png to {}\n", out.display());
+    s += &format!("wrote verdict.json, metrics.json, per_class.csv, confusion.csv/.png, predictions.csv, accuracy_vs_train_images.png to {}\n", out.display());
     s
 }

@@ -1,8 +1,14 @@
 //! Stage `params`: the notebook's "count the parameters", as a torchsummary-like table.
 //!
-//! Backbone layers come from the ONNX initializers (frozen); the head is the notebook's
-//! `Linear(D,H) → ReLU → Dropout → Linear(H,K) → LogSoftmax` (trainable), named like the
-//! PyTorch `Sequential` (`0`, `3` hold weights). `D` = backbone feature width, `H` hidden, `K` classes.
+//! Backbone layers come from the ONNX initializers (frozen). With `--run` the head is the one the
+//! run trained (an MLP, a logistic head, or every member of an ensemble, see [`head_rows`]);
+//! without it, the notebook's planned `Linear(D,H) → ReLU → Dropout → Linear(H,K) → LogSoftmax`,
+//! named like the PyTorch `Sequential` (`0`, `3` hold weights). `D` = backbone feature width,
+//! `H` hidden, `K` classes.
+
+mod head_rows;
+
+pub use head_rows::{head_rows, trained_head_rows};
 
 use crate::backbone::onnx_graph::{self, ModelSummary};
 use crate::backbone::sidecar::Sidecar;
@@ -13,14 +19,19 @@ use std::path::PathBuf;
 
 /// Arguments of the `params` stage.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["model", "run"])))]
 pub struct ParamsArgs {
-    /// ONNX backbone whose initializers are counted as frozen parameters.
-    #[arg(long, value_name = "PATH")]
-    pub model: PathBuf,
-    /// Number of classes the head predicts (K).
+    /// Trained run (WORKDIR/runs/HEAD): count its backbone(s) and the head it trained.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "classes", "hidden"])]
+    pub run: Option<PathBuf>,
+    /// ONNX backbone whose initializers are counted as frozen parameters (with a planned MLP
+    /// head of --hidden units and --classes outputs).
+    #[arg(long, value_name = "PATH", requires = "classes")]
+    pub model: Option<PathBuf>,
+    /// Number of classes the planned head predicts (K).
     #[arg(long, value_name = "K")]
-    pub classes: usize,
-    /// Hidden width of the head (H).
+    pub classes: Option<usize>,
+    /// Hidden width of the planned head (H).
     #[arg(long, value_name = "H", default_value_t = 256)]
     pub hidden: usize,
     /// Print JSON instead of the table.
@@ -46,8 +57,15 @@ pub struct Row {
 pub struct ParamsReport {
     pub model: PathBuf,
     pub feature_dim: usize,
-    pub hidden: usize,
+    /// Hidden width of an MLP head (absent for a logistic head).
+    pub hidden: Option<usize>,
     pub classes: usize,
+    /// `mlp`, `logistic` or `mlp-ensemble`.
+    pub head: String,
+    /// The head's layers in words.
+    pub head_layers: String,
+    /// Whether the head is the one a run trained (`false`: the planned MLP of `--model`).
+    pub trained: bool,
     pub rows: Vec<Row>,
     /// Backbone op types without parameters and how many nodes each.
     pub backbone_other_ops: std::collections::BTreeMap<String, usize>,
@@ -58,16 +76,15 @@ pub struct ParamsReport {
 
 /// Runs the `params` stage.
 pub fn run(args: ParamsArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.classes >= 2,
-        "--classes must be at least 2 (got {})",
-        args.classes
-    );
-    anyhow::ensure!(args.hidden >= 1, "--hidden must be at least 1 (got 0)");
-    let summary = onnx_graph::read(&args.model)?;
-    let sidecar = Sidecar::load_for(&args.model)?;
-    let d = feature_dim(&summary, sidecar.as_ref())?;
-    let report = report(&summary, d, args.hidden, args.classes);
+    let report = match (&args.run, &args.model, args.classes) {
+        (Some(dir), _, _) => for_run(&crate::checkpoint::TrainedRun::load(dir)?)?,
+        (None, Some(model), Some(classes)) => {
+            anyhow::ensure!(classes >= 2, "--classes must be at least 2 (got {classes})");
+            anyhow::ensure!(args.hidden >= 1, "--hidden must be at least 1 (got 0)");
+            for_model(model, args.hidden, classes)?
+        }
+        _ => anyhow::bail!("give --run DIR, or --model PATH with --classes K"),
+    };
     if args.json {
         print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
@@ -95,61 +112,103 @@ pub fn feature_dim(summary: &ModelSummary, sidecar: Option<&Sidecar>) -> anyhow:
     }
 }
 
-/// The head's rows for `D → H → K`.
-pub fn head_rows(d: usize, h: usize, k: usize) -> Vec<Row> {
-    let linear = |name: &str, inp: usize, out: usize| Row {
-        part: "head",
-        name: name.into(),
-        op_type: format!("Linear({inp}, {out})"),
-        shapes: vec![vec![out as i64, inp as i64], vec![out as i64]],
-        count: (inp * out + out) as u64,
-        trainable: true,
-    };
-    let plain = |name: &str, op: &str| Row {
-        part: "head",
-        name: name.into(),
-        op_type: op.into(),
-        shapes: Vec::new(),
-        count: 0,
-        trainable: true,
-    };
-    vec![
-        linear("0", d, h),
-        plain("1", "ReLU"),
-        plain("2", "Dropout"),
-        linear("3", h, k),
-        plain("4", "LogSoftmax"),
-    ]
-}
-
-/// Backbone rows (frozen) + head rows (trainable) + totals.
-pub fn report(summary: &ModelSummary, d: usize, h: usize, k: usize) -> ParamsReport {
-    let mut rows: Vec<Row> = summary
+/// The frozen rows of one backbone; `prefix` tells backbones of concatenated features apart.
+fn backbone_rows(summary: &ModelSummary, prefix: &str) -> Vec<Row> {
+    summary
         .layers
         .iter()
         .map(|l| Row {
             part: "backbone",
-            name: l.name.clone(),
+            name: format!("{prefix}{}", l.name),
             op_type: l.op_type.clone(),
             shapes: l.weights.iter().map(|w| w.dims.clone()).collect(),
             count: l.count,
             trainable: false,
         })
-        .collect();
-    rows.extend(head_rows(d, h, k));
+        .collect()
+}
+
+/// The head as a report names it.
+struct HeadInfo {
+    rows: Vec<Row>,
+    kind: &'static str,
+    layers: String,
+    hidden: Option<usize>,
+    classes: usize,
+    trained: bool,
+}
+
+fn assemble(summaries: &[ModelSummary], d: usize, head: HeadInfo) -> ParamsReport {
+    let mut rows = Vec::new();
+    let mut other_ops = std::collections::BTreeMap::new();
+    for (i, s) in summaries.iter().enumerate() {
+        let prefix = if i == 0 {
+            String::new()
+        } else {
+            format!("part{i}.")
+        };
+        rows.extend(backbone_rows(s, &prefix));
+        for (op, n) in &s.other_ops {
+            *other_ops.entry(op.clone()).or_insert(0) += n;
+        }
+    }
+    rows.extend(head.rows);
     let frozen: u64 = rows.iter().filter(|r| !r.trainable).map(|r| r.count).sum();
     let trainable: u64 = rows.iter().filter(|r| r.trainable).map(|r| r.count).sum();
     ParamsReport {
-        model: summary.path.clone(),
+        model: summaries[0].path.clone(),
         feature_dim: d,
-        hidden: h,
-        classes: k,
+        hidden: head.hidden,
+        classes: head.classes,
+        head: head.kind.into(),
+        head_layers: head.layers,
+        trained: head.trained,
         rows,
-        backbone_other_ops: summary.other_ops.clone(),
+        backbone_other_ops: other_ops,
         total: frozen + trainable,
         frozen,
         trainable,
     }
+}
+
+/// Backbone rows (frozen) + the planned MLP head's rows `D → H → K` (trainable) + totals.
+pub fn report(summary: &ModelSummary, d: usize, h: usize, k: usize) -> ParamsReport {
+    let head = HeadInfo {
+        rows: head_rows(d, h, k),
+        kind: "mlp",
+        layers: format!("Linear({d}, {h}) → ReLU → Dropout → Linear({h}, {k})"),
+        hidden: Some(h),
+        classes: k,
+        trained: false,
+    };
+    assemble(std::slice::from_ref(summary), d, head)
+}
+
+/// Every backbone a trained run reads (frozen) and the head it trained (trainable).
+pub fn for_run(run: &crate::checkpoint::TrainedRun) -> anyhow::Result<ParamsReport> {
+    let mut paths = vec![run.recorded_backbone()?];
+    for p in &run.parts {
+        paths.push(p.backbone(run)?);
+    }
+    let summaries = paths
+        .iter()
+        .map(|p| onnx_graph::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let head = &run.head;
+    let hidden = match head {
+        crate::checkpoint::HeadModel::Mlp(m) => Some(m.dims().1),
+        crate::checkpoint::HeadModel::MlpEnsemble(ms) => Some(ms[0].dims().1),
+        crate::checkpoint::HeadModel::Logistic(_) => None,
+    };
+    let info = HeadInfo {
+        rows: trained_head_rows(head),
+        kind: head.kind().name(),
+        layers: head.describe(),
+        hidden,
+        classes: head.num_classes(),
+        trained: true,
+    };
+    Ok(assemble(&summaries, head.feature_dim(), info))
 }
 
 fn shapes_text(shapes: &[Vec<i64>]) -> String {
@@ -206,9 +265,15 @@ pub fn render(r: &ParamsReport) -> String {
         out += &format!("backbone nodes without parameters: {}\n", ops.join(", "));
     }
     out += &format!(
-        "{rule}\nbackbone {} → head {} → {} classes (features D = {})\n",
+        "{rule}\nbackbone {} → {} head{} {} → {} classes (features D = {})\n",
         r.model.display(),
-        r.hidden,
+        if r.trained { "trained" } else { "planned" },
+        if r.trained {
+            format!(" ({})", r.head)
+        } else {
+            String::new()
+        },
+        r.head_layers,
         r.classes,
         r.feature_dim
     );

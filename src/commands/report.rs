@@ -54,8 +54,10 @@ pub struct Workdir {
     pub by_split: Option<Value>,
     /// `data/split.json`.
     pub split: Option<Value>,
-    /// `params.json`.
+    /// `RUN/params.json` (else `params.json`), when it counts the head the run trained.
     pub params: Option<Value>,
+    /// `RUN/eval-test/verdict.json`.
+    pub verdict: Option<crate::verdict::Verdict>,
     pub cache: Option<FeatureCache>,
     pub run_dir: Option<PathBuf>,
     pub trained: Option<TrainedRun>,
@@ -91,6 +93,26 @@ fn find_run(w: &Path) -> Option<PathBuf> {
     dirs.into_iter().next()
 }
 
+/// The parameter count of the run's own head: `RUN/params.json`, else the work directory's when
+/// it counts the same head kind and size (older runs wrote only that one).
+fn params_of(dir: &Path, run_dir: Option<&Path>, trained: Option<&TrainedRun>) -> Option<Value> {
+    let trained = trained?;
+    let same = |p: &Value| {
+        p["head"].as_str() == Some(trained.head.kind().name())
+            && p["rows"].as_array().is_some_and(|rows| {
+                rows.iter()
+                    .filter(|r| r["part"] == "head")
+                    .map(|r| r["count"].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+                    == trained.head.num_params() as u64
+            })
+    };
+    run_dir
+        .and_then(|r| read(&r.join("params.json")))
+        .or_else(|| read(&dir.join("params.json")))
+        .filter(same)
+}
+
 impl Workdir {
     /// Reads what is there; the audit comes from `audit.json`, or is computed from the cache.
     pub fn load(dir: &Path, run: Option<&Path>) -> Result<Workdir> {
@@ -116,7 +138,11 @@ impl Workdir {
             raw: read(&dir.join("inspect/report.json")),
             by_split: read(&dir.join("inspect/split/report.json")),
             split: read(&dir.join("data/split.json")),
-            params: read(&dir.join("params.json")),
+            params: params_of(dir, run_dir.as_deref(), trained.as_ref()),
+            verdict: run_dir.as_ref().and_then(|r| {
+                read(&r.join("eval-test").join(crate::verdict::VERDICT_FILE))
+                    .and_then(|v| serde_json::from_value(v).ok())
+            }),
             history: run_dir.as_ref().and_then(|r| read(&r.join("history.json"))),
             run_metrics: run_dir.as_ref().and_then(|r| read(&r.join("metrics.json"))),
             eval: run_dir
@@ -152,6 +178,7 @@ pub fn write_report(workdir: &Path, run: Option<&Path>, out: &Path) -> Result<us
 pub fn render(w: &Workdir) -> String {
     let preds = evaluation::Predictions::compute(w);
     let mut sections = vec![
+        ("verdict", "Verdict", verdict(w)),
         ("data", "Data", data::data(w)),
         ("model", "Model", data::model(w)),
         ("extraction", "Extraction", extraction::extraction(w)),
@@ -178,6 +205,27 @@ pub fn render(w: &Workdir) -> String {
         env!("CARGO_PKG_VERSION")
     );
     html::page("pipeline report", &sub, &sections)
+}
+
+/// Where the words of the report are explained.
+const GLOSSARY_URL: &str = "docs/glossary.md";
+
+/// The first screen: the verdict's sentences, or how to get them.
+fn verdict(w: &Workdir) -> String {
+    let Some(v) = &w.verdict else {
+        return missing(
+            "verdict (RUN/eval-test/verdict.json)",
+            "run `pipeline eval --run RUN`, which writes it",
+        );
+    };
+    let mut o = String::from("<div class=\"verdict\">");
+    for line in v.sentences() {
+        o += &format!("<p>{}</p>", html::esc(&line));
+    }
+    o + &format!(
+        "</div><p class=\"note\">The words used below (top-1, NLL, κ, views, …) are explained in {} of the pipeline repository.</p>",
+        html::esc(GLOSSARY_URL)
+    )
 }
 
 /// A note for a missing input.

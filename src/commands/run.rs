@@ -100,6 +100,7 @@ pub struct RunArgs {
 
 /// Runs the main job.
 pub fn run(a: RunArgs) -> Result<()> {
+    refuse_single_class(&a.data)?;
     let (workdir, w_note) = defaults::workdir(a.workdir.as_deref(), &a.data)?;
     let (model_path, m_note) = defaults::model(a.model.as_deref())?;
     eprintln!("backbone {} ({m_note})", model_path.display());
@@ -119,17 +120,14 @@ pub fn run(a: RunArgs) -> Result<()> {
     crate::commands::inspect::write_plots(&report, &w.join("inspect"), false)?;
     eprintln!("[2/6] split");
     let split_dir = w.join("data");
-    let split_note = split_stage(&a, &split_dir)?;
+    let (split_note, used_classes) = split_stage(&a, &split_dir)?;
     let by_split = crate::commands::inspect::inspect(&split_dir, a.min_train, false)?;
     crate::atomic::write_json(&w.join("inspect/split/report.json"), &by_split)?;
     crate::commands::inspect::write_plots(&by_split, &w.join("inspect/split"), false)?;
     eprintln!("[3/6] params");
-    let params = crate::commands::params::for_model(
-        &model_path,
-        a.hidden.unwrap_or(256),
-        report.classes.len().max(2),
-    )?;
-    crate::atomic::write_json(&w.join("params.json"), &params)?;
+    // the backbone is read (and its feature width checked) before any extraction; the counts
+    // written are the trained head's, after training
+    crate::commands::params::for_model(&model_path, a.hidden.unwrap_or(256), used_classes.max(2))?;
     let model = match a.precision {
         BackbonePrecision::Auto => defaults::precision(&a, &model_path)?,
         BackbonePrecision::F32 => model_path.clone(),
@@ -166,22 +164,38 @@ pub fn run(a: RunArgs) -> Result<()> {
     eprintln!("[5/6] train-head");
     let run_dir = w.join("runs").join(a.head.name());
     crate::commands::train_head::run(train_args(&a, &w.join("features"), &run_dir))?;
+    let trained = TrainedRun::load(&run_dir)?;
+    let params = crate::commands::params::for_run(&trained)?;
+    crate::atomic::write_json(&w.join("params.json"), &params)?;
+    crate::atomic::write_json(&run_dir.join("params.json"), &params)?;
     eprintln!("[6/6] eval");
-    let (m, eval_dir) = crate::commands::eval::evaluate(&EvalArgs {
+    let ev = crate::commands::eval::evaluate(&EvalArgs {
         features: Some(w.join("features")),
         run: run_dir.clone(),
         split: "test".into(),
         out: None,
+        min_train: a.min_train,
     })?;
-    let trained = TrainedRun::load(&run_dir)?;
+    let (m, eval_dir) = (&ev.metrics, &ev.out);
     let (audit_note, page) = audit_and_report(w, &run_dir);
     let tree = crate::dataset::scan_split_tree(&split_dir)?;
     let counts = |s: &str| tree.split(s).map_or(0, <[_]>::len);
     crate::say!("── pipeline run summary ──");
+    for line in ev.verdict.sentences() {
+        crate::say!("{line}");
+    }
+    crate::say!("");
+    let used = if used_classes == report.classes.len() {
+        format!("{used_classes} classes")
+    } else {
+        format!(
+            "{} class folders, {used_classes} used",
+            report.classes.len()
+        )
+    };
     crate::say!(
-        "data       {}: {} classes, {} images ({} unreadable); split {}",
+        "data       {}: {used}, {} images ({} unreadable); split {}",
         a.data.display(),
-        report.classes.len(),
         report.images,
         report.unreadable_files,
         split_note
@@ -193,10 +207,12 @@ pub fn run(a: RunArgs) -> Result<()> {
         counts("test")
     );
     crate::say!(
-        "parameters total {}, frozen {}, trainable {}",
+        "parameters total {}, frozen {}, trainable {} (the trained {} head: {})",
         crate::output::thousands(params.total),
         crate::output::thousands(params.frozen),
-        crate::output::thousands(params.trainable)
+        crate::output::thousands(params.trainable),
+        params.head,
+        params.head_layers
     );
     if ex.reused {
         crate::say!(
@@ -227,15 +243,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         trained.best_epoch,
         run_dir.display()
     );
-    crate::say!(
-        "test       top-1 {:.2} %, top-{} {:.2} %, NLL {:.4}, mean per-class top-1 {:.2} % on {} images",
-        m.top1 * 100.0,
-        m.k5,
-        m.top5 * 100.0,
-        m.nll,
-        m.mean_class_top1 * 100.0,
-        m.images
-    );
+    crate::say!("test       {}", crate::commands::eval::metrics_line(m));
     crate::say!(
         "plots      {} (raw), {} (by split) and {}",
         w.join("inspect").display(),
@@ -258,6 +266,51 @@ pub fn run(a: RunArgs) -> Result<()> {
     crate::say!("next       {open}");
     crate::say!("           {predict}");
     crate::say!("           {export}");
+    Ok(())
+}
+
+/// Refuses a data folder with fewer than two class folders before any work: a classifier
+/// needs at least two classes.
+fn refuse_single_class(data: &Path) -> Result<()> {
+    let (classes, _) = crate::dataset::scan_raw(data)?;
+    if let [only] = classes.as_slice() {
+        anyhow::bail!(
+            "{} has one class folder ({only}); a classifier tells classes apart, so it needs at least two: add a sub-folder of photos of something else beside {only}/",
+            data.display()
+        );
+    }
+    Ok(())
+}
+
+/// Names the class folders the split leaves out (too few usable images) before any work, and
+/// refuses when fewer than two classes remain.
+fn announce_left_out(data: &Path, planned: &SplitManifest) -> Result<()> {
+    let lines: Vec<String> = planned
+        .left_out
+        .iter()
+        .map(|l| {
+            crate::verdict::left_out_sentence(
+                &crate::verdict::LeftOut {
+                    class: l.class.clone(),
+                    images: l.images,
+                },
+                planned.min_images,
+            )
+        })
+        .collect();
+    for l in &lines {
+        eprintln!("warning: {l}");
+    }
+    if planned.classes.len() < 2 {
+        anyhow::bail!(
+            "{}: {} class{} with at least {} usable images, a classifier needs two. {}",
+            data.display(),
+            planned.classes.len(),
+            if planned.classes.len() == 1 { "" } else { "es" },
+            planned.min_images,
+            lines.join(" ")
+        );
+    }
     Ok(())
 }
 
@@ -314,7 +367,7 @@ fn audit_and_report(w: &Path, run_dir: &Path) -> (String, String) {
 /// A source that gained, lost or changed files is re-split (the hash split keeps every existing
 /// image in its split; `--exact` quotas may move a few), and `extract` then reuses the rows of
 /// every unchanged image.
-fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
+fn split_stage(a: &RunArgs, dir: &Path) -> Result<(String, usize)> {
     let cfg = SplitConfig {
         ratios: a.ratios,
         seed: a.seed,
@@ -336,13 +389,15 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
             && o.ratios == a.ratios
     });
     let planned = crate::commands::split::plan(&a.data, &cfg)?;
+    announce_left_out(&a.data, &planned)?;
+    let used = planned.classes.len();
     let mut note = format!("{strategy}, seed {}", a.seed);
     if let (Some(o), true, true) = (&old, same_recipe, complete) {
         let key = |f: &SplitFile| (f.path.clone(), f.blake3.clone());
         let was: HashSet<_> = o.files.iter().map(key).collect();
         let now: HashSet<_> = planned.files.iter().map(key).collect();
         if was == now {
-            return Ok(format!("reused {}", dir.display()));
+            return Ok((format!("reused {}", dir.display()), used));
         }
         let paths = |s: &HashSet<(String, String)>| -> HashSet<String> {
             s.iter().map(|(p, _)| p.clone()).collect()
@@ -360,7 +415,7 @@ fn split_stage(a: &RunArgs, dir: &Path) -> Result<String> {
             format!("re-split after {added} added, {removed} removed, {changed} changed; {note}");
     }
     crate::commands::split::write_split(&a.data, dir, &cfg, planned, true)?;
-    Ok(note)
+    Ok((note, used))
 }
 
 fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {

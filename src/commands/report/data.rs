@@ -278,7 +278,7 @@ pub fn model(w: &Workdir) -> String {
     match &w.params {
         Some(p) => {
             let n = |k: &str| crate::output::thousands(p[k].as_u64().unwrap_or(0));
-            let _ = write!(o, "<p><span class=\"big\">{} total</span><span class=\"big\">{} frozen</span><span class=\"big\">{} trainable</span></p><p class=\"note\">Counted as the notebook does: every backbone initializer is frozen, the head Linear({}, {}) → ReLU → Dropout → Linear({}, {}) is trainable.</p>", n("total"), n("frozen"), n("trainable"), s(&p["feature_dim"]), s(&p["hidden"]), s(&p["hidden"]), s(&p["classes"]));
+            let _ = write!(o, "<p><span class=\"big\">{} total</span><span class=\"big\">{} frozen</span><span class=\"big\">{} trainable</span></p><p class=\"note\">Every backbone weight is frozen; the trained {} head, {}, is trainable.</p>", n("total"), n("frozen"), n("trainable"), esc(&s(&p["head"])), esc(&s(&p["head_layers"])));
             let rows = p["rows"]
                 .as_array()
                 .cloned()
@@ -304,8 +304,8 @@ pub fn model(w: &Workdir) -> String {
         }
         None => {
             o += &missing(
-                "parameter count (params.json)",
-                "rerun `pipeline run`, which writes it",
+                "parameter count of the trained head (RUN/params.json)",
+                "run `pipeline params --run RUN --json > RUN/params.json`, or rerun `pipeline run`, which writes it",
             )
         }
     }

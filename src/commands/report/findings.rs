@@ -23,7 +23,31 @@ fn card(w: &Workdir, path: &str, body: &str) -> String {
     )
 }
 
-/// The worst test images by loss, misclassified first.
+/// Right images shown below the misclassified ones, least sure first.
+const UNSURE: usize = 6;
+
+/// One card: the image, its true class with its probability, and the top 3 answers.
+fn answer_card(w: &Workdir, p: &Predictions, i: usize, pt: f32) -> String {
+    let y = p.labels[i] as usize;
+    let mut b = format!(
+        "<div>true <b>{}</b> ({:.1} %)</div><ol>",
+        esc(&p.classes[y]),
+        pt * 100.0
+    );
+    for (c, q) in p.top(i, 3) {
+        let cls = if c == y { "ok" } else { "bad" };
+        let _ = write!(
+            b,
+            "<li class=\"{cls}\">{} {:.1} %</li>",
+            esc(&p.classes[c]),
+            q * 100.0
+        );
+    }
+    card(w, &p.paths[i], &(b + "</ol>"))
+}
+
+/// The misclassified test images, highest loss first; then, apart and so headed, the right
+/// answers the model was least sure of.
 pub fn misclassified(w: &Workdir, p: Option<&Predictions>) -> String {
     let Some(p) = p else {
         return missing(
@@ -35,30 +59,38 @@ pub fn misclassified(w: &Workdir, p: Option<&Predictions>) -> String {
         .map(|i| (i, p.proba[[i, p.labels[i] as usize]]))
         .collect();
     order.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let wrong = order
-        .iter()
-        .filter(|(i, _)| p.top(*i, 1)[0].0 != p.labels[*i] as usize)
-        .count();
-    let mut o = format!("<p>{wrong} of {} test images are misclassified. The {} with the highest loss (lowest probability of the true class):</p><div class=\"cards\">", p.labels.len(), WORST.min(order.len()));
-    for &(i, pt) in order.iter().take(WORST) {
-        let y = p.labels[i] as usize;
-        let mut b = format!(
-            "<div>true <b>{}</b> ({:.1} %)</div><ol>",
-            esc(&p.classes[y]),
-            pt * 100.0
-        );
-        for (c, q) in p.top(i, 3) {
-            let cls = if c == y { "ok" } else { "bad" };
-            let _ = write!(
-                b,
-                "<li class=\"{cls}\">{} {:.1} %</li>",
-                esc(&p.classes[c]),
-                q * 100.0
-            );
-        }
-        o += &card(w, &p.paths[i], &(b + "</ol>"));
+    let is_wrong = |i: usize| p.top(i, 1)[0].0 != p.labels[i] as usize;
+    let (wrong, right): (Vec<_>, Vec<_>) = order.iter().partition(|(i, _)| is_wrong(*i));
+    let mut o = if wrong.is_empty() {
+        format!(
+            "<p>None of the {} test images is misclassified.</p>",
+            p.labels.len()
+        )
+    } else {
+        format!(
+            "<p>{} of {} test images are misclassified{}; highest loss (lowest probability of the true class) first:</p><div class=\"cards\">",
+            wrong.len(),
+            p.labels.len(),
+            if wrong.len() > WORST { format!(", the {WORST} worst shown") } else { String::new() }
+        )
+    };
+    for &(i, pt) in wrong.iter().take(WORST) {
+        o += &answer_card(w, p, i, pt);
     }
-    o + "</div>"
+    if !wrong.is_empty() {
+        o += "</div>";
+    }
+    if !right.is_empty() {
+        let _ = write!(
+            o,
+            "<h3 id=\"least-sure\">Right, but least sure</h3><p>Correctly classified test images with the lowest probability of their true class:</p><div class=\"cards\">"
+        );
+        for &(i, pt) in right.iter().take(UNSURE) {
+            o += &answer_card(w, p, i, pt);
+        }
+        o += "</div>";
+    }
+    o
 }
 
 /// Most-confused (true → predicted) pairs with example thumbnails.

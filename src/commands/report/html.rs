@@ -100,6 +100,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}table.sortable th{cursor
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 18px;margin:6px 0}dt{color:#666}dd{margin:0;font-variant-numeric:tabular-nums;word-break:break-all}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{width:176px;border:1px solid #e2e4e8;border-radius:6px;padding:6px;font-size:12px;background:#fff}
 .card img{display:block;margin:0 auto 4px;max-width:128px;max-height:128px;image-rendering:pixelated}.card .p{color:#666;word-break:break-all}.bad{color:#b00020}.ok{color:#2a7a2a}
+.verdict p{font-size:15px;margin:4px 0}.verdict p:first-child{font-size:18px;font-weight:600}
 .pair{display:flex;gap:4px;align-items:stretch;border:1px dashed #c8ccd2;border-radius:8px;padding:4px}pre{white-space:pre-wrap;word-break:break-all;background:#f4f5f7;padding:6px 8px;border-radius:4px;font-size:12px}.note{color:#666}.groups{display:flex;flex-wrap:wrap;gap:4px 28px}.group h3{margin-top:8px}.big{font-size:22px;font-weight:600;color:#1f3a5f;margin-right:22px}";
 
 /// Sorts a `table.sortable` by the clicked column (numbers by `data-v`, text otherwise).
