@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 /// z of a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
-/// A class is called weak when fewer than this share of its test photos are right.
+/// A class is called weak when fewer than this share of its test photos are right…
 pub const WEAK_TOP1: f64 = 0.5;
+/// …and it has at least this many test photos (one photo cannot tell a weak class).
+pub const WEAK_MIN_TEST: usize = 2;
 /// Below this many test photos the interval is wide enough to say so.
 const FEW_TEST: usize = 100;
 /// The verdict's file in an eval directory (`RUN/eval-SPLIT/verdict.json`).
@@ -83,7 +85,7 @@ pub struct Verdict {
     pub top5: Option<f64>,
     /// Most-confused pairs, truth → predicted, with counts (at most 3).
     pub confused: Vec<(String, String, usize)>,
-    /// Classes right on fewer than half their test photos, worst first.
+    /// Classes with at least [`WEAK_MIN_TEST`] test photos, right on fewer than half, worst first.
     pub weak: Vec<ClassNote>,
     /// Classes with fewer than `min_train` training photos, fewest first.
     pub few_photos: Vec<ClassNote>,
@@ -138,7 +140,7 @@ impl Verdict {
         let weak: Vec<ClassNote> = m
             .per_class
             .iter()
-            .filter(|c| c.count > 0 && c.top1 < WEAK_TOP1)
+            .filter(|c| c.count >= WEAK_MIN_TEST && c.top1 < WEAK_TOP1)
             .map(note)
             .collect();
         let mut few_photos: Vec<ClassNote> = m
@@ -241,11 +243,21 @@ impl Verdict {
                 .iter()
                 .map(|c| format!("{} ({})", c.class, c.train))
                 .collect();
-            s.push(format!(
-                "Few training photos (under {}): {}. Add photos to these folders; accuracy usually grows with them.",
-                self.min_train,
-                named(&f)
-            ));
+            if 2 * self.few_photos.len() > self.classes {
+                s.push(format!(
+                    "{} of the {} classes have fewer than {} training photos (fewest: {}): adding photos to every folder will help most.",
+                    self.few_photos.len(),
+                    self.classes,
+                    self.min_train,
+                    f[..f.len().min(4)].join(", ")
+                ));
+            } else {
+                s.push(format!(
+                    "Few training photos (under {}): {}. Add photos to these folders; accuracy usually grows with them.",
+                    self.min_train,
+                    named(&f)
+                ));
+            }
         }
         for l in &self.left_out {
             s.push(left_out_sentence(l, self.min_images));

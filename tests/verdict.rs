@@ -53,7 +53,9 @@ fn run_opens_with_the_verdict_names_a_left_out_class_and_counts_the_trained_head
     // the chosen head's count: logistic Linear(16, 4) on the tiny backbone's 16 features
     let trainable = 16 * 4 + 4;
     assert!(
-        out.contains(&format!("trainable {trainable} (the trained logistic head")),
+        out.contains(&format!(
+            "trainable {trainable} (the trained logistic head, Linear(16, 4) on L2-normalised features)"
+        )),
         "{out}"
     );
     for p in [w.join("params.json"), w.join("runs/logistic/params.json")] {

@@ -56,7 +56,7 @@ impl HeadModel {
             HeadModel::Mlp(m) => mlp(m),
             HeadModel::Logistic(l) => {
                 format!(
-                    "Linear({}, {}) (logistic regression)",
+                    "Linear({}, {}) on L2-normalised features",
                     l.weight.ncols(),
                     l.weight.nrows()
                 )

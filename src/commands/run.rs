@@ -207,7 +207,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         counts("test")
     );
     crate::say!(
-        "parameters total {}, frozen {}, trainable {} (the trained {} head: {})",
+        "parameters total {}, frozen {}, trainable {} (the trained {} head, {})",
         crate::output::thousands(params.total),
         crate::output::thousands(params.frozen),
         crate::output::thousands(params.trainable),

@@ -114,3 +114,18 @@ fn top5_only_with_more_than_five_classes() {
         v.sentences()
     );
 }
+
+#[test]
+fn one_test_photo_does_not_make_a_class_weak_and_most_classes_short_is_said_once() {
+    // a: 3 of 3 right; b: its one test photo wrong; c: 2 of 2 right. Train counts 2, 3, 30.
+    let pairs = [(0, 0), (0, 0), (0, 0), (1, 0), (2, 2), (2, 2)];
+    let m = metrics_of(&pairs, &["a", "b", "c"], &[2, 3, 30]);
+    let v = Verdict::new(&m, "test", Vec::new(), 3, 10);
+    assert!(v.weak.is_empty(), "{:?}", v.weak);
+    let text = v.sentences().join("\n");
+    assert!(text.contains("b taken for a (1×)"), "{text}");
+    assert!(
+        text.contains("2 of the 3 classes have fewer than 10 training photos (fewest: a (2), b (3)): adding photos to every folder will help most."),
+        "{text}"
+    );
+}
