@@ -96,7 +96,12 @@ struct Outcome {
 
 /// Cosine distance to the nearest class mean (unit rows), threshold from the same left-out
 /// scheme: each reference image against class means computed without it.
-fn class_mean(reference: &Array2<f32>, labels: &[u32], q: &[Array2<f32>]) -> (Vec<Vec<f32>>, f32) {
+/// Returns the queries' scores, the threshold and how many left-out images are above it.
+fn class_mean(
+    reference: &Array2<f32>,
+    labels: &[u32],
+    q: &[Array2<f32>],
+) -> (Vec<Vec<f32>>, f32, usize) {
     let unit = |x: &Array2<f32>| {
         let mut x = x.clone();
         l2_normalize_rows(&mut x);
@@ -139,7 +144,8 @@ fn class_mean(reference: &Array2<f32>, labels: &[u32], q: &[Array2<f32>]) -> (Ve
         .collect();
     let all = means(None);
     let scores = q.iter().map(|x| score(&unit(x), &all)).collect();
-    (scores, quantile_threshold(&loo, TARGET_RATE))
+    let t = quantile_threshold(&loo, TARGET_RATE);
+    (scores, t, loo.iter().filter(|&&s| s > t).count())
 }
 
 fn outcome(score: String, known: &[f32], unknown: &[f32], t: f32, cal: (usize, usize)) -> Outcome {
@@ -166,6 +172,7 @@ fn main() -> anyhow::Result<()> {
     let classes: Vec<u32> = (0..cache.classes().len() as u32).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
     let mut all: Vec<Vec<Outcome>> = Vec::new();
+    let mut draws_known: Vec<Vec<String>> = Vec::new();
     for d in 0..a.draws {
         let mut known: Vec<u32> = classes
             .choose_multiple(&mut rng, a.known)
@@ -208,19 +215,21 @@ fn main() -> anyhow::Result<()> {
                 cal,
             ));
         }
-        let (s, t) = class_mean(&reference, &labels, &[q_known.clone(), q_unknown.clone()]);
+        let (s, t, flagged) =
+            class_mean(&reference, &labels, &[q_known.clone(), q_unknown.clone()]);
         draw.push(outcome(
             "class-mean (baseline)".into(),
             &s[0],
             &s[1],
             t,
-            (0, reference.nrows()),
+            (flagged, reference.nrows()),
         ));
-        let names: Vec<&str> = known
+        let names: Vec<String> = known
             .iter()
-            .map(|&c| cache.classes()[c as usize].as_str())
+            .map(|&c| cache.classes()[c as usize].clone())
             .collect();
         println!("draw {d} ({})", names.join(", "));
+        draws_known.push(names);
         for o in &draw {
             println!(
                 "  {:24} AUROC {:.3}  known test flagged {}/{}  unknown flagged {}/{}",
@@ -256,7 +265,16 @@ fn main() -> anyhow::Result<()> {
         );
     }
     if let Some(out) = &a.out {
-        pipeline::atomic::write_json(out, &all)?;
+        let draws: Vec<serde_json::Value> = draws_known
+            .iter()
+            .zip(&all)
+            .map(|(k, o)| serde_json::json!({"known": k, "outcomes": o}))
+            .collect();
+        let doc = serde_json::json!({
+            "cache": a.cache, "draws": draws, "known": a.known, "seed": a.seed,
+            "classes": cache.classes().len(),
+        });
+        pipeline::atomic::write_json(out, &doc)?;
     }
     Ok(())
 }

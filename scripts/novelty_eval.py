@@ -12,7 +12,7 @@ All draws share one feature folder, so an image's rows are extracted once.
 Standard library only. Usage:
   scripts/novelty_eval.py [--bin target/release/pipeline] [--data data/tuxpaint]
       [--model models/vgg16-conv.onnx] [--work work/novelty] [--draws 10] [--known 8] [--seed 0]
-      [--out benches/novelty_tuxpaint.json]
+      [--out FILE] [--draws-from FILE]
 """
 import argparse
 import json
@@ -33,6 +33,12 @@ def auroc(known, unknown):
         for k in known:
             wins += 1.0 if u > k else 0.5 if u == k else 0.0
     return wins / (len(known) * len(unknown))
+
+
+def safetensors_metadata(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n))["__metadata__"]
 
 
 def predict(args, run, paths):
@@ -65,8 +71,7 @@ def draw(args, d, known, classes):
     nu = [r["novelty"] for r, k in zip(rows, is_known) if not k]
     fk = sum(r["unknown"] for r, k in zip(rows, is_known) if k)
     fu = sum(r["unknown"] for r, k in zip(rows, is_known) if not k)
-    cal = json.loads(subprocess.run([args.bin, "novelty-info", run], capture_output=True,
-                                    text=True).stdout or "{}") if False else None
+    cal = json.loads(safetensors_metadata(os.path.join(run, "novelty.safetensors"))["calibration"])
     return {
         "draw": d, "known": known, "auroc": auroc(nk, nu),
         "known_test": len(nk), "known_flagged": fk,
@@ -84,6 +89,8 @@ def main():
     p.add_argument("--known", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None)
+    p.add_argument("--draws-from", default=None,
+                   help="replay the known classes of the draws in this JSON (benches/novelty_eval.rs --out)")
     args = p.parse_args()
     classes = sorted(c for c in os.listdir(args.data)
                      if os.path.isdir(os.path.join(args.data, c)) and not c.startswith("."))
@@ -91,8 +98,9 @@ def main():
     os.makedirs(os.path.join(args.work, "features"), exist_ok=True)
     results = []
     start = time.time()
+    replay = json.load(open(args.draws_from))["draws"] if args.draws_from else None
     for d in range(args.draws):
-        known = sorted(rng.sample(classes, args.known))
+        known = sorted(replay[d]["known"]) if replay else sorted(rng.sample(classes, args.known))
         r = draw(args, d, known, classes)
         results.append(r)
         print(f"draw {d}: AUROC {r['auroc']:.3f}, known flagged {r['known_flagged']}/{r['known_test']}, "
