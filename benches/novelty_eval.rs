@@ -244,6 +244,7 @@ fn main() -> anyhow::Result<()> {
         a.known,
         classes.len()
     );
+    let mut summary = Vec::new();
     for (i, first) in all[0].iter().enumerate() {
         let col: Vec<&Outcome> = all.iter().map(|d| &d[i]).collect();
         let n = col.len() as f64;
@@ -263,18 +264,37 @@ fn main() -> anyhow::Result<()> {
             sum(|o| o.calibration_flagged),
             sum(|o| o.calibration_images),
         );
+        summary.push(serde_json::json!({
+            "score": first.score, "auroc_mean": mean, "auroc_sd": sd,
+            "known_flagged": sum(|o| o.known_flagged), "known": sum(|o| o.known),
+            "unknown_flagged": sum(|o| o.unknown_flagged), "unknown": sum(|o| o.unknown),
+            "calibration_flagged": sum(|o| o.calibration_flagged),
+            "calibration_images": sum(|o| o.calibration_images),
+        }));
     }
     if let Some(out) = &a.out {
-        let draws: Vec<serde_json::Value> = draws_known
+        // One line per draw keeps the file readable in a diff.
+        let line = |v: serde_json::Value| v.to_string();
+        let draws: Vec<String> = draws_known
             .iter()
             .zip(&all)
-            .map(|(k, o)| serde_json::json!({"known": k, "outcomes": o}))
+            .map(|(k, o)| line(serde_json::json!({"known": k, "outcomes": o})))
             .collect();
-        let doc = serde_json::json!({
-            "cache": a.cache, "draws": draws, "known": a.known, "seed": a.seed,
-            "classes": cache.classes().len(),
+        let head = serde_json::json!({
+            "cache": a.cache, "known": a.known, "seed": a.seed, "classes": cache.classes().len(),
         });
-        pipeline::atomic::write_json(out, &doc)?;
+        let text = format!(
+            "{{\"run\": {},\n\"summary\": [\n{}\n],\n\"draws\": [\n{}\n]}}\n",
+            line(head),
+            summary
+                .into_iter()
+                .map(line)
+                .collect::<Vec<_>>()
+                .join(",\n"),
+            draws.join(",\n")
+        );
+        pipeline::atomic::write_file(out, text.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
 }
