@@ -127,7 +127,8 @@ pub fn knn_scores(
         let sims = block.dot(&r.t()); // [block, R]
         for (i, row) in sims.rows().into_iter().enumerate() {
             let own = leave_one_out.then_some(b * BLOCK + i);
-            out.push(1.0 - top_k_mean(row.iter().copied(), own, k));
+            // Rounding can push a cosine a hair above 1: the score stays in [0, 2].
+            out.push((1.0 - top_k_mean(row.iter().copied(), own, k)).max(0.0));
         }
     }
     out

@@ -1,7 +1,7 @@
 //! The `novelty` output, as [`crate::novelty::Novelty::scores`] computes it: features `[N,D]`
 //! → unit rows (LpNormalization) → cosines to the reference rows (one MatMul with the `[D,R]`
 //! constant) → the mean of the `k` largest (ReduceMax for `k = 1`, else TopK + ReduceMean)
-//! → `1 −` that, float32 `[N]`.
+//! → `1 −` that, at least 0, float32 `[N]`.
 
 use super::{attr_int, attr_ints, node, Graph};
 use crate::novelty::Novelty;
@@ -32,8 +32,9 @@ pub(super) fn novelty(g: &mut Graph, n: &Novelty, feats: &str) {
         ));
         reduce(g, "ReduceMean", &values)
     };
-    let one = g.c_f32(&[], &[1.0]);
-    g.op_to("Sub", &[&one, &near], "novelty", vec![]);
+    let (one, zero) = (g.c_f32(&[], &[1.0]), g.c_f32(&[], &[0.0]));
+    let distance = g.op("Sub", &[&one, &near], vec![]);
+    g.op_to("Max", &[&distance, &zero], "novelty", vec![]);
 }
 
 /// `op` over axis 1 without keeping it, `[N, M]` → `[N]`, in the form of the graph's opset.
