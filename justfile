@@ -127,6 +127,12 @@ bench-cv:
     /usr/bin/time -v target/release/pipeline cv --features work/cv-synthetic --repeats 20 --json work/cv-synthetic.json 2> >(tee work/cv-synthetic.time >&2)
     grep -E "Elapsed \(wall|Maximum resident" work/cv-synthetic.time
 
+# "None of these" on Tux Paint with classes held out: DRAWS draws of 8 known classes out of 27, the
+# tool's novelty score and threshold on one `pipeline run` of all classes (docs/novelty.md).
+bench-novelty draws="100": fetch-ort vgg16-conv fetch-tuxpaint build
+    test -f work/novelty-all/runs/auto/metrics.json || target/release/pipeline run --data data/tuxpaint --workdir work/novelty-all --device cpu
+    cargo run --release --example novelty_eval -- --cache work/novelty-all/features --draws {{draws}} --known 8 --k 1,2,3,5 --out benches/novelty_tuxpaint.json
+
 # Preprocessing throughput (eval and train transforms).
 bench-preprocess:
     cargo bench --bench preprocess

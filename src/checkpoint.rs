@@ -139,9 +139,14 @@ pub struct RunMetrics {
     pub files: std::collections::BTreeMap<String, String>,
 }
 
-/// Files of a run whose content hash `metrics.json` records (the optimizer state only where the
-/// head has one).
-pub const HASHED_FILES: [&str; 3] = [HEAD_FILE, CONFIG_FILE, OPTIMIZER_FILE];
+/// Files of a run whose content hash `metrics.json` records (the optimizer state and the novelty
+/// score only where the run has them).
+pub const HASHED_FILES: [&str; 4] = [
+    HEAD_FILE,
+    CONFIG_FILE,
+    OPTIMIZER_FILE,
+    crate::novelty::NOVELTY_FILE,
+];
 
 /// BLAKE3 (64 hex) of the run's [`HASHED_FILES`] present, for [`RunMetrics::files`].
 pub fn file_hashes(
@@ -149,7 +154,7 @@ pub fn file_hashes(
 ) -> Result<std::collections::BTreeMap<String, String>, CheckpointError> {
     HASHED_FILES
         .iter()
-        .filter(|f| **f != OPTIMIZER_FILE || dir.join(f).is_file())
+        .filter(|f| matches!(**f, HEAD_FILE | CONFIG_FILE) || dir.join(f).is_file())
         .map(|f| {
             let p = dir.join(f);
             let hash = file_check::hash(&p, file_check::MAX_TENSORS)

@@ -6,7 +6,8 @@
 //! [`image_io`] and [`dataset`] read images and trees, [`preprocess`] turns them into tensors,
 //! [`backbone`] runs the frozen ONNX model, [`cache`] stores its features, [`head`] trains on them,
 //! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
-//! [`audit`] finds suspicious images from their features; [`atomic`] and [`lock`] keep outputs
+//! [`audit`] finds suspicious images from their features, [`novelty`] how unlike the training
+//! photos a new one is; [`atomic`] and [`lock`] keep outputs
 //! whole and single-writer, [`file_check`] keeps inputs regular and
 //! plausibly sized; [`metrics`] and [`verdict`] (what an evaluation means, in sentences), [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
@@ -24,6 +25,7 @@ pub mod head;
 pub mod image_io;
 pub mod lock;
 pub mod metrics;
+pub mod novelty;
 pub mod onnx_build;
 pub mod output;
 pub mod plot;

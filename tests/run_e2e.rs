@@ -113,7 +113,10 @@ fn run_then_eval_and_predict_in_every_format() {
         "1",
         folder,
     ]));
-    assert!(csv.starts_with("path,rank,class,probability\n"), "{csv}");
+    assert!(
+        csv.starts_with("path,rank,class,probability,unknown,novelty\n"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), json.lines().count() + 1);
 }
 

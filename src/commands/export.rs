@@ -74,6 +74,14 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         return concat::export(args, &run);
     }
     let (views, dense_views) = run_views(&run)?;
+    let novelty = crate::novelty::load_for(&run)?;
+    if novelty.is_none() {
+        eprintln!(
+            "note: run {} has no {} (trained by an older build): the classifier gets no `novelty` output; retrain the run to add it",
+            run.dir.display(),
+            crate::novelty::NOVELTY_FILE
+        );
+    }
     let model_path = match &args.model {
         Some(m) => m.clone(),
         None => run.recorded_backbone()?,
@@ -124,10 +132,11 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         backbone_output: &backbone_output,
         f16: precision == Precision::F16,
         dense: dense.as_ref(),
+        novelty: novelty.as_ref(),
     };
     let mut model = compose(backbone, &spec)
         .with_context(|| format!("composing the classifier around {}", model_path.display()))?;
-    let facts = facts::Facts::new(
+    let mut facts = facts::Facts::new(
         &run,
         &sidecar,
         &model_hash,
@@ -136,6 +145,9 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         precision,
         &views,
     );
+    if let Some(n) = &novelty {
+        facts.add_novelty(n);
+    }
     facts.stamp(&mut model)?;
     let bytes = model
         .write_to_bytes()

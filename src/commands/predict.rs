@@ -4,6 +4,7 @@
 //! `pipeline export`, alone (see `classifier`).
 
 mod classifier;
+mod flag;
 mod views;
 
 use crate::backbone::{Backbone, BackboneArgs, Device};
@@ -12,6 +13,7 @@ use crate::dataset::files::collect_files;
 use crate::metrics::csv_record;
 use crate::preprocess::{self, PreprocessConfig};
 use anyhow::{bail, Context, Result};
+use flag::Flag;
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,9 +23,10 @@ use std::path::{Path, PathBuf};
 pub enum Format {
     /// One aligned line per image.
     Table,
-    /// JSON Lines: one object per image (`{"path", "topk": [{"class", "probability"}]}`).
+    /// JSON Lines: one object per image (`{"path", "topk": [{"class", "probability"}],
+    /// "unknown", "novelty"}`; the last two when the run has a novelty score).
     Json,
-    /// `path,rank,class,probability`, one row per (image, rank).
+    /// `path,rank,class,probability,unknown,novelty`, one row per (image, rank).
     Csv,
 }
 
@@ -167,6 +170,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         bail!("give --run DIR (or --classifier FILE from `pipeline export`)");
     };
     let run = TrainedRun::load(run_dir)?;
+    let novelty = flag::load(&run)?;
     let model = match &args.model {
         Some(m) => m.clone(),
         None => run.recorded_backbone()?,
@@ -197,9 +201,9 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Csv {
-        writeln!(out, "path,rank,class,probability")?;
+        writeln!(out, "{}", flag::CSV_HEADER)?;
     }
-    let (mut done, mut skipped) = (0usize, 0usize);
+    let (mut done, mut skipped, mut unknown) = (0usize, 0usize, 0usize);
     for chunk in files.chunks(args.batch) {
         let tensors: Vec<(usize, Result<Vec<views::Prepared>, String>)> = chunk
             .par_iter()
@@ -243,15 +247,18 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
         let x = crate::cache::rows::hstack(&parts).into_f32();
         let lp = run.log_proba(x.view());
-        for (row, &i) in lp.rows().into_iter().zip(&ok_idx) {
+        let flags = flag::flags(novelty.as_ref(), x.view());
+        for ((row, &i), f) in lp.rows().into_iter().zip(&ok_idx).zip(flags) {
             let top = topk(row.as_slice().unwrap_or(&row.to_vec()), k);
-            emit(&mut out, args.format, &chunk[i], &top, &run.classes)?;
+            emit(&mut out, args.format, &chunk[i], &top, &run.classes, f)?;
             done += 1;
+            unknown += f.is_some_and(|f| f.unknown) as usize;
         }
         out.flush()?;
     }
     eprintln!(
-        "predicted {done} images, skipped {skipped} (provider {})",
+        "predicted {done} images, skipped {skipped}{} (provider {})",
+        flag::summary(novelty.as_ref().map(|n| n.threshold), unknown),
         bodies[0].0.provider
     );
     if done == 0 {
@@ -270,20 +277,25 @@ pub fn topk(row: &[f32], k: usize) -> Vec<(usize, f32)> {
     idx.into_iter().take(k).map(|i| (i, row[i].exp())).collect()
 }
 
+/// Writes one image's line(s); `flag` is its novelty when the run has a novelty score.
 fn emit(
     out: &mut impl Write,
     format: Format,
     path: &Path,
     top: &[(usize, f32)],
     classes: &[String],
+    flag: Option<Flag>,
 ) -> Result<()> {
     let p = path.display().to_string();
     match format {
         Format::Table => {
-            let cells: Vec<String> = top
+            let mut cells: Vec<String> = top
                 .iter()
                 .map(|(c, pr)| format!("{} {:.3}", classes[*c], pr))
                 .collect();
+            if flag.is_some_and(|f| f.unknown) {
+                cells[0] = format!("unknown (nearest: {})", cells[0]);
+            }
             writeln!(out, "{p}\t{}", cells.join("  "))?;
         }
         Format::Json => {
@@ -291,16 +303,24 @@ fn emit(
                 .iter()
                 .map(|(c, pr)| serde_json::json!({"class": classes[*c], "probability": pr}))
                 .collect();
-            writeln!(out, "{}", serde_json::json!({"path": p, "topk": topk}))?;
+            let mut line = serde_json::json!({"path": p, "topk": topk});
+            if let Some(f) = flag {
+                line["unknown"] = f.unknown.into();
+                line["novelty"] = f.novelty.into();
+            }
+            writeln!(out, "{line}")?;
         }
         Format::Csv => {
+            let (unknown, novelty) = flag.map_or((String::new(), String::new()), |f| {
+                (f.unknown.to_string(), format!("{:.6}", f.novelty))
+            });
             for (rank, (c, pr)) in top.iter().enumerate() {
                 let rank = (rank + 1).to_string();
                 let pr = format!("{pr:.6}");
                 write!(
                     out,
                     "{}",
-                    csv_record([p.as_str(), &rank, &classes[*c], &pr])
+                    csv_record([p.as_str(), &rank, &classes[*c], &pr, &unknown, &novelty])
                 )?;
             }
         }

@@ -2,6 +2,7 @@
 //! cache and writes the run directory described in [`crate::checkpoint`].
 
 mod logistic_run;
+mod novelty;
 mod options;
 mod resumed;
 
@@ -216,6 +217,7 @@ fn train_mlp(out: &Path, plan: &Plan, config: &RunConfig, data: &HeadData) -> an
     })?;
     let seconds = start.elapsed().as_secs_f64();
     save_progress(out, &state, config)?;
+    novelty::fit_and_write(out, data, &config.cache_key)?;
     let (_, best_epoch) = state.final_model();
     let best = state.best.as_ref();
     let metrics = RunMetrics {

@@ -4,11 +4,13 @@
 //! `resize_shorter`, bilinear, antialias, half-pixel; ONNX Runtime's uint8 path is PIL's
 //! algorithm) → the views' crop windows → normalise → backbone → mean over views → head.
 //! `--input crop`: `crop` uint8 `[N, S, S, 3]` RGB centre crops, batched, one view each.
-//! Outputs `logits` and `probabilities`, float32 `[N, K]`.
+//! Outputs `logits` and `probabilities`, float32 `[N, K]`, and `novelty`, float32 `[N]`, when
+//! the run has a novelty score ([`crate::novelty`]).
 
 mod concat;
 pub mod dense;
 mod head;
+mod novelty;
 pub mod views;
 
 use super::upgrade::{default_opset, raise_opset};
@@ -59,6 +61,8 @@ pub struct Spec<'a> {
     /// Dense views instead of `views` (`--input image` only): the backbone is then the map body
     /// of `super::dense::map_model` and `backbone_output` its map.
     pub dense: Option<&'a dense::DenseSpec>,
+    /// The run's novelty score, computed as a third output `novelty` when given.
+    pub novelty: Option<&'a crate::novelty::Novelty>,
 }
 
 /// Opset the in-graph antialiased `Resize` needs.
@@ -213,6 +217,9 @@ pub(crate) fn finish(
     spec: &Spec,
     feats: &str,
 ) {
+    if let Some(n) = spec.novelty {
+        novelty::novelty(&mut g, n, feats);
+    }
     let feats = if spec.l2_normalize {
         g.op(
             "LpNormalization",
@@ -255,8 +262,13 @@ pub(crate) fn finish(
             DataType::FLOAT,
             &[batch.clone(), Dim::Fixed(k)],
         ),
-        port("logits", DataType::FLOAT, &[batch, Dim::Fixed(k)]),
+        port("logits", DataType::FLOAT, &[batch.clone(), Dim::Fixed(k)]),
     ];
+    if spec.novelty.is_some() {
+        graph
+            .output
+            .push(port("novelty", DataType::FLOAT, &[batch]));
+    }
     graph.value_info.retain(|v| v.name != spec.backbone_input);
     graph.name = format!("{PREFIX}classifier");
 }

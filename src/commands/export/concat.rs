@@ -106,6 +106,7 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
     check_out(&args.out)?;
     let (views, dense_views) = run_views(run)?;
     let dense = !dense_views.is_empty();
+    let novelty = crate::novelty::load_for(run)?;
     let mut bodies = vec![body(
         run.recorded_backbone()?,
         &run.backbone_hash,
@@ -145,6 +146,7 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
             backbone_output: &b.output,
             f16: false,
             dense: b.dense.as_ref(),
+            novelty: novelty.as_ref(),
         };
         graphs.push((m, spec));
     }
@@ -174,6 +176,9 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
         })
         .collect();
     facts.push("parts", json!(parts));
+    if let Some(n) = &novelty {
+        facts.add_novelty(n);
+    }
     facts.stamp(&mut model)?;
     let bytes = model
         .write_to_bytes()

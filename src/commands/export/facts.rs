@@ -97,6 +97,28 @@ impl Facts {
         self.entries.push((key, value));
     }
 
+    /// Adds the run's novelty score: the `novelty` output and how to read it.
+    pub fn add_novelty(&mut self, n: &crate::novelty::Novelty) {
+        for (k, v) in &mut self.entries {
+            if *k == "outputs" {
+                v["novelty"] = json!(["batch"]);
+            }
+        }
+        self.push(
+            "novelty",
+            json!({
+                "output": "novelty",
+                "score": crate::novelty::SCORE,
+                "definition": "1 - the mean of the k largest cosines between the image's L2-normalised view-averaged feature row and the reference rows (the run's train+valid images, L2-normalised); higher = less like the training photos",
+                "k": n.k,
+                "reference_rows": n.reference.nrows(),
+                "threshold": n.threshold,
+                "unknown_when": "novelty > threshold",
+                "calibration": n.calibration,
+            }),
+        );
+    }
+
     /// Writes the facts into `metadata_props` (strings stay bare, the rest as JSON) and the
     /// producer fields.
     pub fn stamp(&self, model: &mut ModelProto) -> Result<()> {

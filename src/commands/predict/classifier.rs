@@ -3,6 +3,7 @@
 //! `image` input: each decoded RGB image is fed whole (`[1, H, W, 3]` uint8); `crop` input: the
 //! Rust eval geometry (resize + centre crop) makes `[N, S, S, 3]` uint8 batches.
 
+use super::flag::Flag;
 use super::{emit, Format, PredictArgs};
 use crate::backbone::ort_lib;
 use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization};
@@ -19,6 +20,8 @@ struct Classifier {
     input: String,
     /// The eval geometry, producing plain RGB pixel values (for `crop` input).
     geometry: PreprocessConfig,
+    /// The `novelty` metadata's threshold, when the file has a `novelty` output.
+    threshold: Option<f32>,
 }
 
 fn open(path: &Path, args: &PredictArgs) -> Result<Classifier> {
@@ -45,6 +48,20 @@ fn open(path: &Path, args: &PredictArgs) -> Result<Classifier> {
         serde_json::from_str(&key("input")?).context("reading the `input` metadata")?;
     let pre: PreprocessConfig =
         serde_json::from_str(&key("preprocess")?).context("reading the `preprocess` metadata")?;
+    let threshold = match meta.custom("novelty") {
+        Some(v) => {
+            let v: serde_json::Value =
+                serde_json::from_str(&v).context("reading the `novelty` metadata")?;
+            let t = v["threshold"].as_f64().filter(|t| t.is_finite());
+            Some(t.ok_or_else(|| {
+                anyhow!(
+                    "{}: the `novelty` metadata has no finite threshold; export it again",
+                    path.display()
+                )
+            })? as f32)
+        }
+        None => None,
+    };
     drop(meta);
     let geometry = PreprocessConfig {
         layout: Layout::Nhwc,
@@ -65,12 +82,18 @@ fn open(path: &Path, args: &PredictArgs) -> Result<Classifier> {
         classes,
         input,
         geometry,
+        threshold,
     })
 }
 
 impl Classifier {
-    /// uint8 `[N, …]` pixels → probabilities `[N, K]`, row-major.
-    fn probabilities(&mut self, shape: Vec<i64>, pixels: Vec<u8>) -> Result<Vec<f32>> {
+    /// uint8 `[N, …]` pixels → probabilities `[N, K]`, row-major, and each image's flag when
+    /// the file has a `novelty` output.
+    fn probabilities(
+        &mut self,
+        shape: Vec<i64>,
+        pixels: Vec<u8>,
+    ) -> Result<(Vec<f32>, Vec<Option<Flag>>)> {
         let n = shape[0] as usize;
         let tensor = ort::value::Tensor::from_array((shape, pixels)).map_err(|e| anyhow!("{e}"))?;
         let outputs = self
@@ -92,7 +115,20 @@ impl Classifier {
                 self.classes.len()
             );
         }
-        Ok(p.to_vec())
+        let flags = match (self.threshold, outputs.get("novelty")) {
+            (Some(t), Some(v)) => {
+                let (_, s) = v.try_extract_tensor::<f32>().map_err(|e| anyhow!("{e}"))?;
+                if s.len() != n {
+                    bail!("the classifier gave {} novelty values for {n} images", s.len());
+                }
+                s.iter()
+                    .map(|&s| Some(Flag { novelty: s, unknown: s > t }))
+                    .collect()
+            }
+            (Some(_), None) => bail!("the classifier's metadata describes a `novelty` output it does not have; export it again"),
+            _ => vec![None; n],
+        };
+        Ok((p.to_vec(), flags))
     }
 
     /// The crop input's pixels of one image, `S × S × 3` uint8.
@@ -121,9 +157,9 @@ pub fn run(path: &Path, args: &PredictArgs, files: &[PathBuf]) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Csv {
-        writeln!(out, "path,rank,class,probability")?;
+        writeln!(out, "{}", super::flag::CSV_HEADER)?;
     }
-    let (mut done, mut skipped) = (0usize, 0usize);
+    let (mut done, mut skipped, mut unknown) = (0usize, 0usize, 0usize);
     let chunk_len = if c.input == "crop" { args.batch } else { 1 };
     for chunk in files.chunks(chunk_len) {
         let mut ok = Vec::new();
@@ -154,16 +190,18 @@ pub fn run(path: &Path, args: &PredictArgs, files: &[PathBuf]) -> Result<()> {
             continue;
         }
         shape[0] = ok.len() as i64;
-        let probs = c.probabilities(shape, std::mem::take(&mut pixels))?;
-        for (row, f) in probs.chunks(c.classes.len()).zip(&ok) {
-            emit(&mut out, args.format, f, &topk(row, k), &c.classes)?;
+        let (probs, flags) = c.probabilities(shape, std::mem::take(&mut pixels))?;
+        for ((row, f), flag) in probs.chunks(c.classes.len()).zip(&ok).zip(flags) {
+            emit(&mut out, args.format, f, &topk(row, k), &c.classes, flag)?;
             done += 1;
+            unknown += flag.is_some_and(|f| f.unknown) as usize;
         }
         out.flush()?;
     }
     eprintln!(
-        "predicted {done} images with {}, skipped {skipped}",
-        path.display()
+        "predicted {done} images with {}, skipped {skipped}{}",
+        path.display(),
+        super::flag::summary(c.threshold, unknown)
     );
     if done == 0 {
         bail!(

@@ -133,6 +133,7 @@ pub fn train_selected(
     };
     ckpt::write_head(out, &chosen.model, &meta)?;
     ckpt::write_history(out, &history)?;
+    super::novelty::fit_and_write(out, data, &config.cache_key)?;
     let metrics = RunMetrics {
         head: chosen.model.kind(),
         best_epoch,
