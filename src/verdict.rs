@@ -93,6 +93,19 @@ pub struct Verdict {
     pub left_out: Vec<LeftOut>,
     /// Fewest usable images a class needs to be used (one per split).
     pub min_images: usize,
+    /// Photos of this split (all of known classes) `predict` would mark unknown, where the run
+    /// has a novelty score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<UnknownRate>,
+}
+
+/// How many photos of known classes the unknown-photo flag marks, against its target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnknownRate {
+    pub flagged: usize,
+    pub images: usize,
+    /// The share of known photos the threshold was calibrated to flag at most.
+    pub target_rate: f64,
 }
 
 impl Verdict {
@@ -180,6 +193,7 @@ impl Verdict {
             min_train,
             left_out,
             min_images,
+            unknown: None,
         }
     }
 
@@ -261,6 +275,14 @@ impl Verdict {
         }
         for l in &self.left_out {
             s.push(left_out_sentence(l, self.min_images));
+        }
+        if let Some(u) = &self.unknown {
+            s.push(format!(
+                "`predict` marks photos unlike the training photos as unknown: it would mark {} of these {} photos of known classes (aim: at most {}).",
+                u.flagged,
+                u.images,
+                pct(u.target_rate)
+            ));
         }
         s
     }

@@ -162,6 +162,10 @@ fn eval_speaks_first_and_the_report_lists_only_misclassified_images_as_such() {
     let run = w.join("runs/mlp");
     let (e, _) = succeeded(&pipeline(&["eval", "--run", s(&run), "--split", "valid"]));
     assert!(e.starts_with("Right on "), "{e}");
+    assert!(
+        e.contains("`predict` marks photos unlike the training photos as unknown: it would mark "),
+        "{e}"
+    );
     assert!(e.contains("held") || e.contains("valid photos"), "{e}");
     let page = std::fs::read_to_string(w.join("report.html")).unwrap();
     let sec = &page[page.find("<section id=\"misclassified\">").unwrap()..];

@@ -150,7 +150,8 @@ pub fn evaluate(args: &EvalArgs) -> Result<Evaluation> {
             cache.dir.display()
         );
     }
-    let lp = run.log_proba(feats.mean().view());
+    let x = feats.mean();
+    let lp = run.log_proba(x.view());
     let mut train_counts = vec![0usize; cache.classes().len()];
     if let Some(p) = cache.manifest.spec.split("train") {
         for img in &p.images {
@@ -174,7 +175,15 @@ pub fn evaluate(args: &EvalArgs) -> Result<Evaluation> {
     let split_tree = std::path::Path::new(&cache.manifest.stats.images_root);
     let (left_out, min_images) = crate::verdict::left_out_of(split_tree)
         .unwrap_or((Vec::new(), crate::commands::split::MIN_IMAGES));
-    let verdict = Verdict::new(&m, &args.split, left_out, min_images, args.min_train);
+    let mut verdict = Verdict::new(&m, &args.split, left_out, min_images, args.min_train);
+    if let Some(n) = crate::novelty::load_for(&run)? {
+        let scores = n.scores(x.view());
+        verdict.unknown = Some(crate::verdict::UnknownRate {
+            flagged: scores.iter().filter(|&&s| n.is_unknown(s)).count(),
+            images: scores.len(),
+            target_rate: n.calibration.target_rate,
+        });
+    }
     crate::atomic::write_json(&out.join(VERDICT_FILE), &verdict)?;
     Ok(Evaluation {
         metrics: m,
