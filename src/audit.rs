@@ -390,3 +390,35 @@ pub fn audit(
     r.cache_key = cache.key().to_string();
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_json_of_schema_1_still_loads() {
+        // as written before hard images: no schema_version, hard_images or per-issue evidence
+        let old = serde_json::json!({
+            "label_issues": [{"path": "train/a/1.png", "given": "a", "suggested": "b",
+                "score": 0.5, "p_given": 0.2, "p_suggested": 0.7}],
+            "label_check": {"trust": "informative", "chance": 0.5, "kappa": 0.8,
+                "found": 1, "shown": 1},
+            "near_duplicates": [],
+            "duplicate_check": {"ratio": 0.5, "neighbour": 3, "feature_median_nn": 0.6,
+                "feature_median_reference": 0.8, "pixel_median_nn": null,
+                "pixel_median_reference": null, "pixel_images": 0, "pixel_note": ""},
+            "outliers": [],
+            "outlier_check": {"median": 0.4, "robust_sd": 0.1},
+            "images": 10, "classes": 2, "oof_accuracy": 0.9,
+            "config": {"folds": 5, "dup_ratio": 0.5, "outlier_z": 3.5, "seed": 0},
+            "cache_key": "k"
+        });
+        let r: AuditReport = serde_json::from_value(old).unwrap();
+        assert_eq!((r.schema_version, r.hard_images.len()), (1, 0));
+        assert_eq!(r.label_issues[0].duplicate_of, None);
+        assert!(explain::labels(&r).contains("predates the split"));
+        let back = serde_json::to_value(&r).unwrap();
+        let again: AuditReport = serde_json::from_value(back).unwrap();
+        assert_eq!(again, r);
+    }
+}

@@ -78,7 +78,7 @@ pub fn hard(r: &AuditReport) -> String {
         return "No photo is hard for the model beyond what the label errors explain.".into();
     }
     format!(
-        "These are photos the model finds hard: it puts them in another class, but nothing else says the label is wrong, so they are most likely correctly labelled. Do not relabel them; what would help is more and clearer photos of their classes, most of all {} — photos that show what sets each apart from the class it is mistaken for.",
+        "These are photos the model finds hard: it puts them in another class, but nothing else says the label is wrong (no copy filed there; or their nearest photos disagree, or the two classes are often confused), so they are most likely correctly labelled — a glance catches the odd one in the wrong folder. What would help is more and clearer photos of their classes, most of all {}, showing what sets each apart from the class it is taken for.",
         top.join(", ")
     )
 }

@@ -6,7 +6,8 @@
 //! second, independent piece of evidence agrees with the classifier:
 //!
 //! - **duplicate**: a near-duplicate of the image is filed under another class `c` (the same
-//!   picture filed twice) and the out-of-fold model gives `c` more than the given class; or
+//!   picture filed twice), the out-of-fold model gives `c` more than the given class `y`, and by a
+//!   margin at least the other copy's for `y` over `c` (of the two, this is the one it doubts); or
 //! - **neighbours**: the classifier's suggestion `s` is confident — `p[s] ≥ t_s` (class `s`'s mean
 //!   self-confidence) and `p[y] ≤ LOW_SELF × t_y` — at least [`KNN_AGREE`] of the image's
 //!   [`KNN`] nearest images (cosine of the centred, L2-normalised features) are filed under `s`,
@@ -57,7 +58,9 @@ pub fn split_doubts<'a>(
     let mut taken = vec![false; set.labels.len()];
     for (i, j) in conflicts(set, dups) {
         let (y, c) = (set.labels[i] as usize, set.labels[j] as usize);
-        if taken[i] || proba[[i, c]] <= proba[[i, y]] {
+        // the copy the model doubts more: p_i[c] − p_i[y] > 0 and at least p_j[y] − p_j[c]
+        let margin = proba[[i, c]] - proba[[i, y]];
+        if taken[i] || margin <= 0.0 || margin < proba[[j, y]] - proba[[j, c]] {
             continue;
         }
         taken[i] = true;
@@ -166,4 +169,113 @@ fn confusions(labels: &[u32], pred: &[usize], i: usize, y: usize, s: usize) -> u
             j != i && ((l as usize == y && p == s) || (l as usize == s && p == y))
         })
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::find_label_issues;
+    use crate::audit::labels::thresholds;
+    use ndarray::Array2;
+
+    /// Six photos per class `a`, `b`, `c`, each near its class's axis, then `extra` photos filed
+    /// under `a` that lie on `b`'s axis; probabilities 0.8 for the own class, `extra` ones 0.9 `b`.
+    fn data(extra: usize) -> (ImageSet, Array2<f32>) {
+        let n = 18 + extra;
+        let (mut x, mut p) = (Array2::<f32>::zeros((n, 4)), Array2::<f32>::zeros((n, 3)));
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let (axis, label) = if i < 18 { (i / 6, i / 6) } else { (1, 0) };
+            x[[i, axis]] = 1.0;
+            x[[i, 3]] = 0.01 * i as f32;
+            p.row_mut(i).fill(0.1);
+            p[[i, axis]] = 0.8;
+            if i >= 18 {
+                p.row_mut(i).assign(&ndarray::arr1(&[0.02, 0.9, 0.08]));
+            }
+            labels.push(label as u32);
+        }
+        let set = ImageSet {
+            x,
+            paths: (0..n)
+                .map(|i| format!("train/c{}/{i}.png", labels[i]))
+                .collect(),
+            splits: vec!["train".into(); n],
+            labels,
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            hashes: vec![None; n],
+        };
+        (set, p)
+    }
+
+    fn verdict(set: &ImageSet, p: &Array2<f32>, dups: &[NearDuplicate]) -> Verdict {
+        let t = thresholds(p.view(), &set.labels);
+        split_doubts(p.view(), &t, set, find_label_issues(p.view(), set), dups)
+    }
+
+    #[test]
+    fn a_confident_misfile_among_another_class_is_a_label_error() {
+        let (set, p) = data(1);
+        let v = verdict(&set, &p, &[]);
+        assert_eq!(v.errors.len(), 1, "{v:?}");
+        let e = &v.errors[0];
+        assert_eq!(
+            (e.path.as_str(), e.given.as_str()),
+            ("train/c0/18.png", "a")
+        );
+        assert_eq!((e.suggested.as_str(), e.neighbours_suggested), ("b", 5));
+        assert_eq!((e.pair_confusions, e.duplicate_of.as_deref()), (0, None));
+        assert!(v.hard.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_confused_class_pair_yields_hard_images_not_label_errors() {
+        // three `a` photos the model takes for `b`: the pair is confusable
+        let (set, p) = data(3);
+        let v = verdict(&set, &p, &[]);
+        assert!(v.errors.is_empty(), "{v:?}");
+        assert_eq!(v.hard.len(), 3, "{v:?}");
+        assert!(v
+            .hard
+            .iter()
+            .all(|h| h.pair_confusions == 2 && h.suggested == "b"));
+        // neighbours agree (the rule's other half holds), so the confusability decides
+        assert!(v.hard.iter().all(|h| h.neighbours_suggested >= KNN_AGREE));
+    }
+
+    #[test]
+    fn a_doubt_without_agreeing_neighbours_is_a_hard_image() {
+        // the photo filed under `a` lies among `a` photos, yet the model says `b`
+        let (mut set, p) = data(1);
+        set.x.row_mut(18).fill(0.0);
+        set.x[[18, 0]] = 1.0;
+        let v = verdict(&set, &p, &[]);
+        assert!(v.errors.is_empty(), "{v:?}");
+        assert_eq!((v.hard.len(), v.hard[0].neighbours_suggested), (1, 0));
+    }
+
+    #[test]
+    fn of_a_picture_filed_under_two_classes_the_doubted_copy_is_the_label_error() {
+        // photo 18 (filed `a`) is a copy of `b` photo 6; the model leans to `b` without being sure
+        let (mut set, mut p) = data(1);
+        let copy = set.x.row(6).to_owned();
+        set.x.row_mut(18).assign(&copy);
+        p.row_mut(18).assign(&ndarray::arr1(&[0.3, 0.6, 0.1]));
+        p.row_mut(6).assign(&ndarray::arr1(&[0.2, 0.7, 0.1]));
+        let dup = NearDuplicate {
+            a: set.paths[6].clone(),
+            b: set.paths[18].clone(),
+            similarity: 1.0,
+            pixel_similarity: None,
+            ratio: 0.0,
+            evidence: "features".into(),
+            cross_split: false,
+            label_conflict: true,
+        };
+        assert!(verdict(&set, &p, &[]).errors.is_empty());
+        let v = verdict(&set, &p, &[dup]);
+        assert_eq!(v.errors.len(), 1, "{v:?}");
+        assert_eq!(v.errors[0].path, "train/c0/18.png");
+        assert_eq!(v.errors[0].duplicate_of.as_deref(), Some("train/c1/6.png"));
+    }
 }
