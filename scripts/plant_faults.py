@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Copy an ImageFolder tree and plant faults for `pipeline audit` to find (needs pillow).
 
-  scripts/plant_faults.py SRC DST [--wrong N] [--resized N] [--exact N] [--cropped N]
+  scripts/plant_faults.py SRC DST [--wrong N] [--moved N] [--resized N] [--exact N] [--cropped N]
                           [--brightened N] [--one-class NAME --folders K] [--seed S]
 
 Plants, and prints as JSON lines (the answer key, one per fault):
 - --wrong N: images copied byte for byte into a wrong class (DST/<other>/planted_wrong_<i>_<file>);
+- --moved N: images moved into a wrong class, no copy left behind (DST/<other>/planted_moved_<i>_<file>);
 - --resized N: 75 %-size JPEG (q90) copies in their own class (planted_resized_<i>_<stem>.jpg);
 - --exact N: byte-identical copies in their own class (planted_exact_<i>_<file>);
 - --cropped N: copies with 4 % cut from every side, PNG (planted_cropped_<i>_<stem>.png);
@@ -50,6 +51,7 @@ def main():
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
     ap.add_argument("--wrong", type=int, default=3)
+    ap.add_argument("--moved", type=int, default=0)
     ap.add_argument("--resized", type=int, default=3)
     ap.add_argument("--exact", type=int, default=0)
     ap.add_argument("--cropped", type=int, default=0)
@@ -64,7 +66,7 @@ def main():
     copy_tree(a, rng)
     classes = sorted(p.name for p in a.dst.iterdir() if p.is_dir())
     files = {c: sorted(p for p in (a.dst / c).iterdir() if p.is_file()) for c in classes}
-    kinds = ["wrong", "resized", "exact", "cropped", "brightened"]
+    kinds = ["wrong", "resized", "exact", "cropped", "brightened", "moved"]
     total = sum(getattr(a, k) for k in kinds)
     picks = iter(rng.sample([(c, f) for c in classes for f in files[c]], total))
     for i in range(a.wrong):
@@ -97,6 +99,12 @@ def main():
         out = a.dst / c / f"planted_bright_{i}_{f.stem}.png"
         ImageEnhance.Brightness(rgb(f)).enhance(1.2).save(out)
         print(json.dumps({"fault": "brightened_copy", "path": f"{c}/{out.name}", "original": f"{c}/{f.name}"}))
+    for i in range(a.moved):
+        c, f = next(picks)
+        other = rng.choice([k for k in classes if k != c])
+        out = a.dst / other / f"planted_moved_{i}_{f.name}"
+        shutil.move(f, out)
+        print(json.dumps({"fault": "moved", "path": f"{other}/{out.name}", "given": other, "true": c}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 //! Part `audit`: what the cached features (and, for near-duplicates, the images' pixels) say
-//! about the data itself — likely label errors (out-of-fold predictions ranked confident-learning
-//! style, shown as far as the out-of-fold model can be trusted), near-duplicate pairs (a ratio
+//! about the data itself — likely label errors and hard images (out-of-fold predictions ranked
+//! confident-learning style, a doubt called a label error only where a near-duplicate or the
+//! image's nearest neighbours agree; shown as far as the out-of-fold model can be trusted),
+//! near-duplicate pairs (a ratio
 //! test against each image's neighbours, in features and in thumbnails; flagged when they cross
 //! splits) and outliers (far from every class centre). Every threshold is set relative to the
 //! data set; `explain` words each one.
@@ -14,6 +16,7 @@ mod labels;
 mod neighbours;
 mod softmax;
 pub mod thumbnails;
+mod verdict;
 
 use crate::cache::{CacheError, FeatureCache};
 use ndarray::{Array2, Axis};
@@ -25,6 +28,12 @@ pub use duplicates::{near_duplicates, DuplicateCheck};
 pub use labels::{find_label_issues, LabelCheck, LabelTrust};
 pub use neighbours::{outliers, OutlierCheck};
 pub use softmax::out_of_fold;
+pub use verdict::{split_doubts, Verdict, KNN};
+
+/// Schema version of `audit.json` this build writes. 1 (no field): every doubt was listed in
+/// `label_issues`; 2: `label_issues` holds the likely label errors and `hard_images` the rest.
+/// Older files still load (missing fields take their defaults).
+pub const AUDIT_SCHEMA: u32 = 2;
 
 /// Settings of one audit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,7 +61,7 @@ impl Default for AuditConfig {
 }
 
 /// An image whose given label the out-of-fold model doubts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LabelIssue {
     /// `split/class/file` inside the split tree.
     pub path: String,
@@ -62,6 +71,17 @@ pub struct LabelIssue {
     pub score: f32,
     pub p_given: f32,
     pub p_suggested: f32,
+    /// Of the image's nearest images in feature space (`verdict::KNN`), how many are filed under
+    /// `suggested`.
+    #[serde(default)]
+    pub neighbours_suggested: usize,
+    /// Other images confused between `given` and `suggested` out of fold (either way); above 0 the
+    /// pair is confusable and its doubts are hard images.
+    #[serde(default)]
+    pub pair_confusions: usize,
+    /// A near-duplicate of this image filed under `suggested`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 /// Two images far more alike than either is to its other neighbours.
@@ -99,8 +119,15 @@ pub struct Outlier {
 /// `audit.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditReport {
-    /// Most suspicious first; as many as the out-of-fold model's trust allows (see `label_check`).
+    /// [`AUDIT_SCHEMA`]; 1 when the file has none.
+    #[serde(default = "schema_v1")]
+    pub schema_version: u32,
+    /// Likely label errors (a doubt that a near-duplicate or the nearest neighbours back), most
+    /// suspicious first; as many as the out-of-fold model's trust allows (see `label_check`).
     pub label_issues: Vec<LabelIssue>,
+    /// The other doubts: images the model finds hard, most likely correctly labelled.
+    #[serde(default)]
+    pub hard_images: Vec<LabelIssue>,
     /// How far the label check can be trusted on this data set, and how many issues it found.
     pub label_check: LabelCheck,
     /// Most outstanding first.
@@ -117,6 +144,10 @@ pub struct AuditReport {
     pub oof_accuracy: f64,
     pub config: AuditConfig,
     pub cache_key: String,
+}
+
+fn schema_v1() -> u32 {
+    1
 }
 
 /// Why an audit could not run.
@@ -240,15 +271,24 @@ pub fn audit_images(
         .filter(|(row, &y)| labels::argmax(row.as_slice().unwrap_or(&[])) == y as usize)
         .count();
     let oof_accuracy = correct as f64 / n.max(1) as f64;
-    let mut label_issues = find_label_issues(proba.view(), set);
-    let label_check = LabelCheck::assess(oof_accuracy, &set.labels, k, label_issues.len());
-    label_issues.truncate(label_check.shown);
+    let doubts = find_label_issues(proba.view(), set);
+    let found = doubts.len();
     let (thumbs, note) = pixels(set, images);
     let (near_duplicates, duplicate_check) =
         near_duplicates(set, thumbs.as_ref(), cfg.dup_ratio, note);
+    let t = labels::thresholds(proba.view(), &set.labels);
+    let Verdict { errors, hard } = split_doubts(proba.view(), &t, set, doubts, &near_duplicates);
+    let label_check = LabelCheck::assess(oof_accuracy, &set.labels, k, found)
+        .with_split(errors.len(), hard.len());
+    let mut label_issues = errors;
+    label_issues.truncate(label_check.shown);
+    let mut hard_images = hard;
+    hard_images.truncate(label_check.hard_shown);
     let (outliers, outlier_check) = outliers(set, cfg.outlier_z);
     Ok(AuditReport {
+        schema_version: AUDIT_SCHEMA,
         label_issues,
+        hard_images,
         label_check,
         near_duplicates,
         duplicate_check,
@@ -349,4 +389,36 @@ pub fn audit(
     })?;
     r.cache_key = cache.key().to_string();
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_json_of_schema_1_still_loads() {
+        // as written before hard images: no schema_version, hard_images or per-issue evidence
+        let old = serde_json::json!({
+            "label_issues": [{"path": "train/a/1.png", "given": "a", "suggested": "b",
+                "score": 0.5, "p_given": 0.2, "p_suggested": 0.7}],
+            "label_check": {"trust": "informative", "chance": 0.5, "kappa": 0.8,
+                "found": 1, "shown": 1},
+            "near_duplicates": [],
+            "duplicate_check": {"ratio": 0.5, "neighbour": 3, "feature_median_nn": 0.6,
+                "feature_median_reference": 0.8, "pixel_median_nn": null,
+                "pixel_median_reference": null, "pixel_images": 0, "pixel_note": ""},
+            "outliers": [],
+            "outlier_check": {"median": 0.4, "robust_sd": 0.1},
+            "images": 10, "classes": 2, "oof_accuracy": 0.9,
+            "config": {"folds": 5, "dup_ratio": 0.5, "outlier_z": 3.5, "seed": 0},
+            "cache_key": "k"
+        });
+        let r: AuditReport = serde_json::from_value(old).unwrap();
+        assert_eq!((r.schema_version, r.hard_images.len()), (1, 0));
+        assert_eq!(r.label_issues[0].duplicate_of, None);
+        assert!(explain::labels(&r).contains("predates the split"));
+        let back = serde_json::to_value(&r).unwrap();
+        let again: AuditReport = serde_json::from_value(back).unwrap();
+        assert_eq!(again, r);
+    }
 }

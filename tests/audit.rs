@@ -1,5 +1,6 @@
 //! `pipeline audit` on a split tree built from the fixtures with planted faults: an image copied
-//! into a wrong class is a likely label error, a resized copy in another split a cross-split
+//! into a wrong class is a likely label error (backed by its copy; other doubts are hard images),
+//! a resized copy in another split a cross-split
 //! near-duplicate; on a homogeneous tree (tiles of one texture) the planted copies are found, no
 //! other pair is a copy by its pixels, and the label check does not present its doubts as errors.
 
@@ -83,6 +84,39 @@ fn audit_finds_the_planted_label_error_and_the_cross_split_copy() {
         (Some("beta"), Some("alpha"))
     );
     assert!(first["score"].as_f64().unwrap() > 0.0);
+    // backed by its copy under alpha; the original itself is no label error
+    assert_eq!(first["duplicate_of"], "train/alpha/a_05.png", "{out}");
+    assert!(
+        issues.iter().all(|i| i["path"] != "train/alpha/a_05.png"),
+        "{out}"
+    );
+    // every other doubt is a hard image, and the counts add up
+    assert_eq!(v["schema_version"], 2);
+    let hard = v["hard_images"].as_array().unwrap();
+    let c = &v["label_check"];
+    assert_eq!(c["errors"].as_u64(), Some(issues.len() as u64), "{out}");
+    assert_eq!(c["hard"].as_u64(), Some(hard.len() as u64), "{out}");
+    assert_eq!(
+        c["found"].as_u64(),
+        Some((issues.len() + hard.len()) as u64)
+    );
+    for i in issues {
+        assert!(
+            i["duplicate_of"].is_string()
+                || i["neighbours_suggested"].as_u64().unwrap() >= 3 && i["pair_confusions"] == 0,
+            "{i} is listed as a label error without evidence:\n{out}"
+        );
+    }
+    for h in hard {
+        assert!(
+            h["duplicate_of"].is_null() && h["path"] != first["path"],
+            "{h}"
+        );
+    }
+    assert!(
+        out.contains(&format!("hard images: {} listed", hard.len())),
+        "{out}"
+    );
     let dups = v["near_duplicates"].as_array().unwrap();
     let pair = dups
         .iter()
@@ -235,6 +269,7 @@ fn a_homogeneous_tree_flags_its_planted_copies_and_no_lookalikes_by_pixels() {
     // the folders mean nothing: the label check does not list a third of the set as errors
     assert_ne!(v["label_check"]["trust"], "informative", "{out}");
     assert!(v["label_issues"].as_array().unwrap().len() <= 10, "{out}");
+    assert!(v["hard_images"].as_array().unwrap().len() <= 10, "{out}");
     assert!(out.contains("typical nearest correlation"), "{out}");
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// κ at or above which the list is shown whole.
 pub const INFORMATIVE_KAPPA: f64 = 0.5;
-/// κ at or above which the most suspicious few are shown, below which none.
+/// κ at or above which the most suspicious few of each kind are shown, below which none.
 pub const WEAK_KAPPA: f64 = 0.2;
 /// How many are shown when the model is weak.
 pub const WEAK_SHOWN: usize = 10;
@@ -25,7 +25,7 @@ pub const WEAK_SHOWN: usize = 10;
 pub enum LabelTrust {
     /// κ ≥ 0.5: every issue found is listed.
     Informative,
-    /// 0.2 ≤ κ < 0.5: the 10 most suspicious are listed, as images to look at.
+    /// 0.2 ≤ κ < 0.5: the 10 most suspicious of each kind are listed, as images to look at.
     Weak,
     /// κ < 0.2: none listed; the model barely beats guessing.
     TooWeak,
@@ -39,10 +39,19 @@ pub struct LabelCheck {
     pub chance: f64,
     /// `(out-of-fold top-1 − chance) / (1 − chance)`.
     pub kappa: f64,
-    /// Issues confident learning found.
+    /// Doubts found: likely label errors and hard images together.
     pub found: usize,
-    /// Issues listed (`label_issues`).
+    /// Likely label errors listed (`label_issues`).
     pub shown: usize,
+    /// Likely label errors found (a doubt that a near-duplicate or the nearest neighbours back).
+    #[serde(default)]
+    pub errors: usize,
+    /// Hard images found: the other doubts.
+    #[serde(default)]
+    pub hard: usize,
+    /// Hard images listed (`hard_images`).
+    #[serde(default)]
+    pub hard_shown: usize,
 }
 
 impl LabelCheck {
@@ -60,19 +69,46 @@ impl LabelCheck {
         } else {
             0.0
         };
-        let (trust, shown) = if kappa >= INFORMATIVE_KAPPA {
-            (LabelTrust::Informative, found)
+        let trust = if kappa >= INFORMATIVE_KAPPA {
+            LabelTrust::Informative
         } else if kappa >= WEAK_KAPPA {
-            (LabelTrust::Weak, found.min(WEAK_SHOWN))
+            LabelTrust::Weak
         } else {
-            (LabelTrust::TooWeak, 0)
+            LabelTrust::TooWeak
         };
         LabelCheck {
             trust,
             chance,
             kappa,
             found,
-            shown,
+            shown: trust.cap(found),
+            errors: found,
+            hard: 0,
+            hard_shown: 0,
+        }
+    }
+
+    /// The same check with its doubts split into `errors` likely label errors and `hard` images,
+    /// each list capped by the trust.
+    pub fn with_split(self, errors: usize, hard: usize) -> LabelCheck {
+        LabelCheck {
+            found: errors + hard,
+            shown: self.trust.cap(errors),
+            errors,
+            hard,
+            hard_shown: self.trust.cap(hard),
+            ..self
+        }
+    }
+}
+
+impl LabelTrust {
+    /// How many of `n` findings of one kind are listed.
+    pub fn cap(self, n: usize) -> usize {
+        match self {
+            LabelTrust::Informative => n,
+            LabelTrust::Weak => n.min(WEAK_SHOWN),
+            LabelTrust::TooWeak => 0,
         }
     }
 }
@@ -127,6 +163,7 @@ pub fn find_label_issues(proba: ArrayView2<f32>, set: &ImageSet) -> Vec<LabelIss
             score: row[s] - row[y],
             p_given: row[y],
             p_suggested: row[s],
+            ..LabelIssue::default()
         });
     }
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.path.cmp(&b.path)));

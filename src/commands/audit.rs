@@ -1,4 +1,4 @@
-//! Stage `audit`: likely label errors, near-duplicates and outliers found from a feature cache
+//! Stage `audit`: likely label errors, hard images, near-duplicates and outliers found from a feature cache
 //! (see the `audit` part), as `audit.json` and a short table on stdout.
 
 use crate::audit::{explain, AuditConfig, AuditReport};
@@ -88,13 +88,37 @@ pub fn table(r: &AuditReport, top: usize) -> String {
         s,
         "likely label errors: {} listed of {} found",
         r.label_issues.len(),
-        r.label_check.found
+        r.label_check.errors
     );
     let _ = writeln!(s, "  {}", explain::labels(r));
     for i in r.label_issues.iter().take(top) {
+        let why = match &i.duplicate_of {
+            Some(d) => format!("near-duplicate {d} is filed there"),
+            None => format!(
+                "{} of its {} nearest photos are filed there",
+                i.neighbours_suggested,
+                crate::audit::KNN
+            ),
+        };
         let _ = writeln!(
             s,
-            "  {:.3}  {}  given {} → suggested {} (p {:.2} vs {:.2})",
+            "  {:.3}  {}  given {} → suggested {} (p {:.2} vs {:.2}; {why})",
+            i.score, i.path, i.given, i.suggested, i.p_given, i.p_suggested
+        );
+    }
+    let _ = writeln!(
+        s,
+        "hard images: {} listed of {} found",
+        r.hard_images.len(),
+        r.label_check.hard
+    );
+    if r.label_check.hard_shown > 0 {
+        let _ = writeln!(s, "  {}", explain::hard(r));
+    }
+    for i in r.hard_images.iter().take(top) {
+        let _ = writeln!(
+            s,
+            "  {:.3}  {}  {}, taken for {} (p {:.2} vs {:.2})",
             i.score, i.path, i.given, i.suggested, i.p_given, i.p_suggested
         );
     }

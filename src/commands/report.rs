@@ -126,14 +126,19 @@ impl Workdir {
         let cache = FeatureCache::open(&dir.join("features")).ok();
         let run_dir = run.map(Path::to_path_buf).or_else(|| find_run(dir));
         let trained = run_dir.as_deref().and_then(|r| TrainedRun::load(r).ok());
-        // an audit.json of an older format (no calibrated thresholds) is recomputed
-        let audit = read(&dir.join("audit.json"))
-            .and_then(|v| serde_json::from_value(v).ok())
+        // an audit.json of an older schema is recomputed from the cache when there is one, and
+        // shown as it is when not; one of an unreadable format is recomputed
+        let saved: Option<AuditReport> =
+            read(&dir.join("audit.json")).and_then(|v| serde_json::from_value(v).ok());
+        let audit = saved
+            .clone()
+            .filter(|a| a.schema_version >= crate::audit::AUDIT_SCHEMA)
             .or_else(|| {
                 cache.as_ref().and_then(|c| {
                     crate::audit::audit(c, &AuditConfig::default(), Some(&dir.join("data"))).ok()
                 })
-            });
+            })
+            .or(saved);
         Ok(Workdir {
             raw: read(&dir.join("inspect/report.json")),
             by_split: read(&dir.join("inspect/split/report.json")),

@@ -319,10 +319,13 @@ fn label_summary(r: &crate::audit::AuditReport) -> String {
     use crate::audit::LabelTrust;
     let c = &r.label_check;
     match c.trust {
-        LabelTrust::Informative => format!("{} likely label errors", c.found),
+        LabelTrust::Informative => format!(
+            "{} likely label errors, {} hard images (most likely correctly labelled)",
+            c.errors, c.hard
+        ),
         LabelTrust::Weak => format!(
-            "{} images with doubtful labels listed of {} (out-of-fold model weak, κ {:.2})",
-            c.shown, c.found, c.kappa
+            "{} likely label errors and {} hard images listed of {} doubts (out-of-fold model weak, κ {:.2})",
+            c.shown, c.hard_shown, c.found, c.kappa
         ),
         LabelTrust::TooWeak => format!(
             "no label check (out-of-fold model too weak, κ {:.2})",

@@ -4,7 +4,7 @@
 use super::evaluation::Predictions;
 use super::html::{esc, table, thumbnail, Cell};
 use super::{missing, Workdir};
-use crate::audit::explain;
+use crate::audit::{explain, AuditReport, LabelIssue};
 use std::fmt::Write as _;
 
 /// Worst test images shown.
@@ -138,7 +138,7 @@ pub fn confused(w: &Workdir, p: Option<&Predictions>) -> String {
     o + "</div>"
 }
 
-/// The audit: likely label errors, near-duplicates, outliers.
+/// The audit: likely label errors, hard images, near-duplicates, outliers.
 pub fn audit(w: &Workdir) -> String {
     let Some(a) = &w.audit else {
         return missing(
@@ -150,28 +150,8 @@ pub fn audit(w: &Workdir) -> String {
         "<p>Every image of every split as the mean of its cached views; a {}-fold logistic model predicts each image without having seen it (out-of-fold top-1 {:.1} % on {} images).</p>",
         a.config.folds, a.oof_accuracy * 100.0, a.images
     );
-    let _ = write!(o, "<h3>Likely label errors: {} listed of {} found</h3><p>{}</p><p class=\"note\">Confident learning: the out-of-fold model gives another class more than its usual confidence and more than the given one. Score = p(suggested) − p(given).</p><div class=\"cards\">", a.label_issues.len(), a.label_check.found, esc(&explain::labels(a)));
-    for i in a.label_issues.iter().take(AUDIT_ROWS) {
-        o += &card(w, &i.path, &format!("<div>given <b>{}</b> {:.0} %</div><div class=\"bad\">suggested <b>{}</b> {:.0} %</div><div>score {:.2}</div>", esc(&i.given), i.p_given * 100.0, esc(&i.suggested), i.p_suggested * 100.0, i.score));
-    }
-    o += "</div>";
-    if a.label_issues.len() > AUDIT_ROWS {
-        o += &table(
-            &["path", "given", "suggested", "score"],
-            a.label_issues
-                .iter()
-                .map(|i| {
-                    vec![
-                        Cell::text(&i.path),
-                        Cell::text(&i.given),
-                        Cell::text(&i.suggested),
-                        Cell::num(f64::from(i.score), format!("{:.3}", i.score)),
-                    ]
-                })
-                .collect(),
-            true,
-        );
-    }
+    o += &label_errors(w, a);
+    o += &hard_images(w, a);
     let cross = a.near_duplicates.iter().filter(|d| d.cross_split).count();
     let _ = write!(o, "<h3>Near-duplicates: {} pairs, {cross} across splits</h3><p>{}</p><p class=\"note\">Copies that byte hashes miss. Cross-split pairs leak test images into training.</p>", a.near_duplicates.len(), esc(&explain::duplicates(a)));
     let mut dups: Vec<_> = a.near_duplicates.iter().collect();
@@ -251,4 +231,68 @@ pub fn audit(w: &Workdir) -> String {
         );
     }
     o + "</div>"
+}
+
+/// The likely label errors, as cards and (past [`AUDIT_ROWS`]) a table.
+fn label_errors(w: &Workdir, a: &AuditReport) -> String {
+    if a.schema_version < crate::audit::AUDIT_SCHEMA {
+        let mut o = format!("<h3>Doubted labels: {} listed of {} found</h3><p>{}</p><p class=\"note\">This audit.json was written by an older pipeline, which did not tell likely label errors from hard images: most of these are probably correct labels the model finds hard. Rerun <code>pipeline audit --features WORKDIR/features --json WORKDIR/audit.json</code> to split them.</p>", a.label_issues.len(), a.label_check.found, esc(&explain::labels(a)));
+        o += &issue_cards(w, &a.label_issues, "suggested", false);
+        return o;
+    }
+    let mut o = format!("<h3>Likely label errors: {} listed of {} found</h3><p>{}</p><p class=\"note\">Score = p(suggested) − p(given), out of fold. Check each photo: move it to the suggested class's folder if it belongs there.</p>", a.label_issues.len(), a.label_check.errors, esc(&explain::labels(a)));
+    o += &issue_cards(w, &a.label_issues, "suggested", true);
+    o
+}
+
+/// The hard images: doubts nothing else backs, most likely correctly labelled.
+fn hard_images(w: &Workdir, a: &AuditReport) -> String {
+    if a.schema_version < crate::audit::AUDIT_SCHEMA {
+        return String::new();
+    }
+    let mut o = format!(
+        "<h3>Hard images: {} listed of {} found</h3><p>{}</p>",
+        a.hard_images.len(),
+        a.label_check.hard,
+        esc(&explain::hard(a))
+    );
+    o += &issue_cards(w, &a.hard_images, "taken for", true);
+    o
+}
+
+/// Cards for the first [`AUDIT_ROWS`] issues, then a table of all of them when there are more;
+/// `evidence`: the file records the neighbours and near-duplicate of each (schema 2 on).
+fn issue_cards(w: &Workdir, issues: &[LabelIssue], other: &str, evidence: bool) -> String {
+    let mut o = String::from("<div class=\"cards\">");
+    for i in issues.iter().take(AUDIT_ROWS) {
+        let why = match &i.duplicate_of {
+            _ if !evidence => String::new(),
+            Some(d) => format!("<div>near-duplicate {} is filed there</div>", esc(d)),
+            None => format!(
+                "<div>{} of its {} nearest photos are filed there</div>",
+                i.neighbours_suggested,
+                crate::audit::KNN
+            ),
+        };
+        o += &card(w, &i.path, &format!("<div>given <b>{}</b> {:.0} %</div><div class=\"bad\">{other} <b>{}</b> {:.0} %</div><div>score {:.2}</div>{why}", esc(&i.given), i.p_given * 100.0, esc(&i.suggested), i.p_suggested * 100.0, i.score));
+    }
+    o += "</div>";
+    if issues.len() > AUDIT_ROWS {
+        o += &table(
+            &["path", "given", other, "score"],
+            issues
+                .iter()
+                .map(|i| {
+                    vec![
+                        Cell::text(&i.path),
+                        Cell::text(&i.given),
+                        Cell::text(&i.suggested),
+                        Cell::num(f64::from(i.score), format!("{:.3}", i.score)),
+                    ]
+                })
+                .collect(),
+            true,
+        );
+    }
+    o
 }
