@@ -8,7 +8,7 @@
 //! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
 //! [`audit`] finds suspicious images from their features; [`atomic`] and [`lock`] keep outputs
 //! whole and single-writer, [`file_check`] keeps inputs regular and
-//! plausibly sized; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
+//! plausibly sized, [`interrupt`] turns Ctrl-C into a clean stop; [`metrics`], [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
 pub mod cli;
 pub mod commands;
@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod file_check;
 pub mod head;
 pub mod image_io;
+pub mod interrupt;
 pub mod lock;
 pub mod metrics;
 pub mod onnx_build;

@@ -12,6 +12,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if pipeline::output::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(stop) = pipeline::interrupt::find(&err) {
+                eprintln!("{stop}");
+                return std::process::ExitCode::from(pipeline::interrupt::EXIT_CODE);
+            }
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
