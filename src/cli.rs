@@ -225,7 +225,6 @@ mod tests {
                     && !arg.is_required_set()
                     && !shown
                     && !help.contains("[default:")
-                    && !help.contains("(default:")
                 {
                     silent.push(format!("{} --{}", cmd.get_name(), arg.get_id()));
                 }
