@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const TREE: &str = "tests/fixtures/images/tree";
 
-fn extract_args<'a>(out: &'a Path) -> Vec<&'a str> {
+fn extract_args(out: &Path) -> Vec<&str> {
     vec![
         "extract",
         "--model",
