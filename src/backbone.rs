@@ -37,10 +37,10 @@ pub struct BackboneArgs {
     /// Execution provider: auto (CUDA if available, else CPU), cpu, or cuda.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
-    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice, one per core).
+    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// ONNX Runtime library (default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/).
+    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
 }

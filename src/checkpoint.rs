@@ -13,6 +13,7 @@
 
 mod head_file;
 mod head_model;
+mod nearby;
 pub mod parts;
 pub mod recorded;
 pub mod resume;
@@ -167,6 +168,12 @@ pub fn file_hashes(
 /// Why a run directory could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
+    #[error("no run at {dir}: the directory {what}; {nearby}", dir = dir.display())]
+    NoRunDir {
+        dir: PathBuf,
+        what: &'static str,
+        nearby: String,
+    },
     #[error("no trained run at {dir}: {file} is missing; run `pipeline train-head --out {dir}` first", dir = dir.display())]
     Missing { dir: PathBuf, file: &'static str },
     #[error("{path}: {reason}; re-run `pipeline train-head` to rewrite the run", path = path.display())]
@@ -221,10 +228,13 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     let text = match file_check::read_to_string(&path, file_check::MAX_JSON) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(e) = nearby::check_run_dir(dir) {
+                return Err(e);
+            }
             return Err(CheckpointError::Missing {
                 dir: dir.to_path_buf(),
                 file,
-            })
+            });
         }
         Err(e) => return Err(invalid(&path, e.to_string())),
     };

@@ -9,7 +9,8 @@
 //! [`audit`] finds suspicious images from their features, [`novelty`] how unlike the training
 //! photos a new one is; [`atomic`] and [`lock`] keep outputs
 //! whole and single-writer, [`file_check`] keeps inputs regular and
-//! plausibly sized; [`metrics`] and [`verdict`] (what an evaluation means, in sentences), [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
+//! plausibly sized, [`interrupt`] turns Ctrl-C into a clean stop; [`metrics`] and [`verdict`]
+//! (what an evaluation means, in sentences), [`plot`], [`output`], [`progress`] and [`seed`] serve them all.
 
 pub mod cli;
 pub mod commands;
@@ -23,6 +24,7 @@ pub mod dataset;
 pub mod file_check;
 pub mod head;
 pub mod image_io;
+pub mod interrupt;
 pub mod lock;
 pub mod metrics;
 pub mod novelty;

@@ -210,8 +210,10 @@ fn survives_a_full_disk_without_leaving_temporary_files() {
         "{err}"
     );
     assert!(temps(&run).is_empty(), "left behind: {:?}", temps(&run));
-    // Space freed: the same run resumes (it had no checkpoint yet) and completes.
-    succeeded(&train(&cache, &run, &["--resume"]));
+    // It failed before its first checkpoint: no half run is left, and once space is freed the
+    // same command completes.
+    assert!(!run.exists(), "a failed run left {}", run.display());
+    succeeded(&train(&cache, &run, &["--hidden", "4096", "--epochs", "2"]));
     assert!(run.join("metrics.json").is_file());
     // The same for the files eval writes beside the run.
     let mut c = common::command_in(&common::root());

@@ -110,6 +110,9 @@ pub(crate) fn read_mlp(r: &TensorReader, prefix: &str) -> Result<Mlp<f32>, Check
 
 /// Reads `RUN/head.safetensors`, checking its format, version and shapes against its metadata.
 pub fn read_head(dir: &Path) -> Result<(HeadModel, HeadMeta), CheckpointError> {
+    if let Some(e) = super::nearby::check_run_dir(dir) {
+        return Err(e);
+    }
     let path = dir.join(HEAD_FILE);
     if !path.exists() {
         return Err(CheckpointError::Missing {

@@ -7,6 +7,7 @@ mod dense_batch;
 mod dir;
 mod engine;
 mod finalize;
+pub mod partial;
 pub mod plan;
 mod reuse;
 
@@ -171,6 +172,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     if args.shard.is_none() {
         // Only a sole writer may remove temporaries; --shard workers may be writing theirs.
         crate::atomic::remove_stale_temps(&args.out.join(cache::SHARDS));
+        crate::atomic::remove_stale_temps(&args.out.join(partial::PARTIAL));
     }
     if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
         return Ok(report);
@@ -187,8 +189,15 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     let reuse = if args.force || jobs.is_empty() {
         reuse::ReuseIndex::default()
     } else {
-        reuse::ReuseIndex::build(&args.out, &key)
+        reuse::ReuseIndex::build(&args.out, &key).with_partial(&args.out, &spec, &key)
     };
+    if reuse.partial_rows > 0 {
+        eprintln!(
+            "reusing {} views the interrupted extract kept in {}",
+            crate::output::thousands(reuse.partial_rows),
+            args.out.join(partial::PARTIAL).display()
+        );
+    }
     let families = reuse::families(&spec);
     let dense_window = if spec_has_dense(args) && !jobs.is_empty() {
         Some(bb.enable_dense()?)
@@ -225,6 +234,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     let pb = crate::progress::bar(to_compute, "extract", "views");
     let mut reused_so_far = 0;
     let t0 = Instant::now();
+    let sigint = crate::interrupt::catch();
     let stats = engine::run(
         &cfg,
         &spec,
@@ -241,8 +251,13 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
                 ));
             }
         },
-    )?;
+    );
+    drop(sigint);
     pb.finish_and_clear();
+    let stats = stats.map_err(|e| match e.downcast::<engine::Stopped>() {
+        Ok(s) => interrupted(&spec, &args.out, to_compute, s.computed).into(),
+        Err(e) => e,
+    })?;
     let secs = t0.elapsed().as_secs_f64();
     let rate = stats.views as f64 / secs.max(1e-9);
     let made = finalize::Made {
@@ -267,6 +282,31 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
     };
     print_summary(&report, &stats, made.new_images, &spec, args)?;
     Ok(report)
+}
+
+/// What an extract stopped by Ctrl-C kept, and the command that resumes it: `left` of the
+/// `to_compute` views this call had to compute remain.
+fn interrupted(
+    spec: &CacheSpec,
+    dir: &Path,
+    to_compute: u64,
+    computed: u64,
+) -> crate::interrupt::Interrupted {
+    let total: u64 = spec
+        .plans()
+        .map(|p| p.images.len() as u64 * p.passes as u64)
+        .sum();
+    let left = to_compute.saturating_sub(computed);
+    let t = crate::output::thousands;
+    crate::interrupt::Interrupted(format!(
+        "interrupted: {} of {} views are kept in {} ({} computed by this extract); to resume, run the same command again: {} (it computes at most the other {})",
+        t(total.saturating_sub(left)),
+        t(total),
+        dir.display(),
+        t(computed),
+        crate::interrupt::this_command(),
+        t(left)
+    ))
 }
 
 fn dir_size(dir: &Path) -> u64 {

@@ -52,6 +52,7 @@ pub struct RunArgs {
     /// Images per backbone call.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Execution provider of the backbone: auto (CUDA if available, else CPU), cpu, or cuda.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
     /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
@@ -60,6 +61,7 @@ pub struct RunArgs {
     /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    /// Storage type of the cached features (f16 halves the cache; the head trains in f32).
     #[arg(long, value_enum, default_value_t = FeatureDtype::F32)]
     pub dtype: FeatureDtype,
     /// Backbone precision: auto takes the int8 build beside the model on CPU (made with it by

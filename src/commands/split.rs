@@ -37,8 +37,9 @@ pub struct SplitArgs {
     /// Shares of train, valid and test (percentages or any non-negative weights).
     #[arg(long, default_value = "50,25,25", value_parser = parse_ratios)]
     pub ratios: [f64; 3],
-    /// Seed of the assignment (a file's split depends only on the seed and its path).
-    #[arg(long, default_value_t = 42)]
+    /// Seed of the assignment (a file's split depends only on the seed and its path); 0, as
+    /// `run`'s.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// How files are placed in OUT.
     #[arg(long, value_enum, default_value_t = Mode::Hardlink)]

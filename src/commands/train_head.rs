@@ -1,6 +1,7 @@
 //! Stage `train-head`: trains the notebook's MLP head (or the logistic baseline) on a feature
 //! cache and writes the run directory described in [`crate::checkpoint`].
 
+mod fresh;
 mod logistic_run;
 mod novelty;
 mod options;
@@ -38,6 +39,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         anyhow::bail!("--resume continues a run on one cache; train the run on concatenated features anew with --force");
     }
     let width: usize = caches.iter().map(FeatureCache::feature_dim).sum();
+    let out_is_new = !args.out.exists();
     // A resumed run's folder exists; a new one is created only once its sizes are known to fit.
     let early_lock = match args.resume {
         true => Some(crate::lock::lock_dir(&args.out, false)?),
@@ -84,6 +86,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if recorded.is_none() {
         options::prepare_out_dir(&dir, args.force && !staged)?;
     }
+    let mut fresh = (recorded.is_none() && !staged).then(|| fresh::FreshRun::new(&dir, out_is_new));
     let mut config = run_config(&plan, cache, &data, threads, &args.features[0]);
     config.feature_dim = width;
     config.parts = caches[1..]
@@ -113,14 +116,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cache.classes().len(),
         args.out.display()
     );
-    if plan.choice == HeadChoice::Mlp && !plan.refit && plan.ensemble == 1 {
-        train_mlp(&dir, &plan, &config, &data)?;
+    let trained = if plan.choice == HeadChoice::Mlp && !plan.refit && plan.ensemble == 1 {
+        train_mlp(&dir, &plan, &config, &data)
     } else {
         let weights = class_weights(&plan, &data.labels, config.classes.len());
-        logistic_run::train_selected(&dir, &plan, config, &data, weights)?;
+        logistic_run::train_selected(&dir, &plan, config, &data, weights)
+    };
+    if let (Err(e), Some(f)) = (&trained, fresh.as_mut()) {
+        f.failed(e);
     }
+    trained?;
     if staged {
         options::swap_in(&dir, &args.out)?;
+    }
+    if let Some(f) = fresh {
+        f.keep();
     }
     Ok(())
 }

@@ -119,7 +119,7 @@ pub struct FitState<F> {
 /// Why training could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
-    #[error("training diverged: the train loss of epoch {epoch} is {loss}; lower --lr (now {lr}) or check the features for NaN/inf")]
+    #[error("training diverged: the train loss of epoch {epoch} is {loss}; lower --lr (now {lr:e}; the default is 1e-3: leave --lr out) and train again")]
     Diverged { epoch: u32, loss: f64, lr: f64 },
     #[error("no training images: the cache's train split is empty; re-run extract on a split with train images")]
     NoData,

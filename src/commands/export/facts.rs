@@ -33,12 +33,16 @@ pub fn sidecar_precision(model: &Path) -> Result<String> {
         .to_owned())
 }
 
+/// What the `image` input takes: the one statement of the decoding contract (docs/shipping.md
+/// repeats it; `tests/docs_run.rs` checks its snippets against `predict`).
+pub const IMAGE_CONTRACT: &str = "one RGB image of any size, decoded as pipeline decodes it: EXIF orientation applied, alpha composited on white, gray as R = G = B, 16-bit channels rounded to 8 bits; resize, crop and normalisation run inside the graph";
+
 fn input_contract(input: InputKind, pre: &PreprocessConfig) -> Value {
     let s = pre.crop;
     match input {
         InputKind::Image => json!({
             "name": "image", "dtype": "uint8", "shape": [1, "height", "width", 3],
-            "meaning": "one decoded RGB image of any size (drop alpha); resize, crop and normalisation run inside the graph",
+            "meaning": IMAGE_CONTRACT,
         }),
         InputKind::Crop => json!({
             "name": "crop", "dtype": "uint8", "shape": ["batch", s, s, 3],

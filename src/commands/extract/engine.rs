@@ -3,10 +3,12 @@
 //! writes one shard per (split, pass, chunk) as each chunk completes. Rows an earlier cache in the
 //! directory holds (same image content, same view family) are copied instead of computed; an
 //! image all of whose rows are reused is not even decoded. Memory is bounded by the channel depth
-//! and one chunk of features, whatever the dataset size.
+//! and one chunk of features, whatever the dataset size. The rows of the chunk in progress are
+//! saved every few seconds ([`partial`]), and on Ctrl-C before the engine stops ([`Stopped`]).
 
 use super::chunk_write::{assemble, write_chunk};
 use super::dense_batch::{dense_batches, dense_rows, DenseBatch, DenseItem};
+use super::partial;
 use super::plan::ChunkJob;
 use super::reuse::{ReuseIndex, RowRef};
 use crate::backbone::dense::Maps;
@@ -281,15 +283,33 @@ pub fn run(
     let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
     std::thread::scope(|s| {
         s.spawn(|| produce(cfg, spec, work, tx));
-        // `consume` owns the receiver: when it stops early (a write failed, the disk is full)
-        // the receiver is dropped, the producer's next send fails and it exits; no hang.
-        consume(cfg, spec, rx, fwd, on_views)
+        // `consume` owns the receiver: when it stops early (a write failed, the disk is full,
+        // Ctrl-C) the receiver is dropped, the producer's next send fails and it exits; no hang.
+        consume(cfg, spec, work, rx, fwd, on_views)
     })
+}
+
+/// The engine stopped on Ctrl-C after saving every row it computed (see [`partial`]).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted after computing {computed} views")]
+pub struct Stopped {
+    /// Views computed by this run, all kept: in written chunks or partial segments.
+    pub computed: u64,
+}
+
+/// Milliseconds to wait before each backbone call (a testing aid that makes a run slow enough
+/// to interrupt; unset in normal use).
+pub const DELAY_ENV: &str = "PIPELINE_EXTRACT_DELAY_MS";
+
+fn delay() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var(DELAY_ENV).ok()?.trim().parse().ok()?;
+    Some(std::time::Duration::from_millis(ms))
 }
 
 fn consume(
     cfg: &EngineCfg,
     spec: &CacheSpec,
+    work: &[Work],
     rx: crossbeam_channel::Receiver<Msg>,
     fwd: &mut dyn Forward,
     on_views: &mut dyn FnMut(u64, u64),
@@ -298,7 +318,14 @@ fn consume(
     let mut stats = EngineStats::default();
     // Computed rows of the chunk in progress: `(image, pass, features)`.
     let mut acc: Vec<(u32, u32, Vec<f32>)> = Vec::new();
+    let mut saver = partial::Saver::new(cfg.cache_dir, cfg.key);
+    let delay = delay();
+    // Chunks end in `work`'s order: the one in progress is `work[ended]`.
+    let mut ended = 0;
     for msg in rx.iter() {
+        if let (Some(d), Msg::Batch(_) | Msg::Dense(_)) = (delay, &msg) {
+            std::thread::sleep(d);
+        }
         match msg {
             Msg::Fatal(reason) => bail!("{reason}"),
             Msg::Batch(b) => {
@@ -338,7 +365,19 @@ fn consume(
                     stats.skipped += end.skipped.len() as u64;
                 }
                 on_views(0, refs.len() as u64);
+                saver.chunk_written(plan, end.job.chunk);
+                ended += 1;
             }
+        }
+        let stop = crate::interrupt::requested();
+        if let Some((job, _)) = work.get(ended) {
+            saver.save(spec, spec.plan_at(job.split), job.chunk, &acc, stop)?;
+        }
+        if stop {
+            return Err(Stopped {
+                computed: stats.views + saver.saved as u64,
+            }
+            .into());
         }
     }
     Ok(stats)

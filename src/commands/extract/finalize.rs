@@ -102,6 +102,7 @@ pub fn finalize(dir: &Path, spec: &CacheSpec, key: &str, made: &Made) -> Result<
     crate::atomic::write_json(&per_backbone, &manifest)?;
     crate::atomic::write_json(&dir.join(cache::MANIFEST), &manifest)?;
     collect_garbage(dir);
+    super::partial::remove_all(dir);
     Ok(true)
 }
 

@@ -3,23 +3,44 @@
 //! its [`row_family`] and the image's content hash — so a changed tree recomputes only rows that
 //! no earlier cache holds. Rows are copied only from shards that verify against their manifest.
 
+use super::partial;
+use crate::cache::shard;
 use crate::cache::{self, row_family, CacheSpec, FeatureCache, Manifest};
 use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-/// Where a reusable row lies: shard `entry` of cache `cache`, row `row`.
+/// Where a reusable row lies: row `row` of a shard file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowRef {
-    cache: u32,
-    entry: u32,
+    src: Source,
     row: u32,
+}
+
+/// A shard file rows are reused from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    /// Shard `entry` of the manifest of earlier cache `cache`.
+    Cache { cache: u32, entry: u32 },
+    /// Segment `n` of [`ReuseIndex::with_partial`]'s list.
+    Partial(u32),
+}
+
+/// A verified partial segment: its path and what its index says of it.
+struct PartialSeg {
+    path: PathBuf,
+    key: String,
+    blake3: String,
+    rows: usize,
 }
 
 /// The reusable rows of a cache directory.
 #[derive(Default)]
 pub struct ReuseIndex {
     caches: Vec<FeatureCache>,
+    partial: Vec<PartialSeg>,
+    /// Rows of the interrupted extract of this very cache, from its partial segments.
+    pub partial_rows: u64,
     rows: HashMap<(blake3::Hash, String), RowRef>,
     /// Content hashes an earlier cache has seen (with rows, or skipped as unusable).
     seen: HashSet<String>,
@@ -104,12 +125,51 @@ impl ReuseIndex {
                 self.rows
                     .entry((family, content.clone()))
                     .or_insert(RowRef {
-                        cache: ci,
-                        entry: ei as u32,
+                        src: Source::Cache {
+                            cache: ci,
+                            entry: ei as u32,
+                        },
                         row: row as u32,
                     });
             }
         }
+    }
+
+    /// Adds the rows an interrupted extract of cache `key` saved in `dir` (see [`partial`]); a
+    /// segment that does not verify is left out with a warning (its rows are recomputed).
+    pub fn with_partial(mut self, dir: &Path, spec: &CacheSpec, key: &str) -> ReuseIndex {
+        for idx in partial::indexes(dir, key) {
+            let Some(plan) = spec.plan(&idx.split) else {
+                continue;
+            };
+            for seg in idx.segments {
+                let Some(rows) = partial_segment(dir, spec, key, plan, &seg) else {
+                    continue;
+                };
+                let family = row_family(spec, &plan.row(seg.pass));
+                let n = self.partial.len() as u32;
+                for (row, &i) in rows.iter().enumerate() {
+                    let content = plan.images[i as usize].blake3.clone();
+                    let r = RowRef {
+                        src: Source::Partial(n),
+                        row: row as u32,
+                    };
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        self.rows.entry((family, content))
+                    {
+                        v.insert(r);
+                        self.partial_rows += 1;
+                    }
+                }
+                self.partial.push(PartialSeg {
+                    path: partial::segment_path(dir, &seg.file),
+                    key: key.to_owned(),
+                    blake3: seg.blake3,
+                    rows: seg.rows,
+                });
+            }
+        }
+        self
     }
 
     /// The row of `family` for the image with content hash `content`, if an earlier cache has it.
@@ -131,26 +191,70 @@ impl ReuseIndex {
     pub fn fetch(&self, refs: &[RowRef], dim: usize) -> Result<Vec<f32>> {
         let mut out = vec![0f32; refs.len() * dim];
         let mut order: Vec<usize> = (0..refs.len()).collect();
-        order.sort_by_key(|&k| (refs[k].cache, refs[k].entry));
-        let mut loaded: Option<((u32, u32), crate::cache::shard::ShardData)> = None;
+        order.sort_by_key(|&k| refs[k].src);
+        let mut loaded: Option<(Source, shard::ShardData)> = None;
         for k in order {
             let r = refs[k];
-            if loaded
-                .as_ref()
-                .is_none_or(|(id, _)| *id != (r.cache, r.entry))
-            {
-                let c = &self.caches[r.cache as usize];
-                let e = &c.manifest.shards[r.entry as usize];
-                let data = c.read_shard(e).with_context(|| {
-                    format!("reusing rows of {}; rerun `pipeline extract --force` to recompute everything", e.file)
-                })?;
-                loaded = Some(((r.cache, r.entry), data));
+            if loaded.as_ref().is_none_or(|(id, _)| *id != r.src) {
+                loaded = Some((r.src, self.read_source(r.src, dim)?));
             }
             let data = &loaded.as_ref().expect("loaded above").1;
             let src = &data.features[r.row as usize * dim..(r.row as usize + 1) * dim];
             out[k * dim..(k + 1) * dim].copy_from_slice(src);
         }
         Ok(out)
+    }
+}
+
+impl ReuseIndex {
+    /// The rows of shard file `src`, verified again (it may have changed since it was indexed).
+    fn read_source(&self, src: Source, dim: usize) -> Result<shard::ShardData> {
+        let redo = "rerun `pipeline extract --force` to recompute everything";
+        match src {
+            Source::Cache { cache, entry } => {
+                let c = &self.caches[cache as usize];
+                let e = &c.manifest.shards[entry as usize];
+                c.read_shard(e)
+                    .with_context(|| format!("reusing rows of {}; {redo}", e.file))
+            }
+            Source::Partial(n) => {
+                let seg = &self.partial[n as usize];
+                let want = shard::Expected {
+                    blake3: &seg.blake3,
+                    rows: seg.rows,
+                    classes: usize::MAX,
+                };
+                shard::read_verified(&seg.path, &seg.key, dim, want)
+                    .with_context(|| format!("reusing rows of {}; {redo}", seg.path.display()))
+            }
+        }
+    }
+}
+
+/// The image positions of a partial segment that verifies and fits `plan`.
+fn partial_segment(
+    dir: &Path,
+    spec: &CacheSpec,
+    key: &str,
+    plan: &crate::cache::SplitPlan,
+    seg: &partial::Segment,
+) -> Option<Vec<u32>> {
+    if seg.file.contains(['/', '\\']) || seg.file.starts_with('.') || seg.pass >= plan.passes {
+        return None;
+    }
+    let path = partial::segment_path(dir, &seg.file);
+    let want = shard::Expected {
+        blake3: &seg.blake3,
+        rows: seg.rows,
+        classes: spec.classes.len(),
+    };
+    match shard::read_verified(&path, key, spec.feature_dim, want) {
+        Ok(d) if d.index.iter().all(|&i| (i as usize) < plan.images.len()) => Some(d.index),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("not reusing the partial rows of {}: {e}", path.display());
+            None
+        }
     }
 }
 

@@ -230,7 +230,7 @@ pub fn recorded_config(out: &Path, cache: &FeatureCache) -> anyhow::Result<RunCo
 }
 
 /// The files of a run directory.
-const RUN_FILES: [&str; 7] = [
+pub(super) const RUN_FILES: [&str; 7] = [
     ckpt::HEAD_FILE,
     ckpt::OPTIMIZER_FILE,
     ckpt::CONFIG_FILE,
