@@ -215,7 +215,15 @@ mod tests {
         let cli = Cli::command();
         let mut silent = vec![];
         for cmd in cli.get_subcommands() {
+            // one of a required group is not optional: leaving all out is an error
+            let in_required_group = |id: &clap::Id| {
+                cmd.get_groups()
+                    .any(|g| g.is_required_set() && g.get_args().any(|a| a == id))
+            };
             for arg in cmd.get_arguments() {
+                if in_required_group(arg.get_id()) {
+                    continue;
+                }
                 let takes_value = arg.get_action().takes_values();
                 let shown =
                     !arg.get_default_values().is_empty() && !arg.is_hide_default_value_set();

@@ -28,7 +28,7 @@ pub struct ParamsArgs {
     /// head of --hidden units and --classes outputs).
     #[arg(long, value_name = "PATH", requires = "classes")]
     pub model: Option<PathBuf>,
-    /// Number of classes the planned head predicts (K).
+    /// Number of classes the planned head predicts (K) [default: none; required with --model].
     #[arg(long, value_name = "K")]
     pub classes: Option<usize>,
     /// Hidden width of the planned head (H).
