@@ -46,7 +46,7 @@ for head in auto logistic; do
     for name in crops dense dw; do
         "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" \
             --json "$work/cv_${name}_$head.json" >"$work/cv_${name}_$head.log" 2>&1
-        echo "cv --head $head $name: $(grep -m1 'test top-1' "$work/cv_${name}_$head.log" || tail -1 "$work/cv_${name}_$head.log")"
+        echo "cv --head $head $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head.log")"
     done
     for name in dense dw; do
         echo "paired --head $head, $name vs crops:"

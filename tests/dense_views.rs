@@ -69,7 +69,12 @@ fn dense_whole_views_are_cached_predicted_and_exported_alike() {
     let (out, _) = run(&w, MODEL_GAP, &["--views", "dense+whole"]);
     assert!(out.contains("views dense+whole (14 an image)"), "{out}");
     let manifest = std::fs::read_to_string(w.join("features/manifest.json")).unwrap();
-    for name in ["dense-centre", "dense-global-flip", "\"whole\"", "whole-flip"] {
+    for name in [
+        "dense-centre",
+        "dense-global-flip",
+        "\"whole\"",
+        "whole-flip",
+    ] {
         assert!(manifest.contains(name), "manifest lacks {name}");
     }
     let max = export_vs_predict(t.path(), &w.join("runs/mlp"));

@@ -208,8 +208,7 @@ pub(crate) fn features(
                         map
                     };
                     let axes = g.c_i64(&[2], &[2, 3]);
-                    let wholes =
-                        g.op("ReduceMean", &[&map, &axes], vec![attr_int("keepdims", 0)]);
+                    let wholes = g.op("ReduceMean", &[&map, &axes], vec![attr_int("keepdims", 0)]);
                     (
                         g.op("Concat", &[&rows, &wholes], vec![attr_int("axis", 0)]),
                         d.views.len() + spec.views.len(),
@@ -270,11 +269,11 @@ fn renamed_copy(
     output: &str,
     tag: &str,
 ) -> Result<(Vec<NodeProto>, String, String), BuildError> {
-    if let Some(n) = graph
-        .node
-        .iter()
-        .find(|n| n.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()))
-    {
+    if let Some(n) = graph.node.iter().find(|n| {
+        n.attribute
+            .iter()
+            .any(|a| a.g.is_some() || !a.graphs.is_empty())
+    }) {
         return Err(BuildError::Graph(format!(
             "node `{}` ({}) holds a subgraph, which the second backbone pass of the whole-image view cannot copy; export a run of --views dense instead",
             n.name, n.op_type

@@ -41,7 +41,13 @@ fn dense_whole_is_dense_then_the_exact_whole_view_and_its_flip() {
     assert_eq!(&dw[12..], ["whole", "whole-flip"]);
     let views = ViewSet::DenseWhole.views();
     assert_eq!(views.iter().filter(|v| v.is_dense()).count(), 12);
-    assert_eq!(views[12], View { geometry: Geometry::Whole, flip: false });
+    assert_eq!(
+        views[12],
+        View {
+            geometry: Geometry::Whole,
+            flip: false
+        }
+    );
     for name in &dw {
         assert_eq!(&View::parse(name).unwrap().name(), name);
     }
