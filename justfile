@@ -67,6 +67,10 @@ export-onnx *ARGS:
 fetch-tuxpaint *ARGS:
     test -d data/tuxpaint || python3 scripts/fetch_tuxpaint.py {{ARGS}}
 
+# Wide Tux Paint → data/tuxpaint-wide (49 classes, 400 JPEGs, every folder with ≥ 3 photos; needs Pillow).
+fetch-tuxpaint-wide *ARGS:
+    test -d data/tuxpaint-wide || .venv/bin/python scripts/fetch_tuxpaint_wide.py {{ARGS}}
+
 # Fashion-MNIST → data/fashion-mnist (70,000 PNGs; --per-class N for fewer).
 fetch-fashion-mnist *ARGS:
     python3 scripts/fetch_fashion_mnist.py {{ARGS}}

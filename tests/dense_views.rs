@@ -1,7 +1,8 @@
 //! Dense views through the real binary on the fixture backbones: `run` picks them by default on a
 //! globally pooled backbone (and says it falls back to the exact crops on one that is not),
 //! the cache and summary name them, `predict` computes them on the fly as `extract` cached them,
-//! the exported image-input classifier builds them in its graph and agrees, and `extract
+//! the exported image-input classifier builds them in its graph and agrees (also `dense+whole`,
+//! whose graph runs the backbone a second time on the whole-image views), and `extract
 //! --views dense` on a backbone without a global pool is refused with the reason.
 
 mod common;
@@ -54,7 +55,36 @@ fn run_defaults_to_dense_views_and_predict_and_export_agree() {
     ] {
         assert!(text.contains(name), "manifest lacks {name}");
     }
-    let run_dir = w.join("runs/mlp");
+    let max = export_vs_predict(t.path(), &w.join("runs/mlp"));
+    // The graph resizes with ONNX Resize, the tool with its PIL-compatible resampler: a grey
+    // level apart here and there (the 12-view crop export measures 1.2e-4 on the MLP).
+    eprintln!("dense export vs predict: max |Δp| {max:.2e}");
+    assert!(max < 1e-3, "max |Δp| {max}");
+}
+
+#[test]
+fn dense_whole_views_are_cached_predicted_and_exported_alike() {
+    let t = tempfile::tempdir().unwrap();
+    let w = t.path().join("w");
+    let (out, _) = run(&w, MODEL_GAP, &["--views", "dense+whole"]);
+    assert!(out.contains("views dense+whole (14 an image)"), "{out}");
+    let manifest = std::fs::read_to_string(w.join("features/manifest.json")).unwrap();
+    for name in [
+        "dense-centre",
+        "dense-global-flip",
+        "\"whole\"",
+        "whole-flip",
+    ] {
+        assert!(manifest.contains(name), "manifest lacks {name}");
+    }
+    let max = export_vs_predict(t.path(), &w.join("runs/mlp"));
+    eprintln!("dense+whole export vs predict: max |Δp| {max:.2e}");
+    assert!(max < 1e-3, "max |Δp| {max}");
+}
+
+/// The largest probability gap between `predict --run` and the exported image-input classifier
+/// of `run_dir` over the raw fixture images.
+fn export_vs_predict(tmp: &Path, run_dir: &Path) -> f64 {
     let reference = predictions(&[
         "--model",
         MODEL_GAP,
@@ -65,7 +95,7 @@ fn run_defaults_to_dense_views_and_predict_and_export_agree() {
         RAW,
     ]);
     assert!(reference.len() >= 10, "{reference:?}");
-    let clf = t.path().join("classifier.onnx");
+    let clf = tmp.join("classifier.onnx");
     succeeded(&pipeline(&[
         "export",
         "--run",
@@ -84,10 +114,7 @@ fn run_defaults_to_dense_views_and_predict_and_export_agree() {
             max = max.max((v - q[class]).abs());
         }
     }
-    // The graph resizes with ONNX Resize, the tool with its PIL-compatible resampler: a grey
-    // level apart here and there (the 12-view crop export measures 1.2e-4 on the MLP).
-    eprintln!("dense export vs predict: max |Δp| {max:.2e}");
-    assert!(max < 1e-3, "max |Δp| {max}");
+    max
 }
 
 #[test]

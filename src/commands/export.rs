@@ -175,7 +175,7 @@ fn dense_window(model: &Path) -> Result<i64> {
 }
 
 /// The run's test-time views as the graph builds them: crop windows and the whole-image view,
-/// or (all or none) dense views.
+/// and dense views (which the graph combines with the whole-image view only).
 fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
     use crate::onnx_build::compose::views::Anchor;
     use crate::preprocess::views::{Geometry, Pos, View as RunView};
@@ -215,12 +215,6 @@ fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
                 })
             }
         }
-    }
-    if !dense.is_empty() && !crops.is_empty() {
-        bail!(
-            "run {} mixes dense and crop views; export builds one kind: retrain on a cache of one --views set",
-            run.dir.display()
-        );
     }
     Ok((crops, dense))
 }

@@ -162,15 +162,21 @@ pub fn compose(mut backbone: ModelProto, spec: &Spec) -> Result<ModelProto, Buil
 }
 
 /// Adds the eval transform, the backbone's nodes (moved out of `graph`) and the view averaging
-/// to `g`; returns the name of the `[N, D]` feature rows.
+/// to `g`; returns the name of the `[N, D]` feature rows. With dense views and whole-image
+/// `views` together, the map body runs twice: on the dense pair and, as a renamed copy sharing
+/// the weights, on the whole-image views, whose rows are their maps' global means.
 pub(crate) fn features(
     g: &mut Graph,
     graph: &mut onnx_protobuf::GraphProto,
     spec: &Spec,
 ) -> Result<String, BuildError> {
     let mut dense_hw = None;
+    let mut extra = None;
     let crops = match (spec.input, spec.dense) {
         (InputKind::Image, Some(_)) => {
+            if !spec.views.is_empty() {
+                extra = Some(whole_views(g, spec)?);
+            }
             let (pair, hw) = dense::pair(g, spec.pre.resize_shorter as i64);
             dense_hw = Some(hw);
             pair
@@ -178,24 +184,43 @@ pub(crate) fn features(
         (InputKind::Image, None) => resize_and_crop(g, spec)?,
         (InputKind::Crop, _) => spec.input.name().to_owned(),
     };
-    let mut feats = spec.backbone_output.to_owned();
     if spec.f16 {
         super::f16::graph_to_f16(graph)?;
-        let x = g.fresh("normalised");
-        normalise(g, spec.pre, &crops, &x);
-        g.op_to("Cast", &[&x], spec.backbone_input, vec![attr_int("to", 10)]);
-    } else {
-        normalise(g, spec.pre, &crops, spec.backbone_input);
     }
+    let mut copy = None;
+    if let Some(wholes) = &extra {
+        let (nodes, input, output) =
+            renamed_copy(graph, spec.backbone_input, spec.backbone_output, "whole")?;
+        feed(g, spec, wholes, &input);
+        copy = Some((nodes, output));
+    }
+    feed(g, spec, &crops, spec.backbone_input);
     g.nodes.append(&mut graph.node);
+    let mut feats = spec.backbone_output.to_owned();
     if spec.f16 {
         feats = g.op("Cast", &[&feats], vec![attr_int("to", 1)]);
     }
     let (feats, views) = match (spec.dense, dense_hw) {
-        (Some(d), Some(hw)) => (
-            dense::pool(g, &feats, &hw, spec.pre.crop as i64, d),
-            d.views.len(),
-        ),
+        (Some(d), Some(hw)) => {
+            let rows = dense::pool(g, &feats, &hw, spec.pre.crop as i64, d);
+            match copy {
+                Some((mut nodes, map)) => {
+                    g.nodes.append(&mut nodes);
+                    let map = if spec.f16 {
+                        g.op("Cast", &[&map], vec![attr_int("to", 1)])
+                    } else {
+                        map
+                    };
+                    let axes = g.c_i64(&[2], &[2, 3]);
+                    let wholes = g.op("ReduceMean", &[&map, &axes], vec![attr_int("keepdims", 0)]);
+                    (
+                        g.op("Concat", &[&rows, &wholes], vec![attr_int("axis", 0)]),
+                        d.views.len() + spec.views.len(),
+                    )
+                }
+                None => (rows, d.views.len()),
+            }
+        }
         _ if spec.input == InputKind::Image => (
             g.op("Flatten", &[&feats], vec![attr_int("axis", 1)]),
             spec.views.len(),
@@ -207,6 +232,77 @@ pub(crate) fn features(
     } else {
         feats
     })
+}
+
+/// Normalises the uint8 `crops` into `input`, through a Cast when the backbone runs in f16.
+fn feed(g: &mut Graph, spec: &Spec, crops: &str, input: &str) {
+    if spec.f16 {
+        let x = g.fresh("normalised");
+        normalise(g, spec.pre, crops, &x);
+        g.op_to("Cast", &[&x], input, vec![attr_int("to", 10)]);
+    } else {
+        normalise(g, spec.pre, crops, input);
+    }
+}
+
+/// The whole-image views beside dense ones: uint8 `[V,S,S,3]`; any other crop view is refused.
+fn whole_views(g: &mut Graph, spec: &Spec) -> Result<String, BuildError> {
+    if let Some(v) = spec.views.iter().find(|v| !v.whole) {
+        return Err(BuildError::Graph(format!(
+            "dense views combine only with the whole-image view in one graph, not with the crop {v:?}; export a run of one --views set"
+        )));
+    }
+    let shape = g.op("Shape", &["image"], vec![]);
+    let idx = g.c_i64(&[2], &[1, 2]);
+    let hw = g.op("Gather", &[&shape, &idx], vec![attr_int("axis", 0)]);
+    let flips: Vec<bool> = spec.views.iter().map(|v| v.flip).collect();
+    let mut parts = views::wholes(g, "image", &hw, spec.pre.crop as i64, &flips);
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    Ok(g.op("Concat", &refs, vec![attr_int("axis", 0)]))
+}
+
+/// A copy of `graph`'s nodes with every value and node name that is not an initializer put
+/// under `PREFIX tag/` (no backbone name starts with [`PREFIX`], see [`check_names`]), sharing
+/// the weights; returns the nodes and the copy's names of `input` and `output`.
+fn renamed_copy(
+    graph: &onnx_protobuf::GraphProto,
+    input: &str,
+    output: &str,
+    tag: &str,
+) -> Result<(Vec<NodeProto>, String, String), BuildError> {
+    if let Some(n) = graph.node.iter().find(|n| {
+        n.attribute
+            .iter()
+            .any(|a| a.g.is_some() || !a.graphs.is_empty())
+    }) {
+        return Err(BuildError::Graph(format!(
+            "node `{}` ({}) holds a subgraph, which the second backbone pass of the whole-image view cannot copy; export a run of --views dense instead",
+            n.name, n.op_type
+        )));
+    }
+    let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let rename = |n: &str| {
+        if n.is_empty() || inits.contains(n) {
+            n.to_owned()
+        } else {
+            format!("{PREFIX}{tag}/{n}")
+        }
+    };
+    let nodes = graph
+        .node
+        .iter()
+        .map(|n| {
+            let mut n = n.clone();
+            n.input.iter_mut().for_each(|x| *x = rename(x));
+            n.output.iter_mut().for_each(|x| *x = rename(x));
+            n.name = rename(&n.name);
+            n
+        })
+        .collect();
+    Ok((nodes, rename(input), rename(output)))
 }
 
 /// Adds the row normalisation, the head and Softmax after `feats`, moves `g`'s nodes and

@@ -7,6 +7,7 @@
 //! made with different sets share their first rows. `dense` stands apart: the same five crop
 //! positions and the whole image, each with its flip, pooled from the feature map of one
 //! backbone pass over the whole eval-scale image (and one over its mirror), see [`super::dense`].
+//! `dense+whole` adds the exact whole-image view and its flip to them (two more passes).
 
 use super::{
     resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError, Window,
@@ -37,6 +38,11 @@ pub enum ViewSet {
     #[value(name = "dense")]
     #[serde(rename = "dense")]
     Dense,
+    /// The 12 dense views plus the exact whole image padded to a square on white, and its flip
+    /// (14 views from 4 backbone passes: 2 of the eval-scale image, 2 of 224²).
+    #[value(name = "dense+whole")]
+    #[serde(rename = "dense+whole")]
+    DenseWhole,
 }
 
 impl ViewSet {
@@ -46,6 +52,7 @@ impl ViewSet {
             ViewSet::TenCrop => "ten-crop",
             ViewSet::TenCropWhole => "ten-crop+whole",
             ViewSet::Dense => "dense",
+            ViewSet::DenseWhole => "dense+whole",
         }
     }
 
@@ -55,7 +62,8 @@ impl ViewSet {
             ViewSet::Centre => &ALL_GEOMETRIES[..1],
             ViewSet::TenCrop => &ALL_GEOMETRIES[..5],
             ViewSet::TenCropWhole => &ALL_GEOMETRIES[..6],
-            ViewSet::Dense => &DENSE_GEOMETRIES[..],
+            ViewSet::Dense => &DENSE_GEOMETRIES[..6],
+            ViewSet::DenseWhole => &DENSE_GEOMETRIES[..],
         };
         geometries
             .iter()
@@ -123,13 +131,15 @@ const ALL_GEOMETRIES: [Geometry; 6] = [
     Geometry::Whole,
 ];
 
-const DENSE_GEOMETRIES: [Geometry; 6] = [
+/// `dense`, then (`dense+whole`) the exact whole-image view.
+const DENSE_GEOMETRIES: [Geometry; 7] = [
     Geometry::DenseWindow(Pos::Centre),
     Geometry::DenseWindow(Pos::TopLeft),
     Geometry::DenseWindow(Pos::TopRight),
     Geometry::DenseWindow(Pos::BottomLeft),
     Geometry::DenseWindow(Pos::BottomRight),
     Geometry::DenseGlobal,
+    Geometry::Whole,
 ];
 
 /// One deterministic view.

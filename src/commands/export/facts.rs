@@ -66,7 +66,8 @@ impl Facts {
                 .unwrap_or_default();
         let view_names = if input == InputKind::Crop || views == [View::CENTRE] {
             json!(["centre"])
-        } else if views.is_empty() {
+        } else if views.len() != run.input.view_names().len() {
+            // Dense views (alone or beside the whole-image view) are named as the run names them.
             json!(run.input.view_names())
         } else {
             json!(views.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>())

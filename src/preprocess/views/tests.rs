@@ -34,6 +34,26 @@ fn sets_are_prefixes_with_the_documented_sizes() {
 }
 
 #[test]
+fn dense_whole_is_dense_then_the_exact_whole_view_and_its_flip() {
+    let (d, dw) = (ViewSet::Dense.names(), ViewSet::DenseWhole.names());
+    assert_eq!((d.len(), dw.len()), (12, 14));
+    assert_eq!(&dw[..12], &d[..]);
+    assert_eq!(&dw[12..], ["whole", "whole-flip"]);
+    let views = ViewSet::DenseWhole.views();
+    assert_eq!(views.iter().filter(|v| v.is_dense()).count(), 12);
+    assert_eq!(
+        views[12],
+        View {
+            geometry: Geometry::Whole,
+            flip: false
+        }
+    );
+    for name in &dw {
+        assert_eq!(&View::parse(name).unwrap().name(), name);
+    }
+}
+
+#[test]
 fn centre_view_is_the_eval_transform_and_flip_mirrors_it() {
     let img = RgbImage::from_fn(50, 40, |x, y| image::Rgb([x as u8 * 5, y as u8 * 6, 7]));
     for layout in [Layout::Nchw, Layout::Nhwc] {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Needs: the release binary (`cargo build --release`), ORT (ORT_DYLIB_PATH or .ort/cpu), the
+#   default backbone and its int8 build (`just vgg16-conv`), a raw ImageFolder tree (e.g.
+#   `just fetch-tuxpaint-wide`), python3. Not run by CI.
+# Does: `pipeline run` on DATA (same exact split, seed 0) with three view sets, each into a fresh
+#   work directory, timing each end to end:
+#     crops  --views ten-crop+whole --precision f32   (12 exact crops in f32: the old defaults)
+#     dense  the defaults (dense views, --precision auto = int8 on CPU)
+#     dw     --views dense+whole (dense + the exact padded whole view and its flip, int8)
+#   then `pipeline cv --repeats REPEATS` on each run's cache with the same seed (so repeat r is
+#   the same re-split of the same images in all three), `--head auto` and `--head logistic`,
+#   and benches/cv_paired.py of each against crops. Prints images/s end to end, the cv table and
+#   the paired differences; keeps everything under WORK.
+# Usage: benches/views_compare.sh DATA [REPEATS=10] [WORK=work/views-compare/<name of DATA>]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/cpu/libonnxruntime.so}
+export PIPELINE_NO_PROGRESS=1
+data=${1:?usage: benches/views_compare.sh DATA [REPEATS] [WORK]}
+repeats=${2:-10}
+work=${3:-work/views-compare/$(basename "$data")}
+bin=${PIPELINE_BIN:-target/release/pipeline}
+model=models/vgg16-conv.onnx
+mkdir -p "$work"
+images=$(find "$data" -type f ! -name '.*' | wc -l)
+echo "$(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+declare -A args=(
+    [crops]="--views ten-crop+whole --precision f32"
+    [dense]=""
+    [dw]="--views dense+whole"
+)
+for name in crops dense dw; do
+    w=$work/$name
+    rm -rf "$w"
+    start=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    "$bin" run --data "$data" --model "$model" --workdir "$w" --device cpu ${args[$name]} \
+        >"$w.out" 2>"$w.err"
+    secs=$(echo "$(date +%s.%N) - $start" | bc)
+    echo "$name: run ${secs} s = $(echo "scale=2; $images / $secs" | bc) images/s end to end" \
+        "(load $(cut -d' ' -f1-3 /proc/loadavg)); $(grep -m1 '^extract' "$w.out")"
+done
+
+for head in auto logistic; do
+    for name in crops dense dw; do
+        "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" \
+            --json "$work/cv_${name}_$head.json" >"$work/cv_${name}_$head.log" 2>&1
+        echo "cv --head $head $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head.log")"
+    done
+    for name in dense dw; do
+        echo "paired --head $head, $name vs crops:"
+        python3 benches/cv_paired.py "$work/cv_crops_$head.json" "$work/cv_${name}_$head.json" | grep "^top1"
+    done
+done
