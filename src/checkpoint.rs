@@ -284,12 +284,7 @@ impl TrainedRun {
             ));
         }
         let hidden = parsed.mlp.as_ref().map(|f| f.hidden);
-        let kind_ok = parsed.head == head.kind()
-            && match &head {
-                HeadModel::Mlp(m) => hidden == Some(m.dims().1),
-                HeadModel::MlpEnsemble(ms) => hidden == Some(ms[0].dims().1),
-                HeadModel::Logistic(_) => true,
-            };
+        let kind_ok = parsed.head == head.kind() && head.hidden().is_none_or(|h| hidden == Some(h));
         if !kind_ok {
             return Err(invalid(
                 &cpath,

@@ -41,6 +41,13 @@ pub struct Metrics {
     pub most_confused: Vec<Confusion>,
 }
 
+impl Metrics {
+    /// Whether top-k5 says anything: with `k5` classes or fewer it is 100 % by construction.
+    pub fn top5_meaningful(&self) -> bool {
+        self.k5 < self.confusion.len()
+    }
+}
+
 /// Rank of the true class among the row's scores (0 = best); ties count against the truth.
 fn rank_of(row: &[f32], truth: usize) -> usize {
     let t = row[truth];

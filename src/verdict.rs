@@ -181,7 +181,7 @@ impl Verdict {
             chance,
             chance_class,
             grade,
-            top5: (m.k5 < classes).then_some(m.top5),
+            top5: m.top5_meaningful().then_some(m.top5),
             confused: m
                 .most_confused
                 .iter()
@@ -274,7 +274,7 @@ impl Verdict {
             }
         }
         for l in &self.left_out {
-            s.push(left_out_sentence(l, self.min_images));
+            s.push(left_out_sentence(&l.class, l.images, self.min_images));
         }
         if let Some(u) = &self.unknown {
             s.push(format!(
@@ -323,13 +323,13 @@ pub fn left_out_of(split_dir: &std::path::Path) -> Option<(Vec<LeftOut>, usize)>
 }
 
 /// The sentence for a class folder that was not used.
-pub fn left_out_sentence(l: &LeftOut, min_images: usize) -> String {
-    let need = min_images.saturating_sub(l.images);
+pub fn left_out_sentence(class: &str, images: usize, min_images: usize) -> String {
+    let need = min_images.saturating_sub(images);
     format!(
         "Left out \"{}\": {} usable image{}; a class needs at least {min_images}, one per split (train, valid, test) — add {need} photo{} or remove the folder.",
-        l.class,
-        l.images,
-        if l.images == 1 { "" } else { "s" },
+        class,
+        images,
+        if images == 1 { "" } else { "s" },
         if need == 1 { "" } else { "s" }
     )
 }

@@ -46,6 +46,14 @@ impl HeadModel {
             HeadModel::MlpEnsemble(ms) => ms.iter().map(Mlp::num_params).sum(),
         }
     }
+    /// `H`, the hidden width of an MLP or of the ensemble's members; `None` for the logistic head.
+    pub fn hidden(&self) -> Option<usize> {
+        match self {
+            HeadModel::Mlp(m) => Some(m.dims().1),
+            HeadModel::MlpEnsemble(ms) => Some(ms[0].dims().1),
+            HeadModel::Logistic(_) => None,
+        }
+    }
     /// The head's layers in words, as PyTorch would print them (an ensemble: its members).
     pub fn describe(&self) -> String {
         let mlp = |m: &Mlp<f32>| {

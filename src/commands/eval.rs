@@ -270,7 +270,7 @@ fn write_outputs(
 
 /// The technical line: accuracy, top-5 where it means something, NLL, mean per-class accuracy.
 pub fn metrics_line(m: &Metrics) -> String {
-    let top5 = if m.k5 < m.confusion.len() {
+    let top5 = if m.top5_meaningful() {
         format!(", top-{} {:.2} %", m.k5, m.top5 * 100.0)
     } else {
         String::new()
@@ -295,7 +295,7 @@ pub fn summary(e: &Evaluation) -> String {
         .collect();
     s += &format!("\n{split}: {}\n", metrics_line(m));
     s += "worst classes:\n";
-    let show5 = m.k5 < m.confusion.len();
+    let show5 = m.top5_meaningful();
     for c in m.per_class.iter().take(5) {
         let top5 = if show5 {
             format!("  top-5 {:>6.1} %", c.top5 * 100.0)

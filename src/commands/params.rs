@@ -195,16 +195,11 @@ pub fn for_run(run: &crate::checkpoint::TrainedRun) -> anyhow::Result<ParamsRepo
         .map(|p| onnx_graph::read(p))
         .collect::<Result<Vec<_>, _>>()?;
     let head = &run.head;
-    let hidden = match head {
-        crate::checkpoint::HeadModel::Mlp(m) => Some(m.dims().1),
-        crate::checkpoint::HeadModel::MlpEnsemble(ms) => Some(ms[0].dims().1),
-        crate::checkpoint::HeadModel::Logistic(_) => None,
-    };
     let info = HeadInfo {
         rows: trained_head_rows(head),
         kind: head.kind().name(),
         layers: head.describe(),
-        hidden,
+        hidden: head.hidden(),
         classes: head.num_classes(),
         trained: true,
     };

@@ -290,15 +290,7 @@ fn announce_left_out(data: &Path, planned: &SplitManifest) -> Result<()> {
     let lines: Vec<String> = planned
         .left_out
         .iter()
-        .map(|l| {
-            crate::verdict::left_out_sentence(
-                &crate::verdict::LeftOut {
-                    class: l.class.clone(),
-                    images: l.images,
-                },
-                planned.min_images,
-            )
-        })
+        .map(|l| crate::verdict::left_out_sentence(&l.class, l.images, planned.min_images))
         .collect();
     for l in &lines {
         eprintln!("warning: {l}");
