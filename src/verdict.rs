@@ -222,8 +222,8 @@ impl Verdict {
         s.push(self.grade_sentence());
         if self.images < FEW_TEST && self.images > 0 {
             s.push(format!(
-                "Only {} test photos: the range is wide; more photos per class narrow it.",
-                self.images
+                "Only {} {} photos: the range is wide; more photos per class narrow it.",
+                self.images, self.split
             ));
         }
         if !self.confused.is_empty() {
@@ -291,7 +291,8 @@ impl Verdict {
         match self.grade {
             Grade::NotBetterThanGuessing => "Not clearly better than guessing: add photos to every class, or check that each folder holds one kind of thing.".into(),
             Grade::Good if self.right == self.images => format!(
-                "Good: it got every test photo right; on photos like these expect at most {} wrong.",
+                "Good: it got every {} photo right; on photos like these expect at most {} wrong.",
+                self.split,
                 pct(1.0 - self.low)
             ),
             Grade::Good => format!(

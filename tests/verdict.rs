@@ -167,6 +167,12 @@ fn eval_speaks_first_and_the_report_lists_only_misclassified_images_as_such() {
         "{e}"
     );
     assert!(e.contains("held") || e.contains("valid photos"), "{e}");
+    let verdict: Vec<&str> = e.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(
+        verdict.iter().all(|l| !l.contains("test photo")),
+        "the verdict of the valid split speaks of test photos: {e}"
+    );
+    assert!(e.contains("valid photos: the range is wide"), "{e}");
     let page = std::fs::read_to_string(w.join("report.html")).unwrap();
     let sec = &page[page.find("<section id=\"misclassified\">").unwrap()..];
     let sec = &sec[..sec.find("</section>").unwrap()];
