@@ -12,6 +12,9 @@
 #   and benches/cv_paired.py of each against crops. Prints images/s end to end, the cv table and
 #   the paired differences; keeps everything under WORK.
 # Usage: benches/views_compare.sh DATA [REPEATS=10] [WORK=work/views-compare/<name of DATA>]
+#   env: PIPELINE_BIN (default target/release/pipeline), HEADS (default "auto logistic"),
+#   CV_ARGS (more `cv` options, e.g. "--select-folds 5"), TAG (suffix of
+#   the cv files, e.g. _folds5), SKIP_RUN=1 (reuse the runs under WORK).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/cpu/libonnxruntime.so}
@@ -20,6 +23,7 @@ data=${1:?usage: benches/views_compare.sh DATA [REPEATS] [WORK]}
 repeats=${2:-10}
 work=${3:-work/views-compare/$(basename "$data")}
 bin=${PIPELINE_BIN:-target/release/pipeline}
+tag=${TAG:-}   # suffix of the cv files, e.g. TAG=_folds5
 model=models/vgg16-conv.onnx
 mkdir -p "$work"
 images=$(find "$data" -type f ! -name '.*' | wc -l)
@@ -32,6 +36,10 @@ declare -A args=(
 )
 for name in crops dense dw; do
     w=$work/$name
+    if [[ -n ${SKIP_RUN:-} ]]; then
+        test -d "$w/features" || { echo "error: SKIP_RUN=1 but $w/features is missing; run without SKIP_RUN first" >&2; exit 1; }
+        continue
+    fi
     rm -rf "$w"
     start=$(date +%s.%N)
     # shellcheck disable=SC2086
@@ -42,14 +50,15 @@ for name in crops dense dw; do
         "(load $(cut -d' ' -f1-3 /proc/loadavg)); $(grep -m1 '^extract' "$w.out")"
 done
 
-for head in auto logistic; do
+for head in ${HEADS:-auto logistic}; do
     for name in crops dense dw; do
-        "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" \
-            --json "$work/cv_${name}_$head.json" >"$work/cv_${name}_$head.log" 2>&1
-        echo "cv --head $head $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head.log")"
+        # shellcheck disable=SC2086
+        "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" ${CV_ARGS:-} \
+            --json "$work/cv_${name}_$head$tag.json" >"$work/cv_${name}_$head$tag.log" 2>&1
+        echo "cv --head $head ${CV_ARGS:-} $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head$tag.log")"
     done
     for name in dense dw; do
         echo "paired --head $head, $name vs crops:"
-        python3 benches/cv_paired.py "$work/cv_crops_$head.json" "$work/cv_${name}_$head.json" | grep "^top1"
+        python3 benches/cv_paired.py "$work/cv_crops_$head$tag.json" "$work/cv_${name}_$head$tag.json" | grep "^top1"
     done
 done

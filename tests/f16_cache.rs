@@ -72,6 +72,7 @@ fn options() -> SelectOptions {
         class_weights: None,
         refit: true,
         ensemble: 2,
+        folds: None,
     }
 }
 

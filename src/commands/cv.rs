@@ -46,6 +46,11 @@ pub struct CvArgs {
     /// Use only these cached views [default: every view all splits share].
     #[arg(long, value_enum)]
     pub views: Option<ViewSet>,
+    /// Choose C, the head and the MLP's epochs by K-fold over train+valid (every train+valid
+    /// image scored once; the winner is then fitted on all of them) instead of on the valid split
+    /// alone; 0 = the valid split [default: 0].
+    #[arg(long, value_name = "K")]
+    pub select_folds: Option<usize>,
     /// Refit the chosen head on train+valid [default: true for logistic and auto, false for mlp].
     #[arg(long, value_name = "BOOL")]
     pub refit: Option<bool>,
@@ -128,10 +133,12 @@ fn options(
         class_weights,
         refit: args.refit.unwrap_or(args.head != HeadChoice::Mlp),
         ensemble: select::ensemble_size(args.ensemble, args.head, n_train * sets as usize, d),
+        folds: args.select_folds,
     }
 }
 
 fn validate(args: &CvArgs) -> Result<[f64; 3]> {
+    select::kfold::check_flag(args.select_folds, args.refit)?;
     if args.repeats == 0 || args.repeats > 10_000 {
         bail!(
             "--repeats must be between 1 and 10000, got {}",

@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// --ensemble N), keeps the best on valid and refits it on train+valid.
     #[arg(long, value_enum, default_value_t = HeadChoice::Auto)]
     pub head: HeadChoice,
+    /// Choose C, the head and the MLP's epochs by K-fold over train+valid (every train+valid
+    /// image scored once; the winner is then fitted on all of them) instead of on the valid split
+    /// alone; 0 = the valid split [default: 0].
+    #[arg(long, value_name = "K")]
+    pub select_folds: Option<usize>,
     /// MLP seed-ensemble size (a candidate of --head auto beside the single MLP; the members of
     /// --head mlp) [default: mlp 1; auto 5 when train rows × features ≤ 64 Mi, else 1].
     #[arg(long, value_name = "N")]
@@ -422,6 +427,7 @@ fn train_args(a: &RunArgs, features: &Path, out: &Path) -> TrainArgs {
         head: a.head,
         c_grid: None,
         refit: None,
+        select_folds: a.select_folds,
         preset: a.preset,
         hidden: a.hidden,
         dropout: a.dropout,

@@ -4,6 +4,7 @@
 //! refits the winner. Only the train and valid data of a [`HeadData`] are ever read, so a test
 //! split cannot leak into any choice.
 
+pub mod kfold;
 mod mlp;
 mod refit;
 
@@ -41,6 +42,10 @@ pub struct SelectOptions {
     /// MLP seed-ensemble size: `--head mlp` trains this many members (1: a single MLP); `auto`
     /// adds the ensemble as a candidate beside the single MLP (its member 0) when it is ≥ 2.
     pub ensemble: usize,
+    /// `Some(K ≥ 2)`: score candidates by `K`-fold over train+valid and fit the winner on all
+    /// of it ([`kfold`]); `Some(0)`: score them on the valid split; `None`: [`kfold::resolve`]'s
+    /// default for the data.
+    pub folds: Option<usize>,
 }
 
 /// One tried setting and how it scored on valid.
@@ -73,6 +78,8 @@ pub struct Chosen {
     pub refitted: bool,
     /// Whether the refit converged (logistic) — `true` for the MLP and when not refitted.
     pub refit_converged: bool,
+    /// Folds the scores were pooled over (`0`: the valid split).
+    pub folds: usize,
 }
 
 impl Trial {
@@ -96,12 +103,21 @@ impl Chosen {
         &self.trials[self.winner]
     }
 
+    /// What the trials were scored on: `valid` or `5-fold train+valid`.
+    pub fn scored_on(&self) -> String {
+        match self.folds {
+            0 => "valid".to_owned(),
+            k => format!("{k}-fold train+valid"),
+        }
+    }
+
     /// One line saying what was chosen and why.
     pub fn explain(&self) -> String {
         let b = self.best();
         let what = b.label();
         format!(
-            "chose {what}: valid top-1 {:.1}%, NLL {:.3} (best of {} tried by valid top-1, ties by NLL){}",
+            "chose {what}: {} top-1 {:.1}%, NLL {:.3} (best of {} tried by top-1, ties by NLL){}",
+            self.scored_on(),
             100.0 * b.valid_top1,
             b.valid_nll,
             self.trials.len(),
@@ -227,6 +243,7 @@ pub fn logistic(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, 
         winner,
         refitted: false,
         refit_converged: true,
+        folds: 0,
     };
     if o.refit {
         refit_logistic(&mut chosen, data, k, o)?;
@@ -297,6 +314,7 @@ pub fn auto(data: &HeadData, k: usize, o: &SelectOptions) -> anyhow::Result<Chos
                 winner,
                 refitted,
                 refit_converged: true,
+                folds: 0,
             }
         }
     };
@@ -368,6 +386,10 @@ pub fn select(
     k: usize,
     o: &SelectOptions,
 ) -> anyhow::Result<Chosen> {
+    let folds = kfold::resolve(o.folds, data);
+    if folds >= 2 {
+        return kfold::select(head, data, k, o, folds);
+    }
     Ok(match head {
         HeadChoice::Logistic => logistic(data, k, o)?,
         HeadChoice::Mlp => mlp(data, k, o)?,

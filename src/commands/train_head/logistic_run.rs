@@ -18,6 +18,7 @@ pub fn options(plan: &Plan, class_weights: Option<Vec<f32>>) -> SelectOptions {
         class_weights,
         refit: plan.refit,
         ensemble: plan.ensemble,
+        folds: plan.folds,
     }
 }
 

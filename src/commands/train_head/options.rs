@@ -37,6 +37,11 @@ pub struct TrainArgs {
     /// 9 values in half-decades].
     #[arg(long, value_delimiter = ',', value_name = "C,C,…")]
     pub c_grid: Option<Vec<f64>>,
+    /// Choose C, the head and the MLP's epochs by K-fold over train+valid (every train+valid
+    /// image scored once; the winner is then fitted on all of them) instead of on the valid split
+    /// alone; 0 = the valid split [default: 0].
+    #[arg(long, value_name = "K")]
+    pub select_folds: Option<usize>,
     /// Refit the chosen head on train+valid (logistic: the chosen C; MLP: the best epoch count)
     /// [default: true for logistic and auto, false for mlp].
     #[arg(long, value_name = "BOOL")]
@@ -114,6 +119,8 @@ pub struct Plan {
     pub choice: HeadChoice,
     pub c_grid: Vec<f64>,
     pub refit: bool,
+    /// `--select-folds` as given (`None`: the default for the data).
+    pub folds: Option<usize>,
     pub preset: Preset,
     pub fit: FitConfig,
     pub logistic: LogisticConfig,
@@ -159,7 +166,12 @@ pub fn check_ranges(a: &TrainArgs) -> anyhow::Result<()> {
     if let Some(n) = a.ensemble.filter(|&n| n > 1 && a.resume) {
         bail!("--resume continues a single MLP; an ensemble of {n} is trained in one go (re-run without --resume)");
     }
-    if a.resume && (a.head != HeadChoice::Mlp || a.refit == Some(true)) {
+    crate::head::select::kfold::check_flag(a.select_folds, a.refit)?;
+    if a.resume
+        && (a.head != HeadChoice::Mlp
+            || a.refit == Some(true)
+            || a.select_folds.is_some_and(|k| k >= 2))
+    {
         bail!("--resume applies to the MLP head without --refit; the {} head is fitted in one go (re-run without --resume)", a.head.name());
     }
     if a.head != HeadChoice::Mlp && a.class_weights == Some(ClassWeights::Balanced) {
@@ -371,7 +383,9 @@ pub fn plan(
         head: a.head.kind().unwrap_or(HeadKind::Logistic),
         choice: a.head,
         c_grid,
-        refit: a.refit.unwrap_or(a.head != HeadChoice::Mlp),
+        refit: a.refit.unwrap_or(a.head != HeadChoice::Mlp)
+            || a.select_folds.is_some_and(|k| k >= 2),
+        folds: a.select_folds,
         preset,
         fit,
         logistic,

@@ -81,6 +81,7 @@ pub fn resumed_plan(a: &TrainArgs, rec: &RunConfig) -> anyhow::Result<Plan> {
         choice: HeadChoice::Mlp,
         c_grid: DEFAULT_C_GRID.to_vec(),
         refit: false,
+        folds: Some(0),
         preset,
         fit,
         logistic,

@@ -137,5 +137,6 @@ pub fn mlp(data: &HeadData, k: usize, o: &SelectOptions) -> Result<Chosen, FitEr
         winner: 0,
         refitted,
         refit_converged: true,
+        folds: 0,
     })
 }
