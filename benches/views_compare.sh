@@ -14,7 +14,9 @@
 # Usage: benches/views_compare.sh DATA [REPEATS=10] [WORK=work/views-compare/<name of DATA>]
 #   env: PIPELINE_BIN (default target/release/pipeline), HEADS (default "auto logistic"),
 #   CV_ARGS (more `cv` options, e.g. "--select-folds 5"), TAG (suffix of
-#   the cv files, e.g. _folds5), SKIP_RUN=1 (reuse the runs under WORK).
+#   the cv files, e.g. _folds5), SKIP_RUN=1 (reuse the runs under WORK), VIEWS (default
+#   "crops dense dw": the view sets to run; pairs need WORK/cv_crops_HEAD.json, from this script or
+#   an earlier cv of the same images with the same seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/cpu/libonnxruntime.so}
@@ -34,7 +36,8 @@ declare -A args=(
     [dense]=""
     [dw]="--views dense+whole"
 )
-for name in crops dense dw; do
+names=${VIEWS:-crops dense dw}
+for name in $names; do
     w=$work/$name
     if [[ -n ${SKIP_RUN:-} ]]; then
         test -d "$w/features" || { echo "error: SKIP_RUN=1 but $w/features is missing; run without SKIP_RUN first" >&2; exit 1; }
@@ -46,18 +49,20 @@ for name in crops dense dw; do
     "$bin" run --data "$data" --model "$model" --workdir "$w" --device cpu ${args[$name]} \
         >"$w.out" 2>"$w.err"
     secs=$(echo "$(date +%s.%N) - $start" | bc)
+    echo "$secs" >"$w.seconds"
     echo "$name: run ${secs} s = $(echo "scale=2; $images / $secs" | bc) images/s end to end" \
         "(load $(cut -d' ' -f1-3 /proc/loadavg)); $(grep -m1 '^extract' "$w.out")"
 done
 
 for head in ${HEADS:-auto logistic}; do
-    for name in crops dense dw; do
+    for name in $names; do
         # shellcheck disable=SC2086
         "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" ${CV_ARGS:-} \
             --json "$work/cv_${name}_$head$tag.json" >"$work/cv_${name}_$head$tag.log" 2>&1
         echo "cv --head $head ${CV_ARGS:-} $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head$tag.log")"
     done
-    for name in dense dw; do
+    for name in $names; do
+        [[ $name == crops || ! -f $work/cv_crops_$head$tag.json ]] && continue
         echo "paired --head $head, $name vs crops:"
         python3 benches/cv_paired.py "$work/cv_crops_$head$tag.json" "$work/cv_${name}_$head$tag.json" | grep "^top1"
     done

@@ -125,11 +125,12 @@ impl Backbone {
             None => session::synthesize(path, &io)?,
         };
         let checked = session::validate(path, &sidecar, &io)?;
+        let precision = sidecar.precision.name().to_owned();
         let mut backbone = Backbone {
             sidecar,
             provider,
             model_hash,
-            precision: sidecar::precision_for(path),
+            precision,
             sidecar_synthesized: synthesized,
             model_path: path.clone(),
             input_dims: checked.input_dims,

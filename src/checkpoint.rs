@@ -48,7 +48,7 @@ pub const CURVES_FILE: &str = "curves.png";
 pub const HEAD_FORMAT: &str = "pipeline-head";
 
 /// Which head a run trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadKind {
     /// Linear → ReLU → Dropout → Linear → LogSoftmax, trained with Adam.
@@ -57,7 +57,6 @@ pub enum HeadKind {
     Logistic,
     /// MLPs that differ only in their seed, predicting the mean of their probabilities.
     #[serde(rename = "mlp-ensemble")]
-    #[value(name = "mlp-ensemble")]
     MlpEnsemble,
 }
 

@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod values;
+
 /// Transfer-learning image classifiers: inspect the data, split it, run a frozen ImageNet
 /// backbone once per augmentation pass into a feature cache, train a small head, evaluate, predict.
 #[derive(Debug, Parser)]

@@ -14,12 +14,7 @@ use std::process::Command;
 const DATA: &str = "tests/fixtures/images/tree";
 
 fn venv_python() -> Option<std::path::PathBuf> {
-    let py = root().join(".venv/bin/python");
-    if !py.exists() {
-        eprintln!("skipped: no .venv/bin/python (numpy, onnx, onnxruntime); `just venv` makes it");
-        return None;
-    }
-    Some(py)
+    common::venv_python()
 }
 
 fn build_synthetic(py: &Path, dir: &Path, format: &str) -> String {

@@ -181,11 +181,9 @@ fn image_input_agrees_with_predict() {
 
 #[test]
 fn python_onnxruntime_loads_and_agrees() {
-    let py = common::root().join(".venv/bin/python");
-    if !py.exists() {
-        eprintln!("skipped: no .venv/bin/python with onnxruntime");
+    let Some(py) = common::venv_python() else {
         return;
-    }
+    };
     let run = trained(MODEL, "mlp");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("classifier.onnx");
@@ -300,14 +298,13 @@ fn predict_classifier_refuses_a_plain_backbone() {
 /// Opt-in, real model: `PIPELINE_EXPORT_RUN=RUN PIPELINE_EXPORT_IMAGES=DIR cargo test --test export
 /// -- --ignored` with `models/vgg16-conv.onnx` (e.g. a `pipeline run` on Tux Paint and its test split).
 #[test]
-#[ignore]
+#[ignore = "needs a real run and photos: PIPELINE_EXPORT_RUN=RUN PIPELINE_EXPORT_IMAGES=DIR"]
 fn vgg16_image_export_agrees_on_real_photos() {
     let (Ok(run), Ok(images)) = (
         std::env::var("PIPELINE_EXPORT_RUN"),
         std::env::var("PIPELINE_EXPORT_IMAGES"),
     ) else {
-        eprintln!("skipped: set PIPELINE_EXPORT_RUN and PIPELINE_EXPORT_IMAGES");
-        return;
+        panic!("set PIPELINE_EXPORT_RUN (a run of models/vgg16-conv.onnx) and PIPELINE_EXPORT_IMAGES (a folder of photos)");
     };
     let model = "models/vgg16-conv.onnx";
     let t = tempfile::tempdir().unwrap();

@@ -3,7 +3,8 @@
 //!
 //! ONNX Runtime is found the way users find it (ORT_DYLIB_PATH, or `.ort/cpu/` of this checkout
 //! via the executable's location). The VGG-16 count test needs a Python with `onnx` + `numpy`:
-//! `PIPELINE_PYTHON` (default `python3`); without one it is skipped with a printed reason.
+//! `PIPELINE_PYTHON` (default `python3`); without one it fails under `CI` and elsewhere says it
+//! did not run (`common::prerequisite`).
 
 mod common;
 
@@ -113,8 +114,11 @@ fn python_with_onnx() -> Option<String> {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: `{py} -c 'import onnx, numpy'` failed; set PIPELINE_PYTHON to a Python with onnx and numpy");
+    if !common::prerequisite(
+        ok,
+        &format!("a Python with onnx and numpy (`{py} -c 'import onnx, numpy'` failed)"),
+        "set PIPELINE_PYTHON to one (`just venv` makes .venv/bin/python)",
+    ) {
         return None;
     }
     Some(py)
@@ -291,7 +295,11 @@ fn ort_library_too_old() {
     match built {
         Ok(o) if o.status.success() => {}
         other => {
-            eprintln!("skipped: cannot build the stand-in library with `{rustc}`: {other:?}");
+            common::prerequisite(
+                false,
+                &format!("a rustc that builds the stand-in library (`{rustc}`: {other:?})"),
+                "install a Rust toolchain or set RUSTC",
+            );
             return;
         }
     }
@@ -320,7 +328,12 @@ fn cuda_requested_on_a_cpu_build() {
         .to_string()
         .contains("CUDAExecutionProvider")
     {
-        eprintln!("skipped: this ONNX Runtime has CUDA support");
+        // The refusal this test checks cannot happen with a CUDA build: say so, do not pretend.
+        common::prerequisite(
+            false,
+            "an ONNX Runtime without CUDA support (this one has it)",
+            "point ORT_DYLIB_PATH at the CPU build (`just fetch-ort`)",
+        );
         return;
     }
     let out = pipeline(dir.path(), &["info", "--device", "cuda", "--model"])

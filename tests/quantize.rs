@@ -1,5 +1,5 @@
-//! `pipeline quantize` and `run --precision int8` on the tiny fixture backbone (skipped without
-//! the project's .venv holding onnxruntime): the int8 model and its sidecar, reuse of the cached
+//! `pipeline quantize` and `run --precision int8` on the tiny fixture backbone (needs the
+//! project's .venv holding onnxruntime: fails under `CI` without it, elsewhere says it did not run): the int8 model and its sidecar, reuse of the cached
 //! int8 model, and `export --precision` refusing a backbone of the other precision.
 
 mod common;
@@ -10,11 +10,7 @@ use serde_json::Value;
 const RAW: &str = "tests/fixtures/images/raw";
 
 fn have_venv() -> bool {
-    let ok = root().join(".venv/bin/python").exists();
-    if !ok {
-        eprintln!("skipped: no .venv/bin/python with onnxruntime");
-    }
-    ok
+    common::venv_python().is_some()
 }
 
 #[test]

@@ -18,24 +18,6 @@ fn bin() -> Command {
     c
 }
 
-/// Runs with a deadline; a hang is a failure, not a stuck test suite.
-fn run_within(mut cmd: Command, secs: u64) -> std::process::Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(secs) {
-            child.kill().unwrap();
-            panic!("{cmd:?} hung for {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
 fn trained_run(t: &Path) -> PathBuf {
     let (cache, run) = (t.join("cache"), t.join("run"));
     succeeded(&common::extract_into(
@@ -141,7 +123,7 @@ fn survives_special_files_link_loops_and_names_csv_and_json_must_quote() {
             format,
             dir.to_str().unwrap(),
         ]);
-        let o = run_within(c, 120);
+        let o = common::run_within(c, 120);
         succeeded(&o).0
     };
     let json = predict("json");
@@ -247,7 +229,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 fn survives_a_full_disk_and_completes_identically_after_space_is_freed() {
     let t = tempfile::tempdir().unwrap();
     let reference = t.path().join("ref");
-    succeeded(&run_within(extract_cmd(&reference), 120));
+    succeeded(&common::run_within(extract_cmd(&reference), 120));
     let mnt = t.path().join("small");
     if tmpfs(&mnt, "16k").is_none() {
         eprintln!("skipping: cannot mount a tmpfs here (needs root)");
@@ -255,7 +237,7 @@ fn survives_a_full_disk_and_completes_identically_after_space_is_freed() {
     }
     let _guard = Unmount(mnt.clone());
     let out = mnt.join("cache");
-    let err = fails(&run_within(extract_cmd(&out), 60));
+    let err = fails(&common::run_within(extract_cmd(&out), 60));
     assert!(err.contains("No space left"), "{err}");
     assert!(
         err.contains(mnt.to_str().unwrap()),
@@ -263,7 +245,7 @@ fn survives_a_full_disk_and_completes_identically_after_space_is_freed() {
     );
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
     remount(&mnt, "size=50m");
-    succeeded(&run_within(extract_cmd(&out), 120));
+    succeeded(&common::run_within(extract_cmd(&out), 120));
     assert_eq!(features(&reference), features(&out));
 }
 
@@ -278,7 +260,7 @@ fn rejects_a_read_only_target_in_one_line() {
     let _guard = Unmount(mnt.clone());
     remount(&mnt, "ro");
     let out = mnt.join("cache");
-    let err = fails(&run_within(extract_cmd(&out), 60));
+    let err = fails(&common::run_within(extract_cmd(&out), 60));
     assert!(
         err.contains(out.to_str().unwrap()) && err.contains("Read-only"),
         "{err}"

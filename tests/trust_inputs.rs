@@ -11,24 +11,6 @@ use std::time::{Duration, Instant};
 
 const DATA: &str = "tests/fixtures/images/tree";
 
-/// Runs with a deadline; a hang is a failure, not a stuck test suite.
-fn within(mut cmd: Command, secs: u64) -> std::process::Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(secs) {
-            child.kill().unwrap();
-            panic!("{cmd:?} hung for {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 fn cmd(args: &[&str]) -> Command {
     let mut c = common::command_in(&common::root());
     c.args(args);
@@ -66,7 +48,7 @@ fn refused_in_place_of(path: &Path, fifo: bool, args: &[&str]) {
     } else {
         std::os::unix::fs::symlink("/dev/zero", path).unwrap();
     }
-    let err = fails(&within(cmd(args), 30));
+    let err = fails(&common::run_within(cmd(args), 30));
     let kind = if fifo { "FIFO" } else { "character device" };
     let name = path.file_name().unwrap().to_str().unwrap();
     assert!(
@@ -117,7 +99,7 @@ fn rejects_special_files_in_place_of_the_files_it_reads() {
     let img = t.path().join("x.jpg");
     std::fs::copy(common::root().join(image), &img).unwrap();
     let i = img.to_str().unwrap();
-    let o = within(
+    let o = common::run_within(
         cmd(&[
             "predict", "--model", MODEL, "--run", r, "--device", "cpu", i,
         ]),
@@ -127,7 +109,7 @@ fn rejects_special_files_in_place_of_the_files_it_reads() {
     let o = {
         std::fs::remove_file(&img).unwrap();
         std::os::unix::fs::symlink("/dev/zero", &img).unwrap();
-        within(
+        common::run_within(
             cmd(&[
                 "predict", "--model", MODEL, "--run", r, "--device", "cpu", i,
             ]),
@@ -158,7 +140,7 @@ fn survives_link_loops_in_class_folders_using_each_image_once() {
     let raw = looped_raw_tree(t.path());
     let count = |tree: &Path, name: &str| {
         let report = t.path().join(format!("{name}.json"));
-        let (_, err) = succeeded(&within(
+        let (_, err) = succeeded(&common::run_within(
             cmd(&[
                 "inspect",
                 tree.to_str().unwrap(),
@@ -179,7 +161,7 @@ fn survives_link_loops_in_class_folders_using_each_image_once() {
     assert!(err.contains("symbolic-link loop"), "{err}");
     let split = |tree: &Path, name: &str| {
         let out = t.path().join(name);
-        let (_, err) = succeeded(&within(
+        let (_, err) = succeeded(&common::run_within(
             cmd(&[
                 "split",
                 tree.to_str().unwrap(),
@@ -199,7 +181,7 @@ fn survives_link_loops_in_class_folders_using_each_image_once() {
     // predict walks folders the same way.
     let (cache, run) = trained(t.path());
     let _ = cache;
-    let o = within(
+    let o = common::run_within(
         cmd(&[
             "predict",
             "--model",

@@ -220,6 +220,8 @@ pub(super) fn synthesize(path: &Path, io: &Io) -> Result<Sidecar, BackboneError>
         feature_dim: 0,
         source: "no sidecar: synthesised by pipeline from the graph's shapes".into(),
         licence: "unknown".into(),
+        precision: Default::default(),
+        f32_model_hash: None,
     })
 }
 

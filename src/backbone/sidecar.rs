@@ -77,6 +77,40 @@ pub struct Sidecar {
     pub source: String,
     /// Licence of the weights and the credit owed.
     pub licence: String,
+    /// The weights' precision (`precision`, absent: f32). Read, never written through this
+    /// struct: the cache key hashes the serialised sidecar, and `quantize` writes the field.
+    #[serde(default, skip_serializing)]
+    pub precision: Precision,
+    /// An int8 build's f32 original (`f32_model_hash`, BLAKE3), read like `precision`.
+    #[serde(default, skip_serializing)]
+    pub f32_model_hash: Option<String>,
+}
+
+/// The numeric precision of a backbone's weights, as its sidecar records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+    /// Static int8 (QDQ), made by `pipeline quantize`.
+    Int8,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Errors reading a sidecar.
@@ -98,12 +132,8 @@ pub enum SidecarError {
 
 /// The numeric precision a sidecar declares (`"precision"`: `int8` for `pipeline quantize`'s
 /// models), `"f32"` when it says nothing or cannot be read.
-pub fn precision_for(model: &Path) -> String {
-    std::fs::read_to_string(Sidecar::path_for(model))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("precision")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "f32".to_owned())
+pub fn precision_for(model: &Path) -> Result<Precision, SidecarError> {
+    Ok(Sidecar::load_for(model)?.map_or(Precision::F32, |s| s.precision))
 }
 
 impl Sidecar {

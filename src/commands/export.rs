@@ -14,16 +14,8 @@ use anyhow::{bail, Context, Result};
 use onnx_protobuf::{Message, ModelProto};
 use std::path::{Path, PathBuf};
 
-/// Numeric precision of the exported backbone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F32,
-    /// Half the file size, for GPUs; slow on CPU in ONNX Runtime.
-    F16,
-    /// The static int8 (QDQ) backbone made by `pipeline quantize` (pass it as --model).
-    Int8,
-}
+/// Numeric precision of the exported backbone: the sidecar's own type.
+pub use crate::backbone::sidecar::Precision;
 
 /// Arguments of `pipeline export`.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,12 +93,8 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
         }
     })?;
     let model_precision = facts::sidecar_precision(&model_path)?;
-    let precision = args.precision.unwrap_or(if model_precision == "int8" {
-        Precision::Int8
-    } else {
-        Precision::F32
-    });
-    check_precision(precision, &model_precision, &model_path)?;
+    let precision = args.precision.unwrap_or(model_precision);
+    check_precision(precision, model_precision, &model_path)?;
     check_out(&args.out)?;
     let mut backbone = read_model(&model_path)?;
     let mut backbone_output = sidecar.output_name.clone();
@@ -259,9 +247,11 @@ fn check_pair(
     Ok(())
 }
 
-fn check_precision(wanted: Precision, model: &str, path: &Path) -> Result<()> {
+fn check_precision(wanted: Precision, model: Precision, path: &Path) -> Result<()> {
     match (wanted, model) {
-        (Precision::F32 | Precision::F16, "f32") | (Precision::Int8, "int8") => Ok(()),
+        (Precision::F32 | Precision::F16, Precision::F32) | (Precision::Int8, Precision::Int8) => {
+            Ok(())
+        }
         (Precision::Int8, _) => bail!(
             "--precision int8 ships the int8 backbone itself: {} is {model}; make one with `pipeline quantize` (or `pipeline run --precision int8`), train the head on its features and pass it as --model",
             path.display()

@@ -8,7 +8,7 @@
 
 mod calib;
 
-use crate::backbone::sidecar::{Layout, Sidecar};
+use crate::backbone::sidecar::{Layout, Precision, Sidecar};
 use crate::preprocess::PreprocessConfig;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -47,10 +47,9 @@ pub fn prebuilt_int8(model: &Path) -> Result<PathBuf, String> {
     if !out.is_file() {
         return Err(format!("no {}", out.display()));
     }
-    let text = std::fs::read_to_string(&side).map_err(|e| format!("{}: {e}", side.display()))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
+    let sidecar = Sidecar::load(&side).map_err(|e| e.to_string())?;
     let hash = crate::backbone::hash_file(model).map_err(|e| e.to_string())?;
-    if v["precision"] != "int8" || v["f32_model_hash"] != hash.as_str() {
+    if sidecar.precision != Precision::Int8 || sidecar.f32_model_hash.as_deref() != Some(&hash) {
         return Err(format!(
             "{} was not quantized from this {} (its sidecar's f32_model_hash differs)",
             out.display(),

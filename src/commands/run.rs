@@ -237,19 +237,27 @@ pub fn run(a: RunArgs) -> Result<()> {
         );
     }
     crate::say!(
-        "           views {} ({} an image), backbone {} in {}",
+        "           views {} ({} an image from {} backbone passes), backbone {} in {}",
         views.name(),
         views.views().len(),
+        views.backbone_passes(),
         model.display(),
-        crate::backbone::sidecar::precision_for(&model)
+        crate::backbone::sidecar::precision_for(&model)?
     );
-    crate::say!(
-        "head       {} -> {} head, best epoch {} ({})",
-        a.head.name(),
-        trained.head.kind().name(),
-        trained.best_epoch,
-        run_dir.display()
-    );
+    let chose = trained.config["selection"]["explain"].as_str();
+    match chose {
+        Some(chose) => crate::say!(
+            "head       {}: {chose} ({})",
+            a.head.name(),
+            run_dir.display()
+        ),
+        None => crate::say!(
+            "head       {} head, best epoch {} ({})",
+            trained.head.kind().name(),
+            trained.best_epoch,
+            run_dir.display()
+        ),
+    }
     crate::say!("test       {}", crate::commands::eval::metrics_line(m));
     crate::say!(
         "plots      {} (raw), {} (by split) and {}",

@@ -24,9 +24,7 @@ pub fn balanced_weights(labels: &[u32], k: usize) -> Vec<f64> {
 }
 
 /// How classes are weighted in the loss.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClassWeights {
     /// Every sample counts the same (the notebook).

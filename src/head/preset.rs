@@ -5,9 +5,7 @@ use super::fit::ClassWeights;
 use super::sampler::{epoch_len, PassMode};
 
 /// Where unset hyper-parameters come from.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Small-data aware: every cached view in every epoch (one view per image, cycling through

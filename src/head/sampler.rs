@@ -6,9 +6,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 /// How an epoch draws from `P` cached passes of `N` training images.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PassMode {
     /// `N` samples per epoch: image `i` in epoch `e` uses pass `(e + o_i) mod P` with a seeded

@@ -348,7 +348,7 @@ pub fn ensemble_size(given: Option<usize>, head: HeadChoice, rows: usize, d: usi
 }
 
 /// `--head`: a head, or `auto` (choose on valid).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadChoice {
     /// The notebook's MLP (hand-written backprop + Adam).

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 pub use views::View;
 
 /// The graph input's contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputKind {
     /// uint8 RGB `[1, H, W, 3]`, any size; the whole eval transform runs in the graph.

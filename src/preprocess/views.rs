@@ -19,28 +19,23 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 /// `--views`: which deterministic views are cached for every image of every split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewSet {
     /// The eval transform's centre crop and its flip (2 views).
-    #[value(name = "centre")]
     #[serde(rename = "centre")]
     Centre,
     /// The 4 corner crops and the centre crop at the eval scale, each with its flip (10 views).
-    #[value(name = "ten-crop")]
     #[serde(rename = "ten-crop")]
     TenCrop,
     /// The 10 crops plus the whole image padded to a square on white, and its flip (12 views).
-    #[value(name = "ten-crop+whole")]
     #[serde(rename = "ten-crop+whole")]
     TenCropWhole,
     /// The 5 crop windows and the global mean of the feature map of the whole eval-scale image,
     /// each with its flip (12 views from 2 backbone passes; needs a globally pooled backbone).
-    #[value(name = "dense")]
     #[serde(rename = "dense")]
     Dense,
     /// The 12 dense views plus the exact whole image padded to a square on white, and its flip
     /// (14 views from 4 backbone passes: 2 of the eval-scale image, 2 of 224²).
-    #[value(name = "dense+whole")]
     #[serde(rename = "dense+whole")]
     DenseWhole,
 }
@@ -69,6 +64,19 @@ impl ViewSet {
             .iter()
             .flat_map(|&geometry| [false, true].map(|flip| View { geometry, flip }))
             .collect()
+    }
+
+    /// Backbone passes an image costs: one per exact view, two (the image and its mirror) for
+    /// all its dense views together.
+    pub fn backbone_passes(self) -> usize {
+        let views = self.views();
+        let exact = views.iter().filter(|v| !v.is_dense()).count();
+        exact
+            + if views.iter().any(View::is_dense) {
+                2
+            } else {
+                0
+            }
     }
 
     /// The names of [`ViewSet::views`], as recorded in caches and run configs.

@@ -184,3 +184,44 @@ pub fn predictions(
         })
         .collect()
 }
+
+/// Whether a test's prerequisite `what` is present. Absent, the test cannot run its real check:
+/// under `CI` (set by `.ci/run`, which installs every prerequisite) that is a failure naming `fix`;
+/// elsewhere it says loudly that the check did NOT run, and the caller returns.
+pub fn prerequisite(present: bool, what: &str, fix: &str) -> bool {
+    if present {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{what} is missing under CI, so this test cannot run its check; {fix}");
+    }
+    eprintln!("NOT RUN (this test passed without checking anything): {what} is missing; {fix}");
+    false
+}
+
+/// The project's `.venv/bin/python` (numpy, onnx, onnxruntime) under [`prerequisite`]'s rule.
+pub fn venv_python() -> Option<PathBuf> {
+    let py = root().join(".venv/bin/python");
+    prerequisite(py.exists(), ".venv/bin/python", "`just venv` makes it").then_some(py)
+}
+
+/// Runs `cmd` with a deadline of `secs` seconds, capturing its output: a hang is a failure, not
+/// a stuck test suite.
+pub fn run_within(mut cmd: Command, secs: u64) -> Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("{cmd:?} hung for {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}

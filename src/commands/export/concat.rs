@@ -63,15 +63,11 @@ fn body(
         );
     }
     let own = facts::sidecar_precision(&path)?;
-    let precision = wanted.unwrap_or(if own == "int8" {
-        Precision::Int8
-    } else {
-        Precision::F32
-    });
+    let precision = wanted.unwrap_or(own);
     if precision == Precision::F16 {
         bail!("--precision f16 is not built for concatenated features; export with the backbones' own precision (leave --precision out)");
     }
-    check_precision(precision, &own, &path)?;
+    check_precision(precision, own, &path)?;
     let (dense, output) = if dense {
         let window = dense_window(&path)?;
         (

@@ -5,7 +5,7 @@ use crate::backbone::sidecar::Sidecar;
 use crate::checkpoint::{TrainedRun, CONFIG_FILE};
 use crate::onnx_build::compose::{InputKind, View};
 use crate::preprocess::PreprocessConfig;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use onnx_protobuf::{ModelProto, StringStringEntryProto};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -21,16 +21,8 @@ pub struct Facts {
 }
 
 /// The sidecar's `precision` (written by `pipeline quantize`); `f32` when absent.
-pub fn sidecar_precision(model: &Path) -> Result<String> {
-    let path = Sidecar::path_for(model);
-    let text = crate::file_check::read_to_string(&path, crate::file_check::MAX_JSON)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(v.get("precision")
-        .and_then(Value::as_str)
-        .unwrap_or("f32")
-        .to_owned())
+pub fn sidecar_precision(model: &Path) -> Result<Precision> {
+    Ok(Sidecar::load(&Sidecar::path_for(model))?.precision)
 }
 
 /// What the `image` input takes: the one statement of the decoding contract (docs/shipping.md
@@ -161,9 +153,5 @@ impl Facts {
 
 /// `--precision` as the metadata writes it.
 pub fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::F32 => "f32",
-        Precision::F16 => "f16",
-        Precision::Int8 => "int8",
-    }
+    p.name()
 }

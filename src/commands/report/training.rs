@@ -34,6 +34,12 @@ pub fn training(w: &Workdir) -> String {
         ("rows per train image (views and passes)", s(&c["passes"])),
         ("class weights", s(&c["class_weights"])),
     ];
+    if let Some(k) = c["selection"]["folds"].as_u64().filter(|&k| k >= 2) {
+        f.push((
+            "selection scored on",
+            format!("{k}-fold over train+valid (each image held out once; the valid columns below are these scores), the winner fitted on all of train+valid"),
+        ));
+    }
     if head.starts_with("mlp") {
         mlp_facts(c, &mut f);
     } else {

@@ -119,6 +119,8 @@ pub fn train_selected(
         "winner": chosen.winner,
         "refitted": chosen.refitted,
         "refit_converged": chosen.refit_converged,
+        "folds": chosen.folds,
+        "explain": chosen.explain(),
     });
     let best_epoch = match best.head {
         "mlp" => best.setting as u32,

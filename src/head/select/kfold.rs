@@ -22,13 +22,8 @@ pub const MAX_FOLDS: usize = 20;
 /// Why k-fold selection cannot run on these data.
 #[derive(Debug, thiserror::Error)]
 pub enum FoldsError {
-    #[error("--select-folds {folds} needs every class in train+valid at least {folds} times, but class {class} has {count}; use fewer folds (--select-folds {max}) or --select-folds 0 (choose on the valid split)")]
-    TooFewImages {
-        folds: usize,
-        class: u32,
-        count: usize,
-        max: usize,
-    },
+    #[error("--select-folds needs at least 2 images of every class in train+valid (one to hold out, one to fit on), but class {class} has {count}; re-split so that each class has a train and a valid image, or use --select-folds 0")]
+    TooFewImages { class: u32, count: usize },
     #[error("--select-folds pools train and valid images, but this cache's train split has augmented passes ({passes} row sets beside {views} views); use --select-folds 0 with --passes, or extract without augmented passes")]
     Augmented { passes: usize, views: usize },
     #[error(
@@ -95,13 +90,12 @@ pub fn check(data: &HeadData, folds: usize) -> Result<(), FoldsError> {
     for &y in data.labels.iter().chain(&data.valid_labels) {
         counts[y as usize] += 1;
     }
-    if let Some((class, &count)) = counts.iter().enumerate().find(|(_, &n)| n < folds) {
-        let max = counts.iter().copied().min().unwrap_or(0);
+    // Dealt round robin, a class's images fall in distinct folds: with two or more, every fold
+    // keeps one to fit on. A class with fewer images than folds is held out in fewer folds.
+    if let Some((class, &count)) = counts.iter().enumerate().find(|(_, &n)| n < 2) {
         return Err(FoldsError::TooFewImages {
-            folds,
             class: class as u32,
             count,
-            max,
         });
     }
     Ok(())

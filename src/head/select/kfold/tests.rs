@@ -173,14 +173,29 @@ fn auto_pools_mlp_epochs_over_folds() {
 }
 
 #[test]
-fn rejects_more_folds_than_a_class_has_images() {
-    let data = blobs(6, 3, 2, 5); // 3 images a class in all
-    let err = select(HeadChoice::Logistic, &data, 3, &opts(vec![1.0]), 4).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("class 0 has 3") && msg.contains("--select-folds 3"),
-        "{msg}"
-    );
+fn a_class_with_fewer_images_than_folds_stays_in_every_fit() {
+    let data = blobs(6, 3, 2, 5); // 3 images a class in all, 5 folds
+    let mut labels = data.labels.clone();
+    labels.extend_from_slice(&data.valid_labels);
+    let fold = assign(&labels, 5, 0);
+    for f in 0..5 {
+        let part = fold_data(&data, &fold, f);
+        for c in 0..3u32 {
+            assert!(part.labels.contains(&c), "fold {f} fits without class {c}");
+        }
+    }
+    let chosen = select(HeadChoice::Logistic, &data, 3, &opts(vec![1.0]), 5).unwrap();
+    assert_eq!(chosen.folds, 5);
+}
+
+#[test]
+fn rejects_a_class_with_one_image() {
+    let mut data = blobs(6, 3, 2, 5);
+    // Class 0 keeps one image in all: train image 3.
+    data.labels[0] = 2;
+    data.valid_labels[0] = 1;
+    let msg = check(&data, 3).unwrap_err().to_string();
+    assert!(msg.contains("class 0 has 1"), "{msg}");
 }
 
 #[test]
