@@ -26,7 +26,11 @@ fn submit(dir: &Path, envs: &[(&str, &str)]) -> (Output, Vec<String>) {
     let bin = dir.join("bin");
     let calls = dir.join("calls.txt");
     fake_sbatch(&bin, &calls);
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut cmd = Command::new("bash");
     cmd.arg(common::root().join("deploy/slurm/submit.sh"))
         .current_dir(dir)
@@ -55,7 +59,11 @@ fn submits_the_whole_array_then_a_finaliser_after_it() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls[0].contains("--array=0-3"), "{}", calls[0]);
     assert!(calls[0].contains("EXTRACT_MODE=shard"), "{}", calls[0]);
-    assert!(calls[1].contains("--dependency=afterok:101"), "{}", calls[1]);
+    assert!(
+        calls[1].contains("--dependency=afterok:101"),
+        "{}",
+        calls[1]
+    );
     assert!(calls[1].contains("EXTRACT_MODE=finalise"), "{}", calls[1]);
     assert!(stdout.contains("shard workers 0-3 of 4"), "{stdout}");
 }
@@ -66,7 +74,11 @@ fn tasks_resubmits_only_those_indices_and_keeps_the_shard_count() {
     let (out, calls) = submit(t.path(), &[("N", "4"), ("TASKS", "1,3")]);
     let (stdout, _) = common::succeeded(&out);
     assert!(calls[0].contains("--array=1,3 "), "{}", calls[0]);
-    assert!(calls[1].contains("--dependency=afterok:101"), "{}", calls[1]);
+    assert!(
+        calls[1].contains("--dependency=afterok:101"),
+        "{}",
+        calls[1]
+    );
     assert!(stdout.contains("shard workers 1,3 of 4"), "{stdout}");
 }
 
@@ -86,7 +98,10 @@ fn rejects_tasks_that_are_not_indices() {
     let (out, calls) = submit(t.path(), &[("N", "4"), ("TASKS", "all")]);
     assert_eq!(out.status.code(), Some(2));
     let err = common::text(&out.stderr);
-    assert!(err.contains("TASKS must be array indices like 3 or 1,5-6, got 'all'"), "{err}");
+    assert!(
+        err.contains("TASKS must be array indices like 3 or 1,5-6, got 'all'"),
+        "{err}"
+    );
     assert!(calls.is_empty(), "nothing may be submitted: {calls:?}");
 }
 
@@ -99,5 +114,8 @@ fn rejects_an_unknown_local_cluster_command() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = common::text(&out.stderr);
-    assert!(err.contains("usage:") && err.contains("up|down|status") && err.contains("'start'"), "{err}");
+    assert!(
+        err.contains("usage:") && err.contains("up|down|status") && err.contains("'start'"),
+        "{err}"
+    );
 }
