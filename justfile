@@ -158,3 +158,9 @@ report-check:
     rm -rf work/report-check && mkdir -p work/report-check
     PIPELINE_NO_PROGRESS=1 target/debug/pipeline run --data tests/fixtures/images/raw --model tests/fixtures/backbone/tiny.onnx --workdir work/report-check/w --passes 2 --device cpu --epochs 5 >work/report-check/run.txt
     scripts/report_check.sh work/report-check/w/report.html work/report-check/report.png
+
+# deploy/slurm/ on a real one-node Slurm cluster (root; brings it up and down; minutes of CPU, not in
+# `cargo test`): 4 array tasks + finaliser vs one extract, a cancelled task rerun alone, added images.
+# Env: PIPELINE DATA MODEL N ADD WORK EXTRACT_ARGS (see the script); logs in work/slurm-check.
+slurm-check:
+    deploy/slurm/check.sh

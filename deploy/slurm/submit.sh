@@ -12,6 +12,9 @@
 #   WORKER_SBATCH_ARGS    options for the array tasks, e.g. "--partition=gpu --gres=gpu:1 --cpus-per-task=8"
 #   FINALISE_SBATCH_ARGS  options for the finalise job, e.g. "--cpus-per-task=8 --time=01:00:00"
 #   ARRAY_LIMIT           run at most this many tasks at once (--array=0-$((N-1))%LIMIT)
+#   TASKS                 only these array indices, e.g. "3" or "1,5-6", to rerun failed or cancelled
+#                         tasks of an earlier submission (N stays the shard count); the new finaliser
+#                         waits for them only
 #   DEPENDENCY            afterok (default) or afterany: finalise even when tasks failed, computing
 #                         their chunks in the finalise job
 #   LOG_DIR               where Slurm writes the job logs (default: slurm-logs, created)
@@ -41,6 +44,15 @@ dep=${DEPENDENCY:-afterok}
 if [[ -n ${ARRAY_LIMIT:-} ]]; then
     [[ $ARRAY_LIMIT =~ ^[1-9][0-9]*$ ]] || die "ARRAY_LIMIT must be a positive integer, got '$ARRAY_LIMIT'"
 fi
+tasks=0-$((N - 1))
+if [[ -n ${TASKS:-} ]]; then
+    [[ $TASKS =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] ||
+        die "TASKS must be array indices like 3 or 1,5-6, got '$TASKS'"
+    for part in ${TASKS//,/ }; do
+        ((${part##*-} < N)) || die "TASKS index ${part##*-} is outside 0..$((N - 1)) (N=$N is the shard count)"
+    done
+    tasks=$TASKS
+fi
 LOG_DIR=${LOG_DIR:-slurm-logs}
 mkdir -p -- "$LOG_DIR"
 
@@ -51,7 +63,7 @@ export EXTRACT_ARGS=${EXTRACT_ARGS:-} TRAIN_OUT=${TRAIN_OUT:-} TRAIN_ARGS=${TRAI
 read -r -a worker_opts <<<"${WORKER_SBATCH_ARGS:-}"
 read -r -a finalise_opts <<<"${FINALISE_SBATCH_ARGS:-}"
 
-array=0-$((N - 1))${ARRAY_LIMIT:+%$ARRAY_LIMIT}
+array=$tasks${ARRAY_LIMIT:+%$ARRAY_LIMIT}
 jobid=$(sbatch --parsable --export=ALL,EXTRACT_MODE=shard \
     --job-name=pipeline-extract --array="$array" --output="$LOG_DIR/%x-%A_%a.out" \
     ${worker_opts[@]+"${worker_opts[@]}"} "$script")
@@ -69,5 +81,5 @@ finalid=$(sbatch --parsable --export=ALL,EXTRACT_MODE=finalise \
 }
 finalid=${finalid%%;*}
 
-printf 'array job %s: %s shard workers (--array=%s) -> %s\n' "$jobid" "$N" "$array" "$CACHE"
+printf 'array job %s: shard workers %s of %s (--array=%s) -> %s\n' "$jobid" "$tasks" "$N" "$array" "$CACHE"
 printf 'finalise job %s: after %s:%s%s\n' "$finalid" "$dep" "$jobid" "${TRAIN_OUT:+, then train-head --out $TRAIN_OUT}"
