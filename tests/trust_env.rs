@@ -7,7 +7,6 @@ use common::{fails, root, succeeded, MODEL};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const DATA: &str = "tests/fixtures/images/tree";
 const IMAGE: &str = "tests/fixtures/images/tree/test/cat/cat_t0.jpg";

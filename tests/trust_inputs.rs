@@ -6,8 +6,7 @@ mod common;
 
 use common::{fails, json, shard_file, succeeded, MODEL};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const DATA: &str = "tests/fixtures/images/tree";
 
