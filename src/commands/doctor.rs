@@ -37,12 +37,21 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
             (None, Some(n)) => n.clone(),
             (None, None) => "missing".to_string(),
         };
-        let _ = writeln!(out, "  {}. {:<52} {}  [{what}]", i + 1, l.source.describe(), l.place);
+        let _ = writeln!(
+            out,
+            "  {}. {:<52} {}  [{what}]",
+            i + 1,
+            l.source.describe(),
+            l.place
+        );
     }
     let loaded = ort_lib::init(a.ort_lib.as_deref());
     match &loaded {
         Ok(info) => {
-            let providers = info.providers().map(|p| p.join(", ")).unwrap_or_else(|e| e.to_string());
+            let providers = info
+                .providers()
+                .map(|p| p.join(", "))
+                .unwrap_or_else(|e| e.to_string());
             let _ = writeln!(
                 out,
                 "ONNX Runtime  {} at {} ({})",
@@ -62,7 +71,12 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         Ok(()) => format!("has {}", python::BUILD_MODULES.join(", ")),
         Err(e) => e,
     };
-    let _ = writeln!(out, "python        {} ({}): {modules}", py.path.display(), py.why);
+    let _ = writeln!(
+        out,
+        "python        {} ({}): {modules}",
+        py.path.display(),
+        py.why
+    );
     print_stdout(&out)?;
     loaded?;
     Ok(())
@@ -91,7 +105,12 @@ fn models(out: &mut String, layout: &Layout) {
             return;
         }
     };
-    let _ = writeln!(out, "model store   {} ({})", store.root.display(), store.why);
+    let _ = writeln!(
+        out,
+        "model store   {} ({})",
+        store.root.display(),
+        store.why
+    );
     let built: Vec<String> = store
         .list()
         .into_iter()
@@ -123,7 +142,11 @@ fn models(out: &mut String, layout: &Layout) {
         )
     } else {
         let e = store.entry(store::DEFAULT_NAME);
-        let state = if e.bytes.is_some() { "built" } else { "built on first `pipeline run`" };
+        let state = if e.bytes.is_some() {
+            "built"
+        } else {
+            "built on first `pipeline run`"
+        };
         format!("{} ({state})", e.model.display())
     };
     let _ = writeln!(out, "default model {default}");

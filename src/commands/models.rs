@@ -13,10 +13,22 @@ use std::process::Command;
 
 /// The scripts a build writes into its staging folder (they import one another).
 const SCRIPTS: [(&str, &str); 5] = [
-    ("make_vgg16_conv.py", include_str!("../../scripts/make_vgg16_conv.py")),
-    ("sample_photos.py", include_str!("../../scripts/sample_photos.py")),
-    ("make_efficientnet_lite.py", include_str!("../../scripts/make_efficientnet_lite.py")),
-    ("efficientnet_lite_arch.py", include_str!("../../scripts/efficientnet_lite_arch.py")),
+    (
+        "make_vgg16_conv.py",
+        include_str!("../../scripts/make_vgg16_conv.py"),
+    ),
+    (
+        "sample_photos.py",
+        include_str!("../../scripts/sample_photos.py"),
+    ),
+    (
+        "make_efficientnet_lite.py",
+        include_str!("../../scripts/make_efficientnet_lite.py"),
+    ),
+    (
+        "efficientnet_lite_arch.py",
+        include_str!("../../scripts/efficientnet_lite_arch.py"),
+    ),
     ("pth_file.py", include_str!("../../scripts/pth_file.py")),
 ];
 
@@ -121,7 +133,11 @@ pub fn build(store: &Store, k: &Known, py: &Python, force: bool) -> Result<PathB
     let need_int8 = k.int8
         && (force || need_model || crate::commands::quantize::prebuilt_int8(&model).is_err());
     if !need_model && !need_int8 {
-        eprintln!("{} is already in the model store: {}", k.name, model.display());
+        eprintln!(
+            "{} is already in the model store: {}",
+            k.name,
+            model.display()
+        );
         return Ok(model);
     }
     eprintln!(
@@ -157,7 +173,10 @@ fn build_in(
     if need_model {
         let staged = stage.join(format!("{}.onnx", k.name));
         let mut cmd = Command::new(&py.path);
-        cmd.arg(stage.join(k.script)).arg("--out").arg(&staged).args(k.args);
+        cmd.arg(stage.join(k.script))
+            .arg("--out")
+            .arg(&staged)
+            .args(k.args);
         run_script(cmd, k, py)?;
         let side = crate::backbone::sidecar::Sidecar::path_for;
         std::fs::rename(&staged, model)
@@ -166,10 +185,15 @@ fn build_in(
             .with_context(|| format!("moving the sidecar to {}", side(model).display()))?;
     }
     if need_int8 {
-        eprintln!("building {}-int8 (ONNX Runtime's quantizer, 22 scikit-image sample photos)", k.name);
+        eprintln!(
+            "building {}-int8 (ONNX Runtime's quantizer, 22 scikit-image sample photos)",
+            k.name
+        );
         let calib = stage.join("calib-photos");
         let mut cmd = Command::new(&py.path);
-        cmd.arg(stage.join("sample_photos.py")).arg("--calibration").arg(&calib);
+        cmd.arg(stage.join("sample_photos.py"))
+            .arg("--calibration")
+            .arg(&calib);
         run_script(cmd, k, py)?;
         let args = crate::commands::quantize::QuantizeArgs {
             model: model.to_owned(),

@@ -38,7 +38,7 @@ impl Source {
             Source::Flag => "--ort-lib",
             Source::EnvVar => "ORT_DYLIB_PATH",
             Source::BesideExe => "beside the executable",
-            Source::Clone => "the clone's .ort/",
+            Source::Clone => ".ort/ of the clone or working folder",
             Source::EnvPackage => "the onnxruntime package of the install environment",
             Source::EnvPython => "the install environment's python",
         }
@@ -170,7 +170,9 @@ fn env_package(prefix: &Path) -> Looked {
     Looked {
         source: Source::EnvPackage,
         place,
-        note: found.is_none().then(|| "no onnxruntime package".to_string()),
+        note: found
+            .is_none()
+            .then(|| "no onnxruntime package".to_string()),
         found,
     }
 }
@@ -190,7 +192,10 @@ fn ask_python(python: &Path) -> Looked {
             let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
             match library_in(&dir.join("capi")) {
                 Some(p) => (Some(p), String::new()),
-                None => (None, format!("no libonnxruntime in {}", dir.join("capi").display())),
+                None => (
+                    None,
+                    format!("no libonnxruntime in {}", dir.join("capi").display()),
+                ),
             }
         }
     };

@@ -92,17 +92,29 @@ mod tests {
             cwd: Some(cwd.clone()),
             ..Layout::default()
         };
-        assert_eq!(choose(None, None, &layout).path, cwd.join(".venv/bin/python"));
+        assert_eq!(
+            choose(None, None, &layout).path,
+            cwd.join(".venv/bin/python")
+        );
         layout.env = Some(PyEnv {
             prefix: "/env".into(),
             python: Some("/env/bin/python".into()),
         });
-        assert_eq!(choose(None, None, &layout).path, Path::new("/env/bin/python"));
+        assert_eq!(
+            choose(None, None, &layout).path,
+            Path::new("/env/bin/python")
+        );
         let p = choose(None, Some("/pp".into()), &layout);
-        assert_eq!((p.path.as_path(), p.why), (Path::new("/pp"), "PIPELINE_PYTHON"));
+        assert_eq!(
+            (p.path.as_path(), p.why),
+            (Path::new("/pp"), "PIPELINE_PYTHON")
+        );
         let p = choose(Some(Path::new("/x")), Some("/pp".into()), &layout);
         assert_eq!(p.why, "--python");
-        assert_eq!(choose(None, None, &Layout::default()).path, Path::new("python3"));
+        assert_eq!(
+            choose(None, None, &Layout::default()).path,
+            Path::new("python3")
+        );
     }
 
     #[test]

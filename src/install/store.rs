@@ -208,12 +208,18 @@ mod tests {
     #[test]
     fn pipeline_home_then_xdg_cache_then_home() {
         let s = Store::locate(p("/ph"), p("/xdg"), p("/home/u")).unwrap();
-        assert_eq!((s.root.as_path(), s.why), (Path::new("/ph"), "PIPELINE_HOME"));
+        assert_eq!(
+            (s.root.as_path(), s.why),
+            (Path::new("/ph"), "PIPELINE_HOME")
+        );
         let s = Store::locate(None, p("/xdg"), p("/home/u")).unwrap();
         assert_eq!(s.root, Path::new("/xdg/pipeline"));
         let s = Store::locate(p(""), p("relative"), p("/home/u")).unwrap();
         assert_eq!(s.root, Path::new("/home/u/.cache/pipeline"));
-        assert_eq!(s.model_path("vgg16-conv"), Path::new("/home/u/.cache/pipeline/models/vgg16-conv.onnx"));
+        assert_eq!(
+            s.model_path("vgg16-conv"),
+            Path::new("/home/u/.cache/pipeline/models/vgg16-conv.onnx")
+        );
     }
 
     #[test]
@@ -252,6 +258,14 @@ mod tests {
         std::fs::write(s.models_dir().join("mine.json"), b"{}").unwrap();
         std::fs::write(s.model_path("mine-int8"), b"1").unwrap();
         let names: Vec<String> = s.list().into_iter().map(|e| e.name).collect();
-        assert_eq!(names, ["vgg16-conv", "efficientnet-lite0", "efficientnet-lite2", "mine"]);
+        assert_eq!(
+            names,
+            [
+                "vgg16-conv",
+                "efficientnet-lite0",
+                "efficientnet-lite2",
+                "mine"
+            ]
+        );
     }
 }

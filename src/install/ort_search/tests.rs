@@ -23,8 +23,10 @@ fn touch(p: &Path) {
 fn fake_python(path: &Path, onnxruntime_dir: Option<&Path>) {
     let body = match onnxruntime_dir {
         Some(d) => format!("#!/bin/sh\necho {}\n", d.display()),
-        None => "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'onnxruntime'\" >&2\nexit 1\n"
-            .to_string(),
+        None => {
+            "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'onnxruntime'\" >&2\nexit 1\n"
+                .to_string()
+        }
     };
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -39,7 +41,11 @@ fn flag_and_env_var_are_the_only_place_looked_at() {
     let t = tempfile::tempdir().unwrap();
     let (layout, venv) = venv(t.path());
     touch(&venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1"));
-    let s = search(Some(Path::new("/nope/lib.so")), Some("/env/lib.so".into()), &layout);
+    let s = search(
+        Some(Path::new("/nope/lib.so")),
+        Some("/env/lib.so".into()),
+        &layout,
+    );
     assert_eq!(s.looked.len(), 1);
     assert_eq!(s.looked[0].source, Source::Flag);
     assert_eq!(s.found(), None);
@@ -63,9 +69,13 @@ fn order_is_beside_exe_then_clone_then_env_package_then_env_python() {
     let s = search(None, None, &layout);
     assert_eq!(
         found(&s),
-        Some((elsewhere.join("capi/libonnxruntime.so.1.26.0"), Source::EnvPython))
+        Some((
+            elsewhere.join("capi/libonnxruntime.so.1.26.0"),
+            Source::EnvPython
+        ))
     );
-    let package = venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1");
+    let package =
+        venv.join("lib/python3.11/site-packages/onnxruntime/capi/libonnxruntime.so.1.31.1");
     touch(&package);
     let s = search(None, None, &layout);
     assert_eq!(found(&s), Some((package, Source::EnvPackage)));
@@ -74,13 +84,22 @@ fn order_is_beside_exe_then_clone_then_env_package_then_env_python() {
     touch(&clone.join(".ort/cpu/libonnxruntime.so"));
     layout.cwd = Some(clone.clone());
     let s = search(None, None, &layout);
-    assert_eq!(found(&s), Some((clone.join(".ort/cpu/libonnxruntime.so"), Source::Clone)));
+    assert_eq!(
+        found(&s),
+        Some((clone.join(".ort/cpu/libonnxruntime.so"), Source::Clone))
+    );
     touch(&clone.join(".ort/gpu/libonnxruntime.so"));
     let s = search(None, None, &layout);
-    assert_eq!(found(&s), Some((clone.join(".ort/gpu/libonnxruntime.so"), Source::Clone)));
+    assert_eq!(
+        found(&s),
+        Some((clone.join(".ort/gpu/libonnxruntime.so"), Source::Clone))
+    );
     touch(&venv.join("bin/libonnxruntime.so"));
     let s = search(None, None, &layout);
-    assert_eq!(found(&s), Some((venv.join("bin/libonnxruntime.so"), Source::BesideExe)));
+    assert_eq!(
+        found(&s),
+        Some((venv.join("bin/libonnxruntime.so"), Source::BesideExe))
+    );
     assert_eq!(s.looked.len(), 1);
 }
 
@@ -95,7 +114,10 @@ fn the_clone_the_executable_was_built_in_comes_before_the_working_directory() {
     std::fs::create_dir_all(root.join("target/debug")).unwrap();
     let layout = Layout::from_dirs(Some(root.join("target/debug")), Some(cwd));
     let s = search(None, None, &layout);
-    assert_eq!(found(&s), Some((root.join(".ort/cpu/libonnxruntime.so"), Source::Clone)));
+    assert_eq!(
+        found(&s),
+        Some((root.join(".ort/cpu/libonnxruntime.so"), Source::Clone))
+    );
 }
 
 #[test]
