@@ -61,9 +61,11 @@ export PATH="$tmp/venv/bin:$PATH"
 mkdir -p "$tmp/empty"; cd "$tmp/empty"
 step "pipeline run --data $data (from the empty folder $PWD)"
 t0="$(now)"
-pipeline run --data "$data" --device cpu ${model:+--model "$model"} > run.out 2> >(tee run.err >&2)
+status=0
+pipeline run --data "$data" --device cpu ${model:+--model "$model"} > run.out 2> run.err || status=$?
 run_s="$(secs "$t0")"
-cat run.out
+cat run.err run.out
+[ "$status" = 0 ] || fail "pipeline run exited with $status"
 echo "run took $run_s s"
 if [ -z "$model" ]; then
   grep -q "building backbone vgg16-conv into $XDG_CACHE_HOME/pipeline/models" run.err \
