@@ -105,14 +105,14 @@ fn models_build_fills_the_store_and_run_takes_a_name() {
             "2",
         ],
     );
-    let (_, err) = succeeded(&o);
+    let (out, err) = succeeded(&o);
     assert!(
         err.contains("(--model, from the model store)") && err.contains(s(&model)),
         "{err}"
     );
     assert!(
-        err.contains("vgg16-conv-int8.onnx") || err.contains("int8"),
-        "run on CPU should take the store's int8 sibling: {err}"
+        out.contains("vgg16-conv-int8.onnx in int8"),
+        "run on CPU takes the store's int8 sibling: {out}"
     );
 }
 
