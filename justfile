@@ -79,6 +79,14 @@ fetch-fashion-mnist *ARGS:
 fetch-caltech101 *ARGS:
     scripts/fetch_caltech101.sh {{ARGS}}
 
+# The wheel (maturin, `bindings = "bin"`, manylinux_2_28) into target/wheels/: `pip install` it (docs/install.md).
+wheel:
+    scripts/build_wheel.sh
+
+# Build the wheel, install it into a fresh venv and run it from an empty folder (minutes; needs PyPI).
+wheel-check *ARGS:
+    scripts/wheel_check.sh {{ARGS}}
+
 # Release build of the binary.
 build:
     cargo build --release

@@ -49,6 +49,11 @@ pub enum Command {
     Quantize(crate::commands::quantize::QuantizeArgs),
     /// The main job: inspect → split → extract → train-head → eval in one work directory.
     Run(crate::commands::run::RunArgs),
+    /// What this binary finds where it runs: ONNX Runtime (every place looked at), the model
+    /// store and its models, the Python that builds them.
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// The per-user model store: list, build NAME, path NAME.
+    Models(crate::commands::models::ModelsArgs),
 }
 
 /// The CLI as parsed and shown: [`Cli`] with every default written one way, `[default: x]` at
@@ -106,6 +111,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => crate::commands::export::run(a),
         Command::Quantize(a) => crate::commands::quantize::run(a),
         Command::Run(a) => crate::commands::run::run(a),
+        Command::Doctor(a) => crate::commands::doctor::run(a),
+        Command::Models(a) => crate::commands::models::run(a),
     }
 }
 

@@ -5,7 +5,8 @@
 //! module here is a part, and no part uses a command:
 //! [`image_io`] and [`dataset`] read images and trees, [`preprocess`] turns them into tensors,
 //! [`backbone`] runs the frozen ONNX model, [`cache`] stores its features, [`head`] trains on them,
-//! [`checkpoint`] stores the trained head, [`onnx_build`] composes the exported classifier,
+//! [`checkpoint`] stores the trained head, [`install`] finds ONNX Runtime, the Python and the
+//! model store where the binary runs, [`onnx_build`] composes the exported classifier,
 //! [`audit`] finds suspicious images from their features, [`novelty`] how unlike the training
 //! photos a new one is; [`atomic`] and [`lock`] keep outputs
 //! whole and single-writer, [`file_check`] keeps inputs regular and
@@ -24,6 +25,7 @@ pub mod dataset;
 pub mod file_check;
 pub mod head;
 pub mod image_io;
+pub mod install;
 pub mod interrupt;
 pub mod lock;
 pub mod metrics;

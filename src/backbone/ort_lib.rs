@@ -1,19 +1,15 @@
-//! Finding and loading ONNX Runtime's shared library (`ort` with `load-dynamic`), once per process.
-//!
-//! Search order: `--ort-lib PATH`, then `ORT_DYLIB_PATH` (either one, when given, is the only
-//! candidate), else `libonnxruntime.so` next to the executable, the project's `.ort/{gpu,cpu}/`
-//! found from the executable (`target/<profile>/…`) and from the working directory.
+//! Loading ONNX Runtime's shared library (`ort` with `load-dynamic`), once per process, from the
+//! place [`crate::install::ort_search`] finds (its module doc gives the order).
 //! The library is opened and its version checked before `ort` touches it, so a missing, foreign or
-//! too-old library is a typed error, never a panic inside `ort`.
+//! too-old library is a typed error, never a panic inside `ort`; every error ends with the one
+//! command that fixes it where this binary runs (a clone, a Python environment, elsewhere).
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// The fix printed with every "library missing/unusable" error.
-pub const FETCH_HINT: &str =
-    "run `scripts/fetch_ort.sh` (or `just fetch-ort`; add `--gpu` for CUDA), \
-or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.26 or newer";
+use crate::install::ort_search::{self, Source};
+use crate::install::Layout;
 
 /// Oldest ONNX Runtime `(major, minor)` this build can drive (`ort`'s `api-26` feature).
 pub const MIN_VERSION: (u32, u32) = (1, ort::MINOR_VERSION);
@@ -24,22 +20,36 @@ pub struct OrtInfo {
     pub path: PathBuf,
     /// Version string reported by the library, e.g. `1.31.1`.
     pub version: String,
+    /// The rule of the search order that found it.
+    pub source: Source,
     env: ort::environment::Environment,
 }
 
-/// Why ONNX Runtime could not be loaded.
+/// Why ONNX Runtime could not be loaded; `fix` is the one command that helps here.
 #[derive(Debug, thiserror::Error)]
 pub enum OrtLibError {
-    #[error("ONNX Runtime library not found (tried {tried}); fix: {FETCH_HINT}")]
-    NotFound { tried: String },
-    #[error("cannot load ONNX Runtime library {path}: {reason}; fix: {FETCH_HINT}")]
-    Load { path: PathBuf, reason: String },
-    #[error("{path} is not ONNX Runtime (no usable `OrtGetApiBase`); fix: {FETCH_HINT}")]
-    NotOrt { path: PathBuf },
-    #[error("ONNX Runtime at {path} is version {found}, this build needs {}.{} or newer; fix: {FETCH_HINT}", MIN_VERSION.0, MIN_VERSION.1)]
-    TooOld { path: PathBuf, found: String },
-    #[error("ONNX Runtime at {path} failed to start: {reason}; fix: {FETCH_HINT}")]
-    Start { path: PathBuf, reason: String },
+    #[error("ONNX Runtime library not found; looked at, in order: {tried}; fix: {fix}")]
+    NotFound { tried: String, fix: String },
+    #[error("cannot load ONNX Runtime library {path}: {reason}; fix: {fix}")]
+    Load {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
+    #[error("{path} is not ONNX Runtime (no usable `OrtGetApiBase`); fix: {fix}")]
+    NotOrt { path: PathBuf, fix: String },
+    #[error("ONNX Runtime at {path} is version {found}, this build needs {}.{} or newer; fix: {fix}", MIN_VERSION.0, MIN_VERSION.1)]
+    TooOld {
+        path: PathBuf,
+        found: String,
+        fix: String,
+    },
+    #[error("ONNX Runtime at {path} failed to start: {reason}; fix: {fix}")]
+    Start {
+        path: PathBuf,
+        reason: String,
+        fix: String,
+    },
     #[error("ONNX Runtime query failed: {0}")]
     Query(String),
 }
@@ -58,13 +68,21 @@ pub fn init(explicit: Option<&Path>) -> Result<&'static OrtInfo, OrtLibError> {
         return Ok(info);
     }
     let env_var = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty());
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    let cwd = std::env::current_dir().ok();
-    let candidates = candidates(explicit, env_var.map(PathBuf::from), exe_dir, cwd);
-    let path = choose(&candidates)?;
-    let info = load(&path)?;
+    let layout = Layout::current();
+    let search = ort_search::search(explicit, env_var.map(PathBuf::from), &layout);
+    let fix = ort_search::fix(&layout);
+    let Some((path, source)) = search.found() else {
+        return Err(OrtLibError::NotFound {
+            tried: search.tried(),
+            fix,
+        });
+    };
+    let path = path.canonicalize().map_err(|e| OrtLibError::Load {
+        path: path.to_owned(),
+        reason: e.to_string(),
+        fix: fix.clone(),
+    })?;
+    let info = load(&path, source, &fix)?;
     Ok(INFO.get_or_init(|| info))
 }
 
@@ -73,95 +91,20 @@ pub fn loaded() -> Option<&'static OrtInfo> {
     INFO.get()
 }
 
-/// Candidate library paths in search order; `named_by` is set when the user named the one path.
-#[derive(Debug, PartialEq)]
-pub struct Candidates {
-    pub paths: Vec<PathBuf>,
-    /// `Some("--ort-lib")` or `Some("ORT_DYLIB_PATH")` for a user-named path.
-    pub named_by: Option<&'static str>,
-}
-
-/// Lists where to look for the library (pure; see the module doc for the order).
-pub fn candidates(
-    explicit: Option<&Path>,
-    env_var: Option<PathBuf>,
-    exe_dir: Option<PathBuf>,
-    cwd: Option<PathBuf>,
-) -> Candidates {
-    if let Some(p) = explicit {
-        return Candidates {
-            paths: vec![p.to_path_buf()],
-            named_by: Some("--ort-lib"),
-        };
-    }
-    if let Some(p) = env_var {
-        return Candidates {
-            paths: vec![p],
-            named_by: Some("ORT_DYLIB_PATH"),
-        };
-    }
-    let name = library_file_name();
-    let mut paths = Vec::new();
-    if let Some(exe) = &exe_dir {
-        paths.push(exe.join(&name));
-        // target/<profile>/pipeline and target/<profile>/deps/<test binary>
-        for up in [exe.join("../.."), exe.join("../../..")] {
-            for variant in ["gpu", "cpu"] {
-                paths.push(up.join(".ort").join(variant).join(&name));
-            }
-        }
-    }
-    if let Some(cwd) = &cwd {
-        for variant in ["gpu", "cpu"] {
-            paths.push(cwd.join(".ort").join(variant).join(&name));
-        }
-    }
-    Candidates {
-        paths,
-        named_by: None,
-    }
-}
-
-fn library_file_name() -> String {
-    format!(
-        "{}onnxruntime{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    )
-}
-
-/// The first existing candidate, made absolute.
-fn choose(c: &Candidates) -> Result<PathBuf, OrtLibError> {
-    for p in &c.paths {
-        if p.is_file() {
-            return p.canonicalize().map_err(|e| OrtLibError::Load {
-                path: p.clone(),
-                reason: e.to_string(),
-            });
-        }
-    }
-    let origin = c
-        .named_by
-        .map(|by| format!(", named by {by}"))
-        .unwrap_or_default();
-    let tried: Vec<String> = c.paths.iter().map(|p| p.display().to_string()).collect();
-    Err(OrtLibError::NotFound {
-        tried: format!("{}{origin}", tried.join(", ")),
-    })
-}
-
 /// Checks the library's version, then hands it to `ort` and creates the environment.
-fn load(path: &Path) -> Result<OrtInfo, OrtLibError> {
-    let version = read_version(path)?;
+fn load(path: &Path, source: Source, fix: &str) -> Result<OrtInfo, OrtLibError> {
+    let version = read_version(path, fix)?;
     if !version_supported(&version) {
         return Err(OrtLibError::TooOld {
             path: path.to_owned(),
             found: version,
+            fix: fix.to_owned(),
         });
     }
     let start_err = |reason: String| OrtLibError::Start {
         path: path.to_owned(),
         reason,
+        fix: fix.to_owned(),
     };
     let builder = quietly(|| ort::init_from(path))
         .map_err(start_err)?
@@ -172,21 +115,24 @@ fn load(path: &Path) -> Result<OrtInfo, OrtLibError> {
     Ok(OrtInfo {
         path: path.to_owned(),
         version,
+        source,
         env,
     })
 }
 
 /// Opens the library on its own and asks `OrtGetApiBase()->GetVersionString()`.
-fn read_version(path: &Path) -> Result<String, OrtLibError> {
+fn read_version(path: &Path, fix: &str) -> Result<String, OrtLibError> {
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: loading runs the library's initialisers; the path was chosen by the user or the
     // project as ONNX Runtime. Symbols are used only while `lib` is alive.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| OrtLibError::Load {
         path: path.to_owned(),
         reason: error_chain(&e),
+        fix: fix.to_owned(),
     })?;
     let not_ort = || OrtLibError::NotOrt {
         path: path.to_owned(),
+        fix: fix.to_owned(),
     };
     // SAFETY: `OrtGetApiBase` has this signature in every ONNX Runtime release.
     let get: libloading::Symbol<GetApiBase> =
@@ -300,50 +246,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explicit_path_beats_env_and_is_exclusive() {
-        let c = candidates(
-            Some(Path::new("/x/lib.so")),
-            Some(PathBuf::from("/env/lib.so")),
-            Some(PathBuf::from("/exe")),
-            None,
-        );
-        assert_eq!(c.paths, vec![PathBuf::from("/x/lib.so")]);
-        assert_eq!(c.named_by, Some("--ort-lib"));
-        let c = candidates(None, Some(PathBuf::from("/env/lib.so")), None, None);
-        assert_eq!(c.paths, vec![PathBuf::from("/env/lib.so")]);
-        assert_eq!(c.named_by, Some("ORT_DYLIB_PATH"));
-    }
-
-    #[test]
-    fn search_order_exe_dir_then_project_then_cwd() {
-        let c = candidates(
-            None,
-            None,
-            Some(PathBuf::from("/r/target/debug")),
-            Some(PathBuf::from("/w")),
-        );
-        assert_eq!(c.named_by, None);
-        let name = library_file_name();
-        assert_eq!(c.paths[0], PathBuf::from("/r/target/debug").join(&name));
-        assert_eq!(
-            c.paths[1],
-            PathBuf::from("/r/target/debug/../../.ort/gpu").join(&name)
-        );
-        assert_eq!(
-            c.paths.last(),
-            Some(&PathBuf::from("/w/.ort/cpu").join(&name))
-        );
-    }
-
-    #[test]
-    fn missing_library_names_every_path_and_the_fix() {
-        let c = candidates(None, None, Some(PathBuf::from("/nonexistent/a")), None);
-        let msg = choose(&c).unwrap_err().to_string();
-        assert!(msg.contains("/nonexistent/a"), "{msg}");
-        assert!(msg.contains("scripts/fetch_ort.sh"), "{msg}");
-    }
-
-    #[test]
     fn versions_below_the_api_level_are_refused() {
         assert!(version_supported("1.31.1"));
         assert!(version_supported(&format!("1.{}.0", MIN_VERSION.1)));
@@ -358,7 +260,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("libonnxruntime.so");
         std::fs::write(&fake, b"not a library").unwrap();
-        let err = read_version(&fake).unwrap_err();
+        let err = read_version(&fake, "fix it").unwrap_err();
         assert!(matches!(err, OrtLibError::Load { .. }), "{err}");
     }
 }

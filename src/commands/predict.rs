@@ -62,7 +62,8 @@ pub struct PredictArgs {
     /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
+    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, the clone's
+    /// .ort/{gpu,cpu}/, or the install environment's onnxruntime; `pipeline doctor` shows it].
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
 }

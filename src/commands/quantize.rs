@@ -17,7 +17,7 @@ use std::process::Command;
 
 /// The script, shipped inside the binary so an installed `pipeline` needs no checkout.
 const SCRIPT: &str = include_str!("../../scripts/quantize_static.py");
-const INSTALL_HINT: &str = "it needs python3 with numpy, onnx and onnxruntime: `python3 -m venv .venv && .venv/bin/pip install numpy onnx onnxruntime`, or pass --python PATH";
+const INSTALL_HINT: &str = "it needs a Python with numpy, onnx and onnxruntime (`pipeline doctor` shows which one is used): `python3 -m venv .venv && .venv/bin/pip install numpy onnx onnxruntime`, or pass --python PATH";
 
 /// Precision of the backbone `pipeline run` extracts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,21 +74,27 @@ pub struct QuantizeArgs {
     /// Calibration images, picked evenly over the folder.
     #[arg(long, default_value_t = 64)]
     pub images: usize,
-    /// Python with onnxruntime [default: .venv/bin/python if present, else python3].
+    /// Python with onnxruntime [default: PIPELINE_PYTHON, else the install environment's
+    /// python, else .venv/bin/python, else python3].
     #[arg(long)]
     pub python: Option<PathBuf>,
 }
 
 /// Runs `pipeline quantize`.
 pub fn run(args: QuantizeArgs) -> Result<()> {
-    let set = calib::choose(&args.calib, args.images)?;
-    let n = quantize_with(&args, &set)?;
+    let n = make_int8(&args)?;
     crate::say!(
         "wrote {} and its sidecar (int8 QDQ, per-channel, calibrated on {n} images of {})",
         args.out.display(),
         args.calib.display()
     );
     Ok(())
+}
+
+/// Writes `args.out` and its sidecar; returns the number of calibration images used.
+pub fn make_int8(args: &QuantizeArgs) -> Result<usize> {
+    let set = calib::choose(&args.calib, args.images)?;
+    quantize_with(args, &set)
 }
 
 /// The int8 model of `model` calibrated on `calib`, made once into `dir` and reused while the
@@ -128,18 +134,6 @@ pub fn cached_int8(model: &Path, calib_dir: &Path, images: usize, dir: &Path) ->
     Ok(out)
 }
 
-fn python(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_owned();
-    }
-    let venv = PathBuf::from(".venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
-
 /// Writes the calibration tensors, runs the quantizer and writes the int8 sidecar; returns the
 /// number of calibration images used.
 fn quantize_with(args: &QuantizeArgs, set: &calib::CalibSet) -> Result<usize> {
@@ -162,7 +156,7 @@ fn quantize_with(args: &QuantizeArgs, set: &calib::CalibSet) -> Result<usize> {
     let script = tmp.join("quantize_static.py");
     std::fs::write(&script, SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     let staged = tmp.join("model-int8.onnx");
-    let py = python(args.python.as_deref());
+    let py = crate::install::python::current(args.python.as_deref()).path;
     let status = Command::new(&py)
         .arg(&script)
         .args([

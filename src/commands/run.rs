@@ -3,6 +3,8 @@
 
 mod defaults;
 
+pub use defaults::{DEFAULT_MODEL, DEFAULT_MODEL_RECIPE};
+
 use crate::backbone::{BackboneArgs, Device};
 use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::TrainedRun;
@@ -24,9 +26,10 @@ pub struct RunArgs {
     /// Raw ImageFolder tree: DATA/<class>/<image>.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// ONNX backbone with its sidecar [default: models/vgg16-conv.onnx in the current
-    /// directory, built by `just vgg16-conv`].
-    #[arg(long, value_name = "PATH")]
+    /// ONNX backbone with its sidecar, or a model store name (`pipeline models list`), built on
+    /// first use [default: models/vgg16-conv.onnx in a clone (`just vgg16-conv`), elsewhere the
+    /// store's vgg16-conv].
+    #[arg(long, value_name = "PATH|NAME")]
     pub model: Option<PathBuf>,
     /// Work directory: inspect/, data/ (split), features/, runs/<head>/, report.html land here
     /// [default: work/<name of DATA>].
@@ -58,7 +61,8 @@ pub struct RunArgs {
     /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, or .ort/{gpu,cpu}/].
+    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, the clone's
+    /// .ort/{gpu,cpu}/, or the install environment's onnxruntime; `pipeline doctor` shows it].
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
     /// Storage type of the cached features (f16 halves the cache; the head trains in f32).

@@ -3,6 +3,8 @@
 
 use super::RunArgs;
 use crate::backbone::Device;
+use crate::install::store::{ModelArg, DEFAULT_NAME};
+use crate::install::Layout;
 use crate::preprocess::views::ViewSet;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -12,18 +14,33 @@ pub const DEFAULT_MODEL: &str = "models/vgg16-conv.onnx";
 /// The `just` recipe that builds [`DEFAULT_MODEL`].
 pub const DEFAULT_MODEL_RECIPE: &str = "just vgg16-conv";
 
-/// `--model`, or the default backbone when it exists; the note says which was chosen.
+/// `--model` (a path, or a store name built on first use), or the default backbone:
+/// [`DEFAULT_MODEL`] when it exists or when this is a clone (where `just` builds it), else the
+/// model store's, built on first use. The note says which was chosen.
 pub fn model(given: Option<&Path>) -> Result<(PathBuf, &'static str)> {
     if let Some(m) = given {
-        return Ok((m.to_path_buf(), "--model"));
+        return match ModelArg::parse(m.as_os_str()) {
+            ModelArg::Path(p) => Ok((p, "--model")),
+            ModelArg::Name(n) => Ok((
+                crate::commands::models::ensure(&n, None)?,
+                "--model, from the model store",
+            )),
+        };
     }
     let m = PathBuf::from(DEFAULT_MODEL);
-    if !m.is_file() {
+    if m.is_file() {
+        return Ok((m, "default; --model to change"));
+    }
+    let layout = Layout::current();
+    if layout.clone.is_some() || layout.cwd_clone().is_some() {
         bail!(
-            "no backbone at {DEFAULT_MODEL} (the default --model, relative to this directory); build it with `{DEFAULT_MODEL_RECIPE}`, or pass --model PATH"
+            "no backbone at {DEFAULT_MODEL} (the default --model, relative to this directory); build it with `{DEFAULT_MODEL_RECIPE}`, or pass --model PATH or a store name (`pipeline models list`)"
         );
     }
-    Ok((m, "default; --model to change"))
+    Ok((
+        crate::commands::models::ensure(DEFAULT_NAME, None)?,
+        "default: the model store's vgg16-conv; --model to change",
+    ))
 }
 
 /// `--workdir`, or `work/<name of DATA>`; the note says which was chosen.
