@@ -15,7 +15,7 @@ import re
 import statistics
 from pathlib import Path
 
-NAMES = {"crops": "12 exact crops, f32", "dense": "dense, int8 (defaults)", "dw": "dense+whole, int8"}
+NAMES = {"crops": "12 exact crops, f32", "dense": "dense, int8", "dw": "dense+whole, int8 (the default)"}
 
 
 def load(path):

@@ -18,7 +18,7 @@ use sidecar::{Layout, Sidecar, SidecarError};
 use std::path::{Path, PathBuf};
 
 /// Where the backbone runs.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// CUDA when it registers, else CPU (said once on stderr).
@@ -28,22 +28,23 @@ pub enum Device {
     Cuda,
 }
 
-/// Backbone options shared by `extract`, `predict`, `info` (flatten with `#[command(flatten)]`).
-#[derive(clap::Args, Debug, Clone)]
-pub struct BackboneArgs {
+/// How to open a backbone (the command line's `--model`, `--device`, `--threads`, `--ort-lib`:
+/// `commands::backbone_args`).
+#[derive(Debug, Clone)]
+pub struct BackboneOptions {
     /// ONNX backbone; its sidecar `<model>.json` beside it says how to feed it.
-    #[arg(long, value_name = "PATH")]
     pub model: PathBuf,
-    /// Execution provider: auto (CUDA if available, else CPU), cpu, or cuda.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
-    /// ONNX Runtime intra-op threads [default: ONNX Runtime's choice, one per core].
-    #[arg(long, value_name = "N")]
+    /// ONNX Runtime intra-op threads (`None`: ONNX Runtime's choice, one per core).
     pub threads: Option<usize>,
-    /// ONNX Runtime library [default: ORT_DYLIB_PATH, beside the executable, the clone's
-    /// .ort/{gpu,cpu}/, or the install environment's onnxruntime; `pipeline doctor` shows it].
-    #[arg(long, value_name = "PATH")]
+    /// ONNX Runtime library (`None`: the search of [`crate::install::ort_search`]).
     pub ort_lib: Option<PathBuf>,
+}
+
+impl From<&BackboneOptions> for BackboneOptions {
+    fn from(o: &BackboneOptions) -> BackboneOptions {
+        o.clone()
+    }
 }
 
 /// Why the backbone could not be opened or run.
@@ -109,7 +110,8 @@ pub struct Backbone {
 impl Backbone {
     /// Loads ONNX Runtime, the model and its sidecar (or a synthesised one), and checks that
     /// they fit: one float32 rank-4 input with 3 channels, spatial size = `input_size`, known width.
-    pub fn open(args: &BackboneArgs) -> Result<Backbone, BackboneError> {
+    pub fn open(args: impl Into<BackboneOptions>) -> Result<Backbone, BackboneError> {
+        let args = &args.into();
         if args.threads == Some(0) {
             return Err(BackboneError::Threads);
         }

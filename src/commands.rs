@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod augment_preview;
+pub mod backbone_args;
 pub mod bench;
 pub mod cache_info;
 pub mod cv;

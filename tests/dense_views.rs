@@ -34,11 +34,14 @@ fn run(w: &Path, model: &str, extra: &[&str]) -> (String, String) {
 }
 
 #[test]
-fn run_defaults_to_dense_views_and_predict_and_export_agree() {
+fn run_defaults_to_dense_whole_views_and_predict_and_export_agree() {
     let t = tempfile::tempdir().unwrap();
     let w = t.path().join("w");
     let (out, err) = run(&w, MODEL_GAP, &[]);
-    assert!(out.contains("views dense (12 an image)"), "{out}");
+    assert!(
+        out.contains("views dense+whole (14 an image from 4 backbone passes)"),
+        "{out}"
+    );
     assert!(out.contains("in f32"), "{out}");
     // No int8 build beside the fixture: auto says so and extracts in f32.
     assert!(err.contains("--precision auto"), "{err}");
@@ -52,6 +55,7 @@ fn run_defaults_to_dense_views_and_predict_and_export_agree() {
         "dense-top-left-flip",
         "dense-global",
         "dense-global-flip",
+        "whole-flip",
     ] {
         assert!(text.contains(name), "manifest lacks {name}");
     }
@@ -63,20 +67,22 @@ fn run_defaults_to_dense_views_and_predict_and_export_agree() {
 }
 
 #[test]
-fn dense_whole_views_are_cached_predicted_and_exported_alike() {
+fn dense_views_alone_are_cached_predicted_and_exported_alike() {
     let t = tempfile::tempdir().unwrap();
     let w = t.path().join("w");
-    let (out, _) = run(&w, MODEL_GAP, &["--views", "dense+whole"]);
-    assert!(out.contains("views dense+whole (14 an image)"), "{out}");
+    let (out, _) = run(&w, MODEL_GAP, &["--views", "dense"]);
+    assert!(
+        out.contains("views dense (12 an image from 2 backbone passes)"),
+        "{out}"
+    );
     let manifest = std::fs::read_to_string(w.join("features/manifest.json")).unwrap();
-    for name in [
-        "dense-centre",
-        "dense-global-flip",
-        "\"whole\"",
-        "whole-flip",
-    ] {
+    for name in ["dense-centre", "dense-global-flip"] {
         assert!(manifest.contains(name), "manifest lacks {name}");
     }
+    assert!(
+        !manifest.contains("whole-flip"),
+        "dense alone has no exact whole view"
+    );
     let max = export_vs_predict(t.path(), &w.join("runs/mlp"));
     eprintln!("dense+whole export vs predict: max |Δp| {max:.2e}");
     assert!(max < 1e-3, "max |Δp| {max}");
@@ -122,7 +128,10 @@ fn run_falls_back_to_exact_crops_on_a_backbone_without_a_global_pool() {
     let t = tempfile::tempdir().unwrap();
     let w = t.path().join("w");
     let (out, err) = run(&w, MODEL, &[]);
-    assert!(out.contains("views ten-crop+whole (12 an image)"), "{out}");
+    assert!(
+        out.contains("views ten-crop+whole (12 an image from 12 backbone passes)"),
+        "{out}"
+    );
     assert!(err.contains("instead of dense"), "{err}");
     assert!(err.contains("AveragePool"), "{err}");
 }

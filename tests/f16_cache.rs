@@ -72,7 +72,7 @@ fn options() -> SelectOptions {
         class_weights: None,
         refit: true,
         ensemble: 2,
-        folds: None,
+        folds: Some(0),
     }
 }
 

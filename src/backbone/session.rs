@@ -1,7 +1,7 @@
 //! ONNX Runtime plumbing for [`super::Backbone`]: execution provider choice, the model's I/O,
 //! sidecar synthesis and the checks that model and sidecar fit.
 
-use super::{diagnose_load, BackboneArgs, BackboneError, Device};
+use super::{diagnose_load, BackboneError, BackboneOptions, Device};
 use crate::backbone::ort_lib::OrtInfo;
 use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar, SIDECAR_SCHEMA};
 use ort::session::Session;
@@ -39,7 +39,7 @@ enum Fail {
 pub(super) fn open(
     ort: &OrtInfo,
     path: &Path,
-    args: &BackboneArgs,
+    args: &BackboneOptions,
 ) -> Result<(Session, String), BackboneError> {
     let has_cuda = ort
         .providers()

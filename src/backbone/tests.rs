@@ -9,8 +9,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn args(model: PathBuf) -> BackboneArgs {
-    BackboneArgs {
+fn args(model: PathBuf) -> BackboneOptions {
+    BackboneOptions {
         model,
         device: Device::Cpu,
         threads: Some(1),
@@ -63,7 +63,7 @@ fn assert_close(got: &[f32], want: &[f32]) {
 
 #[test]
 fn tiny_nchw_matches_numpy_reference() {
-    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny.onnx"))).unwrap();
     assert_eq!(b.provider, "cpu");
     assert!(!b.sidecar_synthesized);
     assert_eq!(b.input_len(), 3 * 32 * 32);
@@ -76,7 +76,7 @@ fn tiny_nchw_matches_numpy_reference() {
 
 #[test]
 fn tiny_nhwc_bgr_gives_the_same_features() {
-    let mut b = Backbone::open(&args(fixture("tiny_nhwc.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny_nhwc.onnx"))).unwrap();
     assert_eq!(b.sidecar.layout, Layout::Nhwc);
     assert_eq!(b.input_shape(2), [2, 32, 32, 3]);
     let out = b.run(&to_nhwc_bgr(&nchw_input(2), 2), 2).unwrap();
@@ -85,7 +85,7 @@ fn tiny_nhwc_bgr_gives_the_same_features() {
 
 #[test]
 fn batch_of_one_equals_row_of_batch_of_two() {
-    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny.onnx"))).unwrap();
     let x = nchw_input(2);
     let one = b.run(&x[..b.input_len()], 1).unwrap();
     assert_close(&one, &expected()[..16]);
@@ -94,7 +94,7 @@ fn batch_of_one_equals_row_of_batch_of_two() {
 
 #[test]
 fn wrong_input_length_is_an_error() {
-    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny.onnx"))).unwrap();
     let err = b.run(&[0.0; 10], 1).unwrap_err();
     assert!(
         err.to_string().contains("expected 1 images × 3072"),
@@ -108,7 +108,7 @@ fn missing_sidecar_is_synthesised_from_the_graph() {
     for name in ["tiny.onnx", "tiny_nhwc.onnx"] {
         let p = dir.path().join(name);
         std::fs::copy(fixture(name), &p).unwrap();
-        let b = Backbone::open(&args(p)).unwrap();
+        let b = Backbone::open(args(p)).unwrap();
         assert!(b.sidecar_synthesized);
         assert_eq!(b.sidecar.input_size, 32);
         assert_eq!(b.feature_dim(), 16);
@@ -137,7 +137,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     };
     sc.feature_dim = 99;
     write(&sc);
-    let err = Backbone::open(&args(model.clone()))
+    let err = Backbone::open(args(model.clone()))
         .err()
         .unwrap()
         .to_string();
@@ -149,7 +149,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     sc.input_size = 224;
     sc.resize_shorter = 256;
     write(&sc);
-    let err = Backbone::open(&args(model.clone()))
+    let err = Backbone::open(args(model.clone()))
         .err()
         .unwrap()
         .to_string();
@@ -161,7 +161,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     sc.resize_shorter = 36;
     sc.layout = Layout::Nhwc;
     write(&sc);
-    let err = Backbone::open(&args(model.clone()))
+    let err = Backbone::open(args(model.clone()))
         .err()
         .unwrap()
         .to_string();
@@ -169,7 +169,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     sc.layout = Layout::Nchw;
     sc.normalization.std[1] = 0.0;
     write(&sc);
-    let err = Backbone::open(&args(model.clone()))
+    let err = Backbone::open(args(model.clone()))
         .err()
         .unwrap()
         .to_string();
@@ -177,7 +177,7 @@ fn sidecar_that_disagrees_with_the_model_is_refused() {
     sc.normalization.std[1] = 0.224;
     sc.resize_shorter = 16;
     write(&sc);
-    let err = Backbone::open(&args(model)).err().unwrap().to_string();
+    let err = Backbone::open(args(model)).err().unwrap().to_string();
     assert!(err.contains("resize_shorter 16"), "{err}");
 }
 
@@ -258,7 +258,7 @@ fn model_without_an_image_input_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vector.onnx");
     vector_model(&path);
-    let err = Backbone::open(&args(path)).err().unwrap();
+    let err = Backbone::open(args(path)).err().unwrap();
     assert!(matches!(err, BackboneError::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("expected rank 4"), "{err}");
 }
@@ -276,7 +276,7 @@ fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
     use crate::preprocess::dense::{dense_input, rows, MapGrid};
     use crate::preprocess::views::{view_into, ViewSet};
     use crate::preprocess::PreprocessConfig;
-    let mut b = Backbone::open(&args(fixture("tiny_gap.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny_gap.onnx"))).unwrap();
     assert_eq!(b.enable_dense().unwrap(), 4);
     let pre = PreprocessConfig::from_sidecar(&b.sidecar);
     // 48×64 → resized 24×32 (shorter side 24).
@@ -329,7 +329,7 @@ fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
 
 #[test]
 fn rejects_dense_views_on_a_backbone_without_a_global_pool() {
-    let mut b = Backbone::open(&args(fixture("tiny.onnx"))).unwrap();
+    let mut b = Backbone::open(args(fixture("tiny.onnx"))).unwrap();
     let err = b.enable_dense().unwrap_err().to_string();
     assert!(err.contains("global average pool"), "{err}");
     assert!(err.contains("AveragePool"), "{err}");

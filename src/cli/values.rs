@@ -2,6 +2,7 @@
 //! each `impl ValueEnum` here names a part's enum's values and says what each means in `--help`.
 
 use crate::backbone::sidecar::Precision;
+use crate::backbone::Device;
 use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::HeadKind;
 use crate::head::class_weights::ClassWeights;
@@ -75,6 +76,12 @@ values!(InputKind {
     Crop => "crop", "uint8 RGB [N, S, S, 3] crops already resized and centre-cropped";
 });
 
+values!(Device {
+    Auto => "auto", "CUDA when it registers, else CPU (said once on stderr)";
+    Cpu => "cpu", "ONNX Runtime's CPU execution provider";
+    Cuda => "cuda", "CUDA or an error naming what is missing";
+});
+
 values!(Precision {
     F32 => "f32", "32-bit floats";
     F16 => "f16", "Half the file size, for GPUs; slow on CPU in ONNX Runtime";
@@ -104,5 +111,6 @@ mod tests {
         check::<FeatureDtype>();
         check::<InputKind>();
         check::<Precision>();
+        check::<Device>();
     }
 }

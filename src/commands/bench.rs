@@ -1,7 +1,8 @@
 //! Stage `bench`: bare backbone throughput on pre-made tensors (no decoding, no preprocessing),
 //! the yardstick `extract` is measured against.
 
-use crate::backbone::{Backbone, BackboneArgs};
+use crate::backbone::Backbone;
+use crate::commands::backbone_args::BackboneArgs;
 use anyhow::{bail, Result};
 use rand::Rng;
 use std::time::Instant;

@@ -153,7 +153,7 @@ pub fn export(args: &ExportArgs) -> Result<Exported> {
 
 /// The map cells a crop covers on the backbone's map (ONNX Runtime runs the map body once).
 fn dense_window(model: &Path) -> Result<i64> {
-    let mut bb = crate::backbone::Backbone::open(&crate::backbone::BackboneArgs {
+    let mut bb = crate::backbone::Backbone::open(crate::backbone::BackboneOptions {
         model: model.to_owned(),
         device: crate::backbone::Device::Cpu,
         threads: Some(1),

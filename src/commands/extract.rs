@@ -11,9 +11,10 @@ pub mod partial;
 pub mod plan;
 mod reuse;
 
-use crate::backbone::{Backbone, BackboneArgs};
+use crate::backbone::Backbone;
 use crate::cache::shard::FeatureDtype;
 use crate::cache::{self, CacheSpec, Manifest};
+use crate::commands::backbone_args::BackboneArgs;
 use crate::preprocess::augment::AugmentConfig;
 use crate::preprocess::views::ViewSet;
 use crate::preprocess::PreprocessConfig;

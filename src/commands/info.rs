@@ -3,7 +3,8 @@
 
 use crate::backbone::onnx_graph::{self, format_dims, ModelSummary, TensorInfo};
 use crate::backbone::sidecar::Sidecar;
-use crate::backbone::{Backbone, BackboneArgs};
+use crate::backbone::Backbone;
+use crate::commands::backbone_args::BackboneArgs;
 use crate::output::{print_stdout, thousands};
 use serde::Serialize;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ mod classifier;
 mod flag;
 mod views;
 
-use crate::backbone::{Backbone, BackboneArgs, Device};
+use crate::backbone::{Backbone, BackboneOptions, Device};
 use crate::checkpoint::TrainedRun;
 use crate::dataset::files::collect_files;
 use crate::metrics::csv_record;
@@ -177,7 +177,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         None => run.recorded_backbone()?,
     };
     let open = |model: PathBuf| {
-        Backbone::open(&BackboneArgs {
+        Backbone::open(BackboneOptions {
             model,
             device: args.device,
             threads: args.threads,

@@ -5,9 +5,10 @@ mod defaults;
 
 pub use defaults::{DEFAULT_MODEL, DEFAULT_MODEL_RECIPE};
 
-use crate::backbone::{BackboneArgs, Device};
+use crate::backbone::Device;
 use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::TrainedRun;
+use crate::commands::backbone_args::BackboneArgs;
 use crate::commands::eval::EvalArgs;
 use crate::commands::extract::ExtractArgs;
 use crate::commands::quantize::BackbonePrecision;
@@ -82,7 +83,8 @@ pub struct RunArgs {
     pub head: HeadChoice,
     /// Choose C, the head and the MLP's epochs by K-fold over train+valid (every train+valid
     /// image scored once; the winner is then fitted on all of them) instead of on the valid split
-    /// alone; 0 = the valid split [default: 0].
+    /// alone; 0 = the valid split [default: 5 when the valid split has fewer than 10 images a
+    /// class on average and no augmented passes, else 0].
     #[arg(long, value_name = "K")]
     pub select_folds: Option<usize>,
     /// MLP seed-ensemble size (a candidate of --head auto beside the single MLP; the members of

@@ -63,9 +63,33 @@ pub fn check_flag(given: Option<usize>, refit: Option<bool>) -> anyhow::Result<(
     }
 }
 
-/// The fold count selection uses: `given`, else the default — the valid split (`0`).
-pub fn resolve(given: Option<usize>, _data: &HeadData) -> usize {
-    given.unwrap_or(0)
+/// Folds of the default where it pools folds.
+pub const DEFAULT_FOLDS: usize = 5;
+
+/// Below this many valid images a class on average, selection pools folds by default.
+pub const FOLDS_BELOW_VALID_PER_CLASS: usize = 10;
+
+/// The fold count selection uses: `given`, else the default — [`DEFAULT_FOLDS`] when the valid
+/// split has fewer than [`FOLDS_BELOW_VALID_PER_CLASS`] images a class on average (where one
+/// split's score is noisiest) and the data can be pooled, else the valid split (`0`).
+pub fn resolve(given: Option<usize>, data: &HeadData) -> usize {
+    if let Some(k) = given {
+        return k;
+    }
+    let mut seen: Vec<u32> = data
+        .labels
+        .iter()
+        .chain(&data.valid_labels)
+        .copied()
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    let small = data.valid_labels.len() < FOLDS_BELOW_VALID_PER_CLASS * seen.len();
+    if small && check(data, DEFAULT_FOLDS).is_ok() {
+        DEFAULT_FOLDS
+    } else {
+        0
+    }
 }
 
 /// Refuses data k-fold selection cannot use, before any fit.

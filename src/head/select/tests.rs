@@ -49,7 +49,7 @@ fn opts(refit: bool) -> SelectOptions {
         class_weights: None,
         refit,
         ensemble: 1,
-        folds: None,
+        folds: Some(0),
     }
 }
 

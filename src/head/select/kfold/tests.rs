@@ -221,3 +221,18 @@ fn rejects_one_fold_and_folds_without_refit() {
     assert!(check_flag(Some(0), Some(false)).is_ok());
     assert!(check_flag(None, None).is_ok());
 }
+
+#[test]
+fn folds_by_default_only_where_valid_is_small() {
+    // 9 valid images of 3 classes: 3 a class, under 10: five folds.
+    assert_eq!(resolve(None, &blobs(30, 9, 2, 7)), DEFAULT_FOLDS);
+    // 30 valid images of 3 classes: 10 a class: the valid split.
+    assert_eq!(resolve(None, &blobs(30, 30, 2, 7)), 0);
+    // Augmented passes cannot be pooled: the valid split.
+    let mut aug = blobs(30, 9, 2, 7);
+    aug.passes.push(aug.passes[0].clone());
+    assert_eq!(resolve(None, &aug), 0);
+    // Given, always as given.
+    assert_eq!(resolve(Some(0), &blobs(30, 9, 2, 7)), 0);
+    assert_eq!(resolve(Some(3), &blobs(30, 30, 2, 7)), 3);
+}
