@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fails, pipeline, root, succeeded, MODEL, MODEL_NHWC};
+use common::{fails, pipeline, succeeded, MODEL, MODEL_NHWC};
 use serde_json::Value;
 
 const RAW: &str = "tests/fixtures/images/raw";
