@@ -75,6 +75,10 @@ fetch-tuxpaint-wide *ARGS:
 fetch-fashion-mnist *ARGS:
     python3 scripts/fetch_fashion_mnist.py {{ARGS}}
 
+# UCI handwritten digits → data/digits (1,797 8×8 grey PNGs; --per-class N for fewer; Debian package, no root).
+fetch-digits *ARGS:
+    python3 scripts/fetch_digits.py {{ARGS}}
+
 # Caltech-101 → data/caltech101 (the notebook's 100 classes; needs internet).
 fetch-caltech101 *ARGS:
     scripts/fetch_caltech101.sh {{ARGS}}
