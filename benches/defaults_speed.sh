@@ -6,7 +6,8 @@
 #   (`dense` views, `--precision auto` = the int8 build on CPU: 2 passes an image), alternately,
 #   ROUNDS times each, each time into a fresh work directory; prints per run the wall time of
 #   every stage and images/s end to end, then the medians and the speed ratio, and writes them
-#   as JSON to OUT.
+#   as JSON to OUT. Env: PIPELINE_BIN (default target/release/pipeline), DEFAULT_ARGS (options
+#   added to the defaults' runs, e.g. to time a build's defaults with another binary).
 # Usage: benches/defaults_speed.sh DATA [ROUNDS=3] [OUT=benches/defaults_speed.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ export PIPELINE_NO_PROGRESS=1
 data=${1:?usage: benches/defaults_speed.sh DATA [ROUNDS] [OUT]}
 rounds=${2:-3}
 out=${3:-benches/defaults_speed.json}
-bin=target/release/pipeline
+bin=${PIPELINE_BIN:-target/release/pipeline}
+default_args=${DEFAULT_ARGS:-}
 model=models/vgg16-conv.onnx
 tmp=$(mktemp -d work/defaults-speed.XXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -48,12 +50,13 @@ EOF
 results=$tmp/results.txt
 for r in $(seq 1 "$rounds"); do
     run_one previous "$r" --views ten-crop+whole --precision f32 | tee -a "$results"
-    run_one default "$r" | tee -a "$results"
+    # shellcheck disable=SC2086
+    run_one default "$r" $default_args | tee -a "$results"
 done
 
-python3 - "$results" "$images" "$data" "$rounds" "$out" <<'EOF'
+python3 - "$results" "$images" "$data" "$rounds" "$out" "$default_args" <<'EOF'
 import json, platform, statistics, subprocess, sys, time
-path, images, data, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+path, images, data, rounds, out, default_args = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 runs = {}
 for line in open(path):
     name, rnd, total, *stages = line.split()
@@ -74,7 +77,7 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 doc = {"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores",
        "data": data, "images": images, "rounds": rounds,
        "command": f"benches/defaults_speed.sh {data} {rounds}",
-       "previous": "--views ten-crop+whole --precision f32", "default": "dense views, --precision auto (int8 on CPU)",
+       "previous": "--views ten-crop+whole --precision f32", "default": "run's defaults (--precision auto: int8 on CPU)" + (f", with {default_args}" if default_args else ""),
        "runs": runs, "summary": summary, "speedup_end_to_end": ratio}
 with open(out, "w") as f:
     json.dump(doc, f, indent=1)
