@@ -14,7 +14,7 @@ use mlp::{fit_members, mlp_input, mlp_model, mlp_trial};
 use super::data::HeadData;
 use super::fit::FitConfig;
 use super::input::{l2_normalize_rows, HeadInput};
-use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError};
+use super::logistic::{fit_logistic, LinearHead, LogisticConfig, LogisticError, LogisticFit};
 use super::loss::nll_sums;
 use super::preset::ONE_VIEW_MIN_IMAGES;
 use crate::cache::rows::mean_of_rows;
@@ -261,17 +261,27 @@ fn refit_logistic(
     let HeadModel::Logistic(start) = &chosen.model else {
         return Ok(());
     };
-    let (blocks, ry) = logistic_rows(data, true);
-    let rx = views(&blocks);
-    let cfg = LogisticConfig {
-        alpha: 1.0 / chosen.best().setting,
-        ..o.logistic
-    };
-    let fitted = fit_logistic(&rx, &ry, k, true, &cfg, Some(start))?;
+    let fitted = logistic_on_train_valid(data, k, o, chosen.best().setting, Some(start))?;
     chosen.model = HeadModel::Logistic(fitted.head);
     chosen.refitted = true;
     chosen.refit_converged = fitted.converged;
     Ok(())
+}
+
+/// The logistic head with `c` on all train+valid rows, warm-started from `start` if given.
+fn logistic_on_train_valid(
+    data: &HeadData,
+    k: usize,
+    o: &SelectOptions,
+    c: f64,
+    start: Option<&LinearHead>,
+) -> Result<LogisticFit, LogisticError> {
+    let (blocks, y) = logistic_rows(data, true);
+    let cfg = LogisticConfig {
+        alpha: 1.0 / c,
+        ..o.logistic
+    };
+    fit_logistic(&views(&blocks), &y, k, true, &cfg, start)
 }
 
 /// `--head auto`: the logistic grid, the MLP and (with `o.ensemble ≥ 2`) its seed ensemble,
@@ -386,7 +396,7 @@ pub fn select(
     k: usize,
     o: &SelectOptions,
 ) -> anyhow::Result<Chosen> {
-    let folds = kfold::resolve(o.folds, data);
+    let folds = kfold::resolve(o.folds, data, o.refit);
     if folds >= 2 {
         return kfold::select(head, data, k, o, folds);
     }

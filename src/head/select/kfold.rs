@@ -13,7 +13,6 @@ use crate::checkpoint::HeadModel;
 use crate::head::data::HeadData;
 use crate::head::ensemble::member_seed;
 use crate::head::input::HeadInput;
-use crate::head::logistic::{fit_logistic, LinearHead, LogisticConfig};
 use rand::seq::SliceRandom;
 
 /// Most folds `--select-folds` takes.
@@ -54,13 +53,16 @@ pub fn assign(labels: &[u32], folds: usize, seed: u64) -> Vec<usize> {
 /// Refuses a `--select-folds` value before any work: out of range, or beside `--refit false`
 /// (the folds' winner is always fitted on all of train+valid).
 pub fn check_flag(given: Option<usize>, refit: Option<bool>) -> anyhow::Result<()> {
-    match given {
-        Some(k) if k == 1 || k > MAX_FOLDS => Err(FoldsError::Range(k).into()),
-        Some(k) if k >= 2 && refit == Some(false) => anyhow::bail!(
+    let Some(k) = given else {
+        return Ok(());
+    };
+    in_range(k)?;
+    if k >= 2 && refit == Some(false) {
+        anyhow::bail!(
             "--select-folds {k} fits the chosen head on all of train+valid, so it cannot go with --refit false; drop one of them"
-        ),
-        _ => Ok(()),
+        );
     }
+    Ok(())
 }
 
 /// Folds of the default where it pools folds.
@@ -69,23 +71,17 @@ pub const DEFAULT_FOLDS: usize = 5;
 /// Below this many valid images a class on average, selection pools folds by default.
 pub const FOLDS_BELOW_VALID_PER_CLASS: usize = 10;
 
-/// The fold count selection uses: `given`, else the default — [`DEFAULT_FOLDS`] when the valid
+/// The fold count selection uses: `given`, else the default — [`DEFAULT_FOLDS`] when the winner
+/// is to be refitted on train+valid anyway (`refit`: k-fold always ends with that fit), the valid
 /// split has fewer than [`FOLDS_BELOW_VALID_PER_CLASS`] images a class on average (where one
-/// split's score is noisiest) and the data can be pooled, else the valid split (`0`).
-pub fn resolve(given: Option<usize>, data: &HeadData) -> usize {
+/// split's score is noisiest) and the data can be pooled; else the valid split (`0`).
+pub fn resolve(given: Option<usize>, data: &HeadData, refit: bool) -> usize {
     if let Some(k) = given {
         return k;
     }
-    let mut seen: Vec<u32> = data
-        .labels
-        .iter()
-        .chain(&data.valid_labels)
-        .copied()
-        .collect();
-    seen.sort_unstable();
-    seen.dedup();
-    let small = data.valid_labels.len() < FOLDS_BELOW_VALID_PER_CLASS * seen.len();
-    if small && check(data, DEFAULT_FOLDS).is_ok() {
+    let classes = class_counts(data).iter().filter(|&&n| n > 0).count();
+    let small = data.valid_labels.len() < FOLDS_BELOW_VALID_PER_CLASS * classes;
+    if refit && small && check(data, DEFAULT_FOLDS).is_ok() {
         DEFAULT_FOLDS
     } else {
         0
@@ -94,26 +90,14 @@ pub fn resolve(given: Option<usize>, data: &HeadData) -> usize {
 
 /// Refuses data k-fold selection cannot use, before any fit.
 pub fn check(data: &HeadData, folds: usize) -> Result<(), FoldsError> {
-    if folds == 1 || folds > MAX_FOLDS {
-        return Err(FoldsError::Range(folds));
-    }
+    in_range(folds)?;
     if data.passes.len() != data.valid_views.len() {
         return Err(FoldsError::Augmented {
             passes: data.passes.len(),
             views: data.valid_views.len(),
         });
     }
-    let k = data
-        .labels
-        .iter()
-        .chain(&data.valid_labels)
-        .map(|&y| y as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut counts = vec![0usize; k];
-    for &y in data.labels.iter().chain(&data.valid_labels) {
-        counts[y as usize] += 1;
-    }
+    let counts = class_counts(data);
     // Dealt round robin, a class's images fall in distinct folds: with two or more, every fold
     // keeps one to fit on. A class with fewer images than folds is held out in fewer folds.
     if let Some((class, &count)) = counts.iter().enumerate().find(|(_, &n)| n < 2) {
@@ -123,6 +107,25 @@ pub fn check(data: &HeadData, folds: usize) -> Result<(), FoldsError> {
         });
     }
     Ok(())
+}
+
+/// `0` (the valid split) or 2 to [`MAX_FOLDS`].
+fn in_range(folds: usize) -> Result<(), FoldsError> {
+    if folds == 1 || folds > MAX_FOLDS {
+        return Err(FoldsError::Range(folds));
+    }
+    Ok(())
+}
+
+/// Images of each class label in train+valid (index = label, up to the largest seen).
+fn class_counts(data: &HeadData) -> Vec<usize> {
+    let labels = data.labels.iter().chain(&data.valid_labels);
+    let k = labels.clone().map(|&y| y as usize + 1).max().unwrap_or(0);
+    let mut counts = vec![0usize; k];
+    for &y in labels {
+        counts[y as usize] += 1;
+    }
+    counts
 }
 
 /// `out[v]` = rows `ia` of `a[v]` then rows `ib` of `b[v]`, in `a`'s storage.
@@ -272,12 +275,12 @@ pub fn select(
     let best = &trials[winner];
     let (model, input, refit_converged) = match best.head {
         "logistic" => {
-            let fitted = fit_all(data, k, o, best.setting)?;
+            let fitted = super::logistic_on_train_valid(data, k, o, best.setting, None)?;
             let input = HeadInput {
                 views: data.views.clone(),
                 l2_normalize: true,
             };
-            (HeadModel::Logistic(fitted.0), input, fitted.1)
+            (HeadModel::Logistic(fitted.head), input, fitted.converged)
         }
         kind => {
             let epochs: Vec<u32> = if kind == "mlp" {
@@ -285,17 +288,12 @@ pub fn select(
             } else {
                 best.member_epochs.clone()
             };
-            let mut members = epochs
+            let members = epochs
                 .iter()
                 .enumerate()
                 .map(|(i, &e)| refit::mlp_for_epochs(data, k, o, e, member_seed(o.mlp.seed, i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let model = if members.len() == 1 {
-                HeadModel::Mlp(members.remove(0))
-            } else {
-                HeadModel::MlpEnsemble(members)
-            };
-            (model, mlp::mlp_input(data), true)
+            (mlp::members_model(members), mlp::mlp_input(data), true)
         }
     };
     Ok(Chosen {
@@ -307,23 +305,6 @@ pub fn select(
         refit_converged,
         folds,
     })
-}
-
-/// The logistic head on all of train+valid with `c` (cold start): the head and whether it
-/// converged.
-fn fit_all(
-    data: &HeadData,
-    k: usize,
-    o: &SelectOptions,
-    c: f64,
-) -> anyhow::Result<(LinearHead, bool)> {
-    let (blocks, y) = super::logistic_rows(data, true);
-    let cfg = LogisticConfig {
-        alpha: 1.0 / c,
-        ..o.logistic
-    };
-    let fitted = fit_logistic(&super::views(&blocks), &y, k, true, &cfg, None)?;
-    Ok((fitted.head, fitted.converged))
 }
 
 #[cfg(test)]

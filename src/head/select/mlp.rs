@@ -108,12 +108,16 @@ pub(super) fn mlp_model(
             f.model.clone()
         });
     }
-    let model = if members.len() == 1 {
+    Ok((members_model(members), refitted))
+}
+
+/// One MLP, or the ensemble of several.
+pub(super) fn members_model(mut members: Vec<Mlp<f32>>) -> HeadModel {
+    if members.len() == 1 {
         HeadModel::Mlp(members.remove(0))
     } else {
         HeadModel::MlpEnsemble(members)
-    };
-    Ok((model, refitted))
+    }
 }
 
 pub(super) fn mlp_input(data: &HeadData) -> HeadInput {

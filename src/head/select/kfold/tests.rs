@@ -1,6 +1,7 @@
 use super::*;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::FitConfig;
+use crate::head::logistic::LogisticConfig;
 use crate::head::sampler::PassMode;
 use ndarray::{Array, Array2};
 use rand::Rng;
@@ -139,7 +140,15 @@ fn scores_are_the_folds_pooled_and_the_winner_is_fitted_on_all() {
     }
     // The model is one cold fit on all 45 images with the chosen C.
     let c = chosen.best().setting;
-    let (head, _) = fit_all(&data, 3, &o, c).unwrap();
+    let (blocks, y) = super::super::logistic_rows(&data, true);
+    let cfg = LogisticConfig {
+        alpha: 1.0 / c,
+        ..o.logistic
+    };
+    let head =
+        crate::head::logistic::fit_logistic(&super::super::views(&blocks), &y, 3, true, &cfg, None)
+            .unwrap()
+            .head;
     let x = crate::head::input::HeadInput {
         views: data.views.clone(),
         l2_normalize: true,
@@ -225,14 +234,17 @@ fn rejects_one_fold_and_folds_without_refit() {
 #[test]
 fn folds_by_default_only_where_valid_is_small() {
     // 9 valid images of 3 classes: 3 a class, under 10: five folds.
-    assert_eq!(resolve(None, &blobs(30, 9, 2, 7)), DEFAULT_FOLDS);
+    assert_eq!(resolve(None, &blobs(30, 9, 2, 7), true), DEFAULT_FOLDS);
     // 30 valid images of 3 classes: 10 a class: the valid split.
-    assert_eq!(resolve(None, &blobs(30, 30, 2, 7)), 0);
+    assert_eq!(resolve(None, &blobs(30, 30, 2, 7), true), 0);
     // Augmented passes cannot be pooled: the valid split.
     let mut aug = blobs(30, 9, 2, 7);
     aug.passes.push(aug.passes[0].clone());
-    assert_eq!(resolve(None, &aug), 0);
+    assert_eq!(resolve(None, &aug, true), 0);
+    // No refit asked for (`--refit false`, or the MLP's default): the valid split, since k-fold
+    // always ends by fitting on train+valid.
+    assert_eq!(resolve(None, &blobs(30, 9, 2, 7), false), 0);
     // Given, always as given.
-    assert_eq!(resolve(Some(0), &blobs(30, 9, 2, 7)), 0);
-    assert_eq!(resolve(Some(3), &blobs(30, 30, 2, 7)), 3);
+    assert_eq!(resolve(Some(0), &blobs(30, 9, 2, 7), true), 0);
+    assert_eq!(resolve(Some(3), &blobs(30, 30, 2, 7), true), 3);
 }
