@@ -1,9 +1,11 @@
-"""Shared by the dataset fetchers: unpack a Debian package without root, prepare an output folder.
+"""Shared by the dataset fetchers: unpack a Debian package without root, prepare an output folder,
+parse the options of a fetcher that writes one folder per class.
 
 `unpack(package, deb, tmp)` runs `apt-get download PACKAGE` in `tmp` (unless `deb` names an already
 downloaded .deb), then `dpkg-deb -x` into `tmp/x`, and returns that folder. Errors end the script
 with a one-line cause and the fix.
 """
+import argparse
 import shutil
 import subprocess
 import sys
@@ -37,3 +39,24 @@ def prepare_out(out, force):
         if not force:
             sys.exit(f"error: {out} exists and is not empty; pass --force to replace it")
         shutil.rmtree(out)
+
+
+def class_tree_args(doc, default_out, package, per_class_help):
+    """Parses and checks the options of a fetcher that writes OUT/<class>/…: --out, --per-class N
+    (at least 1), --deb (an already downloaded PACKAGE .deb), --force."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(default_out))
+    ap.add_argument("--per-class", type=int, default=None, help=per_class_help)
+    ap.add_argument("--deb", type=Path, help=f"an already downloaded {package}_*.deb")
+    ap.add_argument("--force", action="store_true", help="replace an existing OUT")
+    args = ap.parse_args()
+    if args.per_class is not None and args.per_class < 1:
+        sys.exit("error: --per-class must be at least 1")
+    return args
+
+
+def prepare_class_tree(out, force, classes):
+    """[`prepare_out`], then one empty folder per class."""
+    prepare_out(out, force)
+    for c in classes:
+        (out / c).mkdir(parents=True, exist_ok=True)

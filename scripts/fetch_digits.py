@@ -12,13 +12,12 @@ writes OUT/<digit>/digit_<row>.png with values scaled to 0..255 (v * 255 // 16),
 
 Usage: scripts/fetch_digits.py [--out data/digits] [--per-class N] [--deb FILE.deb] [--force]
 """
-import argparse
 import gzip
 import sys
 import tempfile
 from pathlib import Path
 
-from debian_package import prepare_out, unpack
+from debian_package import class_tree_args, prepare_class_tree, unpack
 from fetch_fashion_mnist import gray_png
 
 PACKAGE = "python3-sklearn"
@@ -37,17 +36,8 @@ def read_rows(path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("data/digits"))
-    ap.add_argument("--per-class", type=int, default=None, help="at most N images per class (default: all, ~180)")
-    ap.add_argument("--deb", type=Path, help=f"an already downloaded {PACKAGE}_*.deb")
-    ap.add_argument("--force", action="store_true", help="replace an existing OUT")
-    args = ap.parse_args()
-    if args.per_class is not None and args.per_class < 1:
-        sys.exit("error: --per-class must be at least 1")
-    prepare_out(args.out, args.force)
-    for c in CLASSES:
-        (args.out / c).mkdir(parents=True, exist_ok=True)
+    args = class_tree_args(__doc__, "data/digits", PACKAGE, "at most N images per class (default: all, ~180)")
+    prepare_class_tree(args.out, args.force, CLASSES)
     counts = [0] * len(CLASSES)
     with tempfile.TemporaryDirectory() as tmp:
         csv = unpack(PACKAGE, args.deb.resolve() if args.deb else None, tmp) / CSV

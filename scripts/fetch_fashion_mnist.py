@@ -10,7 +10,6 @@ per class (the first N of the training set, then of the test set).
 
 Usage: scripts/fetch_fashion_mnist.py [--out data/fashion-mnist] [--per-class N] [--deb FILE.deb] [--force]
 """
-import argparse
 import gzip
 import struct
 import sys
@@ -18,7 +17,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from debian_package import prepare_out, unpack
+from debian_package import class_tree_args, prepare_class_tree, unpack
 
 PACKAGE = "dataset-fashion-mnist"
 DATA = Path("usr/share/datasets/fashion-mnist")
@@ -67,17 +66,8 @@ def write_set(data, name, out, per_class, counts):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("data/fashion-mnist"))
-    ap.add_argument("--per-class", type=int, default=None, help="at most N images per class (default: all 7,000)")
-    ap.add_argument("--deb", type=Path, help=f"an already downloaded {PACKAGE}_*.deb")
-    ap.add_argument("--force", action="store_true", help="replace an existing OUT")
-    args = ap.parse_args()
-    if args.per_class is not None and args.per_class < 1:
-        sys.exit("error: --per-class must be at least 1")
-    prepare_out(args.out, args.force)
-    for c in CLASSES:
-        (args.out / c).mkdir(parents=True, exist_ok=True)
+    args = class_tree_args(__doc__, "data/fashion-mnist", PACKAGE, "at most N images per class (default: all 7,000)")
+    prepare_class_tree(args.out, args.force, CLASSES)
     counts = [0] * len(CLASSES)
     with tempfile.TemporaryDirectory() as tmp:
         data = extract(args.deb.resolve() if args.deb else None, tmp)

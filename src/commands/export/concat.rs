@@ -166,7 +166,7 @@ pub fn export(args: &ExportArgs, run: &TrainedRun) -> Result<Exported> {
                 "backbone_name": b.sidecar.name, "backbone_source": b.sidecar.source,
                 "backbone_licence": b.sidecar.licence, "backbone_hash": b.hash,
                 "preprocess": serde_json::to_value(&b.pre).unwrap_or_default(),
-                "precision": facts::precision_name(b.precision), "feature_dim": p.feature_dim,
+                "precision": b.precision.name(), "feature_dim": p.feature_dim,
                 "cache_key": p.cache_key,
             })
         })

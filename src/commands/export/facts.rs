@@ -64,7 +64,7 @@ impl Facts {
         } else {
             json!(views.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>())
         };
-        let precision = json!(precision_name(precision));
+        let precision = json!(precision.name());
         let entries = vec![
             ("format", json!(CLASSIFIER_FORMAT)),
             ("schema_version", json!(CLASSIFIER_SCHEMA)),
@@ -149,9 +149,4 @@ impl Facts {
         map.insert("onnx_bytes".into(), json!(onnx_bytes.len()));
         Ok(serde_json::to_string_pretty(&Value::Object(map))? + "\n")
     }
-}
-
-/// `--precision` as the metadata writes it.
-pub fn precision_name(p: Precision) -> &'static str {
-    p.name()
 }
