@@ -39,8 +39,8 @@ pub struct TrainArgs {
     pub c_grid: Option<Vec<f64>>,
     /// Choose C, the head and the MLP's epochs by K-fold over train+valid (every train+valid
     /// image scored once; the winner is then fitted on all of them) instead of on the valid split
-    /// alone; 0 = the valid split [default: 5 when the valid split has fewer than 10 images a
-    /// class on average and no augmented passes, else 0].
+    /// alone; 0 = the valid split [default: 5 when the chosen head is refitted, the valid split
+    /// has fewer than 10 images a class on average and there are no augmented passes, else 0].
     #[arg(long, value_name = "K")]
     pub select_folds: Option<usize>,
     /// Refit the chosen head on train+valid (logistic: the chosen C; MLP: the best epoch count)
