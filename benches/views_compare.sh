@@ -7,6 +7,11 @@
 #     crops  --views ten-crop+whole --precision f32   (12 exact crops in f32: the old defaults)
 #     dense  the defaults (dense views, --precision auto = int8 on CPU)
 #     dw     --views dense+whole (dense + the exact padded whole view and its flip, int8)
+#   and, without runs of their own, three subsets of dw's rows (cv `--views` on dw's cache: the
+#   same rows an extract with that set computes):
+#     dwn    dense+whole-noflip          (dense + the exact whole view without its flip)
+#     dnw    dense-noflip+whole          (the image's dense views without the mirror pass + whole, flip)
+#     dnwn   dense-noflip+whole-noflip   (the image's dense views + the exact whole view)
 #   then `pipeline cv --repeats REPEATS` on each run's cache with the same seed (so repeat r is
 #   the same re-split of the same images in all three), `--head auto` and `--head logistic`,
 #   and benches/cv_paired.py of each against crops. Prints images/s end to end, the cv table and
@@ -36,9 +41,18 @@ declare -A args=(
     [dense]=""
     [dw]="--views dense+whole"
 )
+declare -A subset_of=(
+    [dwn]="dense+whole-noflip"
+    [dnw]="dense-noflip+whole"
+    [dnwn]="dense-noflip+whole-noflip"
+)
 names=${VIEWS:-crops dense dw}
 for name in $names; do
     w=$work/$name
+    if [[ -n ${subset_of[$name]:-} ]]; then
+        test -d "$work/dw/features" || { echo "error: $name is cv on $work/dw's cache, which is missing; run VIEWS=dw first" >&2; exit 1; }
+        continue
+    fi
     if [[ -n ${SKIP_RUN:-} ]]; then
         test -d "$w/features" || { echo "error: SKIP_RUN=1 but $w/features is missing; run without SKIP_RUN first" >&2; exit 1; }
         continue
@@ -56,8 +70,12 @@ done
 
 for head in ${HEADS:-auto logistic}; do
     for name in $names; do
+        features=$work/$name/features subset=()
+        if [[ -n ${subset_of[$name]:-} ]]; then
+            features=$work/dw/features subset=(--views "${subset_of[$name]}")
+        fi
         # shellcheck disable=SC2086
-        "$bin" cv --features "$work/$name/features" --repeats "$repeats" --head "$head" ${CV_ARGS:-} \
+        "$bin" cv --features "$features" "${subset[@]}" --repeats "$repeats" --head "$head" ${CV_ARGS:-} \
             --json "$work/cv_${name}_$head$tag.json" >"$work/cv_${name}_$head$tag.log" 2>&1
         echo "cv --head $head ${CV_ARGS:-} $name: $(grep -m1 '^cv (' "$work/cv_${name}_$head$tag.log")"
     done

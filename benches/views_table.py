@@ -15,7 +15,12 @@ import re
 import statistics
 from pathlib import Path
 
-NAMES = {"crops": "12 exact crops, f32", "dense": "dense, int8", "dw": "dense+whole, int8 (the default)"}
+NAMES = {
+    "crops": "12 exact crops, f32",
+    "dense": "dense, int8",
+    "dw": "dense+whole, int8",
+    "dwn": "dense+whole-noflip, int8",
+}
 
 
 def load(path):

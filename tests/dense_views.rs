@@ -198,3 +198,25 @@ fn auto_precision_takes_a_current_int8_sibling_and_refuses_a_stale_one() {
     assert!(out.contains("gap.onnx in f32"), "{out}");
     assert!(err.contains("was not quantized from this"), "{err}");
 }
+
+#[test]
+fn dense_views_without_the_mirror_pass_are_cached_predicted_and_exported_alike() {
+    let t = tempfile::tempdir().unwrap();
+    let w = t.path().join("w");
+    let (out, _) = run(&w, MODEL_GAP, &["--views", "dense-noflip+whole"]);
+    assert!(
+        out.contains("views dense-noflip+whole (8 an image from 3 backbone passes)"),
+        "{out}"
+    );
+    let manifest = std::fs::read_to_string(w.join("features/manifest.json")).unwrap();
+    for name in ["dense-centre", "dense-global", "whole-flip"] {
+        assert!(manifest.contains(name), "manifest lacks {name}");
+    }
+    assert!(
+        !manifest.contains("dense-centre-flip") && !manifest.contains("dense-global-flip"),
+        "no dense view of the mirror"
+    );
+    let max = export_vs_predict(t.path(), &w.join("runs/mlp"));
+    eprintln!("dense-noflip+whole export vs predict: max |Δp| {max:.2e}");
+    assert!(max < 1e-3, "max |Δp| {max}");
+}

@@ -283,7 +283,7 @@ fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
     let img = image::RgbImage::from_fn(64, 48, |x, y| {
         image::Rgb([(x * 3 + y) as u8, (y * 5) as u8, ((x * y) % 251) as u8])
     });
-    let input = dense_input(&img, &pre).unwrap();
+    let input = dense_input(&img, &pre, true).unwrap();
     assert_eq!((input.w, input.h), (32, 24));
     let maps = b.run_maps(&input.data, 2, 24, 32).unwrap();
     assert_eq!((maps.c, maps.mh, maps.mw), (8, 6, 8));
@@ -296,7 +296,7 @@ fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
         mh: 6,
     };
     let views = ViewSet::Dense.views();
-    let dense = rows(maps.image(0), maps.image(1), &grid, 8, &views);
+    let dense = rows(maps.image(0), Some(maps.image(1)), &grid, 8, &views).unwrap();
     let exact_views = ViewSet::TenCrop.views();
     let mut crops = vec![0f32; exact_views.len() * pre.tensor_len()];
     for (v, out) in exact_views
@@ -325,6 +325,22 @@ fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
     for (x, y) in dense[80..88].iter().zip(&mean) {
         assert!((x - y).abs() <= 1e-5);
     }
+    // Without the mirror pass, the unflipped views are the same rows, and a flipped one is
+    // refused rather than pooled from a map that was not computed.
+    let single = dense_input(&img, &pre, false).unwrap();
+    assert_eq!(single.data[..], input.data[..3 * 24 * 32]);
+    let plain_views: Vec<_> = views.iter().filter(|v| !v.flip).copied().collect();
+    let got = rows(whole.image(0), None, &grid, 8, &plain_views).unwrap();
+    for (i, v) in plain_views.iter().enumerate() {
+        let at = views.iter().position(|w| w == v).unwrap();
+        assert_eq!(
+            got[i * 8..(i + 1) * 8],
+            dense[at * 8..(at + 1) * 8],
+            "{}",
+            v.name()
+        );
+    }
+    assert!(rows(whole.image(0), None, &grid, 8, &views).is_err());
 }
 
 #[test]

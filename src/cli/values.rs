@@ -37,6 +37,9 @@ values!(ViewSet {
     TenCropWhole => "ten-crop+whole", "The 10 crops plus the whole image padded to a square on white, and its flip (12 views)";
     Dense => "dense", "The 5 crop windows and the global mean of the feature map of the whole eval-scale image, each with its flip (12 views from 2 backbone passes; needs a globally pooled backbone)";
     DenseWhole => "dense+whole", "The 12 dense views plus the exact whole image padded to a square on white, and its flip (14 views from 4 backbone passes: 2 of the eval-scale image, 2 of 224²)";
+    DenseWholeNoFlip => "dense+whole-noflip", "The 12 dense views plus the exact whole image padded to a square on white, unflipped (13 views from 3 backbone passes: 2 of the eval-scale image, 1 of 224²)";
+    DenseNoFlipWhole => "dense-noflip+whole", "The 6 dense views of the image alone (no mirror pass) plus the exact whole image padded to a square on white, and its flip (8 views from 3 backbone passes: 1 of the eval-scale image, 2 of 224²)";
+    DenseNoFlipWholeNoFlip => "dense-noflip+whole-noflip", "The 6 dense views of the image alone plus the exact whole image padded to a square on white, unflipped (7 views from 2 backbone passes: 1 of the eval-scale image, 1 of 224²)";
 });
 
 values!(HeadChoice {

@@ -86,6 +86,8 @@ pub struct RepeatRow {
     pub top5: f64,
     pub nll: f64,
     pub mean_class_top1: f64,
+    /// Folds the selection pooled over train+valid (0: it chose on the valid split).
+    pub select_folds: usize,
     pub seconds: f64,
 }
 
@@ -206,6 +208,7 @@ fn one_repeat(
         top5: m.top5,
         nll: m.nll,
         mean_class_top1: m.mean_class_top1,
+        select_folds: chosen.folds,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -372,6 +375,7 @@ fn write_cv_json(
         "views": names,
         "fractions": args.fractions,
         "seed": args.seed,
+        "select_folds": args.select_folds,
         "top1_mean": s.top1.0, "top1_sd": s.top1.1,
         "top5_mean": s.top5.0, "top5_sd": s.top5.1,
         "nll_mean": s.nll.0, "nll_sd": s.nll.1,

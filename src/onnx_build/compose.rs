@@ -173,11 +173,11 @@ pub(crate) fn features(
     let mut dense_hw = None;
     let mut extra = None;
     let crops = match (spec.input, spec.dense) {
-        (InputKind::Image, Some(_)) => {
+        (InputKind::Image, Some(d)) => {
             if !spec.views.is_empty() {
                 extra = Some(whole_views(g, spec)?);
             }
-            let (pair, hw) = dense::pair(g, spec.pre.resize_shorter as i64);
+            let (pair, hw) = dense::pair(g, spec.pre.resize_shorter as i64, d.mirrored());
             dense_hw = Some(hw);
             pair
         }

@@ -23,17 +23,37 @@ use image::RgbImage;
 /// of a more elongated image is used (its corner windows are then the corners of that part).
 pub const MAX_ASPECT: u32 = 4;
 
-/// One image's dense input: the eval-scale image and its mirror, normalised.
+/// One image's dense input: the eval-scale image and (when a view needs it) its mirror,
+/// normalised.
 #[derive(Debug, Clone)]
 pub struct DenseInput {
     pub w: u32,
     pub h: u32,
-    /// `2 × 3 × h × w` floats: the image, then its mirror, in the model's layout.
+    /// `planes × 3 × h × w` floats: the image, then its mirror if any, in the model's layout.
     pub data: Vec<f32>,
+    /// Whether `data` holds the mirror after the image (2 planes) or the image alone (1).
+    pub mirrored: bool,
 }
 
-/// Resizes `img` as the eval transform does (without its crop) and writes it and its mirror.
-pub fn dense_input(img: &RgbImage, cfg: &PreprocessConfig) -> Result<DenseInput, PreprocessError> {
+impl DenseInput {
+    /// Backbone inputs this image takes: the image, and its mirror when kept.
+    pub fn planes(&self) -> usize {
+        1 + usize::from(self.mirrored)
+    }
+}
+
+/// Whether any of `views` is pooled from the mirror's map (else the mirror pass is not run).
+pub fn needs_mirror(views: &[View]) -> bool {
+    views.iter().any(|v| v.is_dense() && v.flip)
+}
+
+/// Resizes `img` as the eval transform does (without its crop) and writes it, then its mirror
+/// when `mirrored`.
+pub fn dense_input(
+    img: &RgbImage,
+    cfg: &PreprocessConfig,
+    mirrored: bool,
+) -> Result<DenseInput, PreprocessError> {
     cfg.validate()?;
     let (w, h) = img.dimensions();
     let (nw, nh) = resized_size(w, h, cfg.resize_shorter)?;
@@ -54,16 +74,24 @@ pub fn dense_input(img: &RgbImage, cfg: &PreprocessConfig) -> Result<DenseInput,
     let norm = Normalizer::new(cfg);
     let (ow, oh) = (wx.len, wy.len);
     let plane = 3 * ow as usize * oh as usize;
-    let mut data = vec![0f32; 2 * plane];
+    let planes = 1 + usize::from(mirrored);
+    let mut data = vec![0f32; planes * plane];
     with_scratch(|s| {
         let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(resize_err)?;
         let (buf, _) = s.resize(&src, ow, oh, &options)?;
         let (plain, mirror) = data.split_at_mut(plane);
         norm.write_rect(plain, buf, ow as usize, oh as usize, false);
-        norm.write_rect(mirror, buf, ow as usize, oh as usize, true);
+        if mirrored {
+            norm.write_rect(mirror, buf, ow as usize, oh as usize, true);
+        }
         Ok::<(), PreprocessError>(())
     })?;
-    Ok(DenseInput { w: ow, h: oh, data })
+    Ok(DenseInput {
+        w: ow,
+        h: oh,
+        data,
+        mirrored,
+    })
 }
 
 /// Where a crop covers the map: `k` cells a crop, `mw × mh` cells for a `w × h` input.
@@ -118,18 +146,34 @@ pub fn pool(map: &[f32], grid: &MapGrid, win: CellWindow, out: &mut [f32]) {
     }
 }
 
-/// The rows of `views` (all dense) from an image's map and its mirror's: `views.len() × C`.
-pub fn rows(plain: &[f32], mirror: &[f32], grid: &MapGrid, c: usize, views: &[View]) -> Vec<f32> {
+/// The rows of `views` (all dense) from an image's map and its mirror's (`None` when no view is
+/// flipped, see [`needs_mirror`]): `views.len() × C`.
+pub fn rows(
+    plain: &[f32],
+    mirror: Option<&[f32]>,
+    grid: &MapGrid,
+    c: usize,
+    views: &[View],
+) -> Result<Vec<f32>, PreprocessError> {
     let mut out = vec![0f32; views.len() * c];
     for (v, o) in views.iter().zip(out.chunks_exact_mut(c.max(1))) {
-        let map = if v.flip { mirror } else { plain };
+        let map = match (v.flip, mirror) {
+            (false, _) => plain,
+            (true, Some(m)) => m,
+            (true, None) => {
+                return Err(PreprocessError::InvalidConfig(format!(
+                    "view `{}` needs the mirror's map, which was not computed",
+                    v.name()
+                )))
+            }
+        };
         let win = match v.geometry {
             Geometry::DenseWindow(pos) => grid.window(pos, v.flip),
             _ => (0, 0, grid.mw, grid.mh),
         };
         pool(map, grid, win, o);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! made with different sets share their first rows. `dense` stands apart: the same five crop
 //! positions and the whole image, each with its flip, pooled from the feature map of one
 //! backbone pass over the whole eval-scale image (and one over its mirror), see [`super::dense`].
-//! `dense+whole` adds the exact whole-image view and its flip to them (two more passes).
+//! `dense+whole` adds the exact whole-image view and its flip to them (two more passes);
+//! `dense+whole-noflip` adds the exact whole-image view alone (one more pass).
 
 use super::{
     resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError, Window,
@@ -38,6 +39,19 @@ pub enum ViewSet {
     /// (14 views from 4 backbone passes: 2 of the eval-scale image, 2 of 224²).
     #[serde(rename = "dense+whole")]
     DenseWhole,
+    /// The 12 dense views plus the exact whole image padded to a square on white, unflipped
+    /// (13 views from 3 backbone passes: 2 of the eval-scale image, 1 of 224²).
+    #[serde(rename = "dense+whole-noflip")]
+    DenseWholeNoFlip,
+    /// The 6 dense views of the image alone (no mirror pass) plus the exact whole image padded
+    /// to a square on white, and its flip (8 views from 3 backbone passes: 1 of the eval-scale
+    /// image, 2 of 224²).
+    #[serde(rename = "dense-noflip+whole")]
+    DenseNoFlipWhole,
+    /// The 6 dense views of the image alone plus the exact whole image padded to a square on
+    /// white, unflipped (7 views from 2 backbone passes: 1 of the eval-scale image, 1 of 224²).
+    #[serde(rename = "dense-noflip+whole-noflip")]
+    DenseNoFlipWholeNoFlip,
 }
 
 impl ViewSet {
@@ -48,35 +62,47 @@ impl ViewSet {
             ViewSet::TenCropWhole => "ten-crop+whole",
             ViewSet::Dense => "dense",
             ViewSet::DenseWhole => "dense+whole",
+            ViewSet::DenseWholeNoFlip => "dense+whole-noflip",
+            ViewSet::DenseNoFlipWhole => "dense-noflip+whole",
+            ViewSet::DenseNoFlipWholeNoFlip => "dense-noflip+whole-noflip",
         }
     }
 
     /// The views of the set, in cache row order.
     pub fn views(self) -> Vec<View> {
-        let geometries = match self {
-            ViewSet::Centre => &ALL_GEOMETRIES[..1],
-            ViewSet::TenCrop => &ALL_GEOMETRIES[..5],
-            ViewSet::TenCropWhole => &ALL_GEOMETRIES[..6],
-            ViewSet::Dense => &DENSE_GEOMETRIES[..6],
-            ViewSet::DenseWhole => &DENSE_GEOMETRIES[..],
+        let both = |g: &[Geometry]| -> Vec<View> {
+            g.iter()
+                .flat_map(|&geometry| [false, true].map(|flip| View { geometry, flip }))
+                .collect()
         };
-        geometries
-            .iter()
-            .flat_map(|&geometry| [false, true].map(|flip| View { geometry, flip }))
-            .collect()
+        let plain = |g: &[Geometry]| -> Vec<View> {
+            g.iter()
+                .map(|&geometry| View {
+                    geometry,
+                    flip: false,
+                })
+                .collect()
+        };
+        let whole = &[Geometry::Whole];
+        match self {
+            ViewSet::Centre => both(&ALL_GEOMETRIES[..1]),
+            ViewSet::TenCrop => both(&ALL_GEOMETRIES[..5]),
+            ViewSet::TenCropWhole => both(&ALL_GEOMETRIES[..6]),
+            ViewSet::Dense => both(&DENSE_GEOMETRIES),
+            ViewSet::DenseWhole => [both(&DENSE_GEOMETRIES), both(whole)].concat(),
+            ViewSet::DenseWholeNoFlip => [both(&DENSE_GEOMETRIES), plain(whole)].concat(),
+            ViewSet::DenseNoFlipWhole => [plain(&DENSE_GEOMETRIES), both(whole)].concat(),
+            ViewSet::DenseNoFlipWholeNoFlip => [plain(&DENSE_GEOMETRIES), plain(whole)].concat(),
+        }
     }
 
-    /// Backbone passes an image costs: one per exact view, two (the image and its mirror) for
-    /// all its dense views together.
+    /// Backbone passes an image costs: one per exact view; for its dense views together one of
+    /// the image, and one of its mirror when a dense view is flipped.
     pub fn backbone_passes(self) -> usize {
         let views = self.views();
         let exact = views.iter().filter(|v| !v.is_dense()).count();
-        exact
-            + if views.iter().any(View::is_dense) {
-                2
-            } else {
-                0
-            }
+        let plain = views.iter().any(View::is_dense);
+        exact + usize::from(plain) + usize::from(super::dense::needs_mirror(&views))
     }
 
     /// The names of [`ViewSet::views`], as recorded in caches and run configs.
@@ -139,15 +165,14 @@ const ALL_GEOMETRIES: [Geometry; 6] = [
     Geometry::Whole,
 ];
 
-/// `dense`, then (`dense+whole`) the exact whole-image view.
-const DENSE_GEOMETRIES: [Geometry; 7] = [
+/// The dense views' geometries.
+const DENSE_GEOMETRIES: [Geometry; 6] = [
     Geometry::DenseWindow(Pos::Centre),
     Geometry::DenseWindow(Pos::TopLeft),
     Geometry::DenseWindow(Pos::TopRight),
     Geometry::DenseWindow(Pos::BottomLeft),
     Geometry::DenseWindow(Pos::BottomRight),
     Geometry::DenseGlobal,
-    Geometry::Whole,
 ];
 
 /// One deterministic view.

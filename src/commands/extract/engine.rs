@@ -170,7 +170,9 @@ fn views_of(
         }
     }
     if !dense_rows.is_empty() {
-        let input = crate::preprocess::dense::dense_input(&img, cfg.pre)
+        let views: Vec<View> = dense_rows.iter().map(|r| r.1).collect();
+        let mirrored = crate::preprocess::dense::needs_mirror(&views);
+        let input = crate::preprocess::dense::dense_input(&img, cfg.pre, mirrored)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         p.dense = Some((dense_rows, input));
     }

@@ -1,5 +1,6 @@
 //! A run's views of new images, computed as `extract` computes them: crop views through the
-//! backbone in one batch, dense views pooled from the maps of each image and its mirror; the
+//! backbone in one batch, dense views pooled from the maps of each image and (when a view is
+//! flipped) its mirror; the
 //! head sees each image's mean over its views.
 
 use crate::backbone::Backbone;
@@ -30,7 +31,7 @@ pub fn prepare(
         views::view_into(img, pre, **v, out)?;
     }
     let dense = if views.iter().any(View::is_dense) {
-        Some(dense::dense_input(img, pre)?)
+        Some(dense::dense_input(img, pre, dense::needs_mirror(views))?)
     } else {
         None
     };
@@ -71,7 +72,7 @@ pub fn mean_features(
                 bail!("an image was prepared without its dense input");
             };
             let (h, w) = (input.h as usize, input.w as usize);
-            let maps = bb.run_maps(&input.data, 2, h, w)?;
+            let maps = bb.run_maps(&input.data, input.planes(), h, w)?;
             let grid = MapGrid {
                 crop: pre.crop,
                 k,
@@ -80,7 +81,8 @@ pub fn mean_features(
                 mw: maps.mw,
                 mh: maps.mh,
             };
-            let rows = dense::rows(maps.image(0), maps.image(1), &grid, d, &dense_views);
+            let mirror = input.mirrored.then(|| maps.image(1));
+            let rows = dense::rows(maps.image(0), mirror, &grid, d, &dense_views)?;
             for f in rows.chunks_exact(d) {
                 row.iter_mut().zip(f).for_each(|(s, &x)| *s += x);
             }

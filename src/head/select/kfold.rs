@@ -14,6 +14,7 @@ use crate::head::data::HeadData;
 use crate::head::ensemble::member_seed;
 use crate::head::input::HeadInput;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 
 /// Most folds `--select-folds` takes.
 pub const MAX_FOLDS: usize = 20;
@@ -265,10 +266,19 @@ pub fn select(
         images: 0,
         epochs: Vec::new(),
     };
-    for f in 0..folds {
-        let part = fold_data(data, &fold, f);
-        let chosen = super::select(head, &part, k, &inner)?;
-        pooled.add(chosen.trials, part.valid_labels.len());
+    // The folds are independent fits, each too small to keep both cores busy: run them side by
+    // side, and pool in fold order (every fit is deterministic, so the result does not depend on
+    // the thread count).
+    let scored = (0..folds)
+        .into_par_iter()
+        .map(|f| {
+            let part = fold_data(data, &fold, f);
+            let chosen = super::select(head, &part, k, &inner)?;
+            Ok((chosen.trials, part.valid_labels.len()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (trials, images) in scored {
+        pooled.add(trials, images);
     }
     let trials = pooled.finish(folds);
     let winner = argbest(&trials);

@@ -1,6 +1,6 @@
 //! Dense views in the graph, as `crate::preprocess::dense` computes them: the image resized to
-//! shorter side `resize_shorter` (longer side capped at `MAX_ASPECT` times it, centre kept) and
-//! its mirror go through the map body as one batch of two; each view is a window of `k × k`
+//! shorter side `resize_shorter` (longer side capped at `MAX_ASPECT` times it, centre kept) and,
+//! when a view is flipped, its mirror go through the map body as one batch; each view is a window of `k × k`
 //! cells at `round(x · k / crop)` (ties to even, clamped inside the map) or the whole map,
 //! averaged per channel.
 
@@ -23,8 +23,16 @@ pub struct DenseSpec {
     pub views: Vec<DenseView>,
 }
 
-/// `image` uint8 `[1,H,W,3]` → the pair uint8 `[2,h,w,3]` (image, mirror) and `[h, w]` int64.
-pub(super) fn pair(g: &mut Graph, resize_shorter: i64) -> (String, String) {
+impl DenseSpec {
+    /// Whether a view is pooled from the mirror's map (else the mirror is not computed).
+    pub fn mirrored(&self) -> bool {
+        self.views.iter().any(|v| v.flip)
+    }
+}
+
+/// `image` uint8 `[1,H,W,3]` → uint8 `[2,h,w,3]` (image, mirror), or `[1,h,w,3]` (the image
+/// alone) unless `mirrored`, and `[h, w]` int64.
+pub(super) fn pair(g: &mut Graph, resize_shorter: i64, mirrored: bool) -> (String, String) {
     let shape = g.op("Shape", &["image"], vec![]);
     let idx = g.c_i64(&[2], &[1, 2]);
     let hw = g.op("Gather", &[&shape, &idx], vec![attr_int("axis", 0)]);
@@ -40,6 +48,9 @@ pub(super) fn pair(g: &mut Graph, resize_shorter: i64) -> (String, String) {
     let end = g.op("Add", &[&start, &len], vec![]);
     let axes = g.c_i64(&[2], &[1, 2]);
     let kept = g.op("Slice", &[&resized, &start, &end, &axes], vec![]);
+    if !mirrored {
+        return (kept, len);
+    }
     let mirrored = views::mirror(g, &kept);
     let both = g.op("Concat", &[&kept, &mirrored], vec![attr_int("axis", 0)]);
     (both, len)
@@ -60,7 +71,8 @@ fn spatial_mean(g: &mut Graph, x: &str) -> String {
     g.op("ReduceMean", &[x, &axes], vec![attr_int("keepdims", 0)])
 }
 
-/// The maps `[2,C,mh,mw]` (image, mirror) of an input of size `hw` → the views' rows `[V,C]`.
+/// The maps `[2,C,mh,mw]` (image, mirror; `[1,…]` when no view is flipped) of an input of size
+/// `hw` → the views' rows `[V,C]`.
 pub(super) fn pool(g: &mut Graph, map: &str, hw: &str, crop: i64, spec: &DenseSpec) -> String {
     let k = spec.window;
     let shape = g.op("Shape", &[map], vec![]);

@@ -76,8 +76,9 @@ fn pool_is_the_window_mean_per_channel_and_global_is_the_map_mean() {
         geometry: Geometry::DenseGlobal,
         flip: true,
     };
-    let r = rows(&[0.0; 12], &map, &g, 2, &[v]);
+    let r = rows(&[0.0; 12], Some(&map), &g, 2, &[v]).unwrap();
     assert_eq!(r, [2.5, 25.0]);
+    assert!(rows(&[0.0; 12], None, &g, 2, &[v]).is_err());
 }
 
 #[test]
@@ -85,10 +86,13 @@ fn dense_input_is_the_resized_image_and_its_mirror_in_both_layouts() {
     let img = RgbImage::from_fn(36, 24, |x, y| image::Rgb([x as u8 * 7, y as u8 * 9, 100]));
     for layout in [Layout::Nchw, Layout::Nhwc] {
         let c = cfg(layout);
-        let d = dense_input(&img, &c).unwrap();
-        assert_eq!((d.w, d.h), (36, 24));
+        let d = dense_input(&img, &c, true).unwrap();
+        assert_eq!((d.w, d.h, d.planes()), (36, 24, 2));
         let plane = 3 * 36 * 24;
         assert_eq!(d.data.len(), 2 * plane);
+        let single = dense_input(&img, &c, false).unwrap();
+        assert_eq!(single.planes(), 1);
+        assert_eq!(single.data[..], d.data[..plane]);
         let at = |img: usize, ch: usize, y: usize, x: usize| match layout {
             Layout::Nchw => d.data[img * plane + (ch * 24 + y) * 36 + x],
             Layout::Nhwc => d.data[img * plane + 3 * (y * 36 + x) + ch],
@@ -119,7 +123,7 @@ fn dense_input_is_the_resized_image_and_its_mirror_in_both_layouts() {
 #[test]
 fn very_elongated_images_keep_their_centre_part() {
     let img = RgbImage::from_pixel(300, 10, image::Rgb([1, 2, 3]));
-    let d = dense_input(&img, &cfg(Layout::Nchw)).unwrap();
+    let d = dense_input(&img, &cfg(Layout::Nchw), true).unwrap();
     assert_eq!((d.w, d.h), (24 * MAX_ASPECT, 24));
 }
 

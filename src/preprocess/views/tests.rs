@@ -54,6 +54,20 @@ fn dense_whole_is_dense_then_the_exact_whole_view_and_its_flip() {
 }
 
 #[test]
+fn dense_whole_noflip_is_dense_whole_without_the_whole_flip() {
+    let (dw, dn) = (
+        ViewSet::DenseWhole.names(),
+        ViewSet::DenseWholeNoFlip.names(),
+    );
+    assert_eq!(dn.len(), 13);
+    assert_eq!(&dn[..], &dw[..13]);
+    assert_eq!(dn[12], "whole");
+    assert_eq!(ViewSet::DenseWholeNoFlip.backbone_passes(), 3);
+    assert_eq!(ViewSet::DenseWhole.backbone_passes(), 4);
+    assert_eq!(ViewSet::Dense.backbone_passes(), 2);
+}
+
+#[test]
 fn centre_view_is_the_eval_transform_and_flip_mirrors_it() {
     let img = RgbImage::from_fn(50, 40, |x, y| image::Rgb([x as u8 * 5, y as u8 * 6, 7]));
     for layout in [Layout::Nchw, Layout::Nhwc] {
