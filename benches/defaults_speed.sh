@@ -2,8 +2,9 @@
 # Needs: the release binary (`cargo build --release`), ORT (ORT_DYLIB_PATH or .ort/cpu), the
 #   default backbone and its int8 build (`just vgg16-conv`), and a raw ImageFolder tree.
 # Does: `pipeline run` end to end with the previous defaults (`--views ten-crop+whole
-#   --precision f32`: 12 exact crops, 12 f32 backbone passes an image) and with today's defaults
-#   (`dense` views, `--precision auto` = the int8 build on CPU: 2 passes an image), alternately,
+#   --precision f32 --select-folds 0`: 12 exact crops, 12 f32 backbone passes an image, the head
+#   chosen on the valid split) and with today's defaults (`--precision auto` = the int8 build on
+#   CPU), alternately,
 #   ROUNDS times each, each time into a fresh work directory; prints per run the wall time of
 #   every stage and images/s end to end, then the medians and the speed ratio, and writes them
 #   as JSON to OUT. Env: PIPELINE_BIN (default target/release/pipeline), DEFAULT_ARGS (options
@@ -49,7 +50,7 @@ EOF
 
 results=$tmp/results.txt
 for r in $(seq 1 "$rounds"); do
-    run_one previous "$r" --views ten-crop+whole --precision f32 | tee -a "$results"
+    run_one previous "$r" --views ten-crop+whole --precision f32 --select-folds 0 | tee -a "$results"
     # shellcheck disable=SC2086
     run_one default "$r" $default_args | tee -a "$results"
 done
@@ -77,7 +78,7 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 doc = {"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores",
        "data": data, "images": images, "rounds": rounds,
        "command": f"benches/defaults_speed.sh {data} {rounds}",
-       "previous": "--views ten-crop+whole --precision f32", "default": "run's defaults (--precision auto: int8 on CPU)" + (f", with {default_args}" if default_args else ""),
+       "previous": "--views ten-crop+whole --precision f32 --select-folds 0", "default": "run's defaults (--precision auto: int8 on CPU)" + (f", with {default_args}" if default_args else ""),
        "runs": runs, "summary": summary, "speedup_end_to_end": ratio}
 with open(out, "w") as f:
     json.dump(doc, f, indent=1)

@@ -20,6 +20,8 @@ NAMES = {
     "dense": "dense, int8",
     "dw": "dense+whole, int8",
     "dwn": "dense+whole-noflip, int8",
+    "dnw": "dense-noflip+whole, int8 (the default)",
+    "dnwn": "dense-noflip+whole-noflip, int8",
 }
 
 

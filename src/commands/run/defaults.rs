@@ -61,10 +61,11 @@ pub fn workdir(given: Option<&Path>, data: &Path) -> Result<(PathBuf, &'static s
     ))
 }
 
-/// `--views`, or by default `dense+whole` where the backbone allows dense views (its features
-/// are a global average pool of a map): the 12 dense views and the exact padded whole image with
-/// its flip, the set with the smallest worst-case loss to the 12 exact crops over the data sets of
-/// docs/performance.md; else the twelve exact crop views, said on stderr.
+/// `--views`, or by default `dense-noflip+whole` where the backbone allows dense views (its
+/// features are a global average pool of a map): the 6 dense views of the image (no mirror pass)
+/// and the exact padded whole image with its flip, the set with the smallest worst-case loss to
+/// the 12 exact crops over the data sets of docs/performance.md; else the twelve exact crop views,
+/// said on stderr.
 pub fn views(given: Option<ViewSet>, model: &Path) -> Result<ViewSet> {
     if let Some(v) = given {
         return Ok(v);
@@ -88,10 +89,10 @@ pub fn views(given: Option<ViewSet>, model: &Path) -> Result<ViewSet> {
             crate::onnx_build::dense::map_tensor(&m, &out).map_err(|e| e.to_string())
         });
     match dense {
-        Ok(_) => Ok(ViewSet::DenseWhole),
+        Ok(_) => Ok(ViewSet::DenseNoFlipWhole),
         Err(why) => {
             eprintln!(
-                "note: views ten-crop+whole (12 backbone passes an image) instead of dense+whole: {why}"
+                "note: views ten-crop+whole (12 backbone passes an image) instead of dense-noflip+whole: {why}"
             );
             Ok(ViewSet::TenCropWhole)
         }
