@@ -149,6 +149,10 @@ bench-novelty draws="100": fetch-ort vgg16-conv fetch-tuxpaint build
     test -f work/novelty-all/runs/auto/metrics.json || target/release/pipeline run --data data/tuxpaint --workdir work/novelty-all --device cpu
     cargo run --release --example novelty_eval -- --cache work/novelty-all/features --draws {{draws}} --known 8 --k 1,2,3,5 --out benches/novelty_tuxpaint.json
 
+# The audit's neighbour search on a real cache: inverted file vs all pairs (recall, seconds).
+bench-audit-knn features *ARGS:
+    cargo run --release --example audit_knn -- {{features}} {{ARGS}}
+
 # Preprocessing throughput (eval and train transforms).
 bench-preprocess:
     cargo bench --bench preprocess

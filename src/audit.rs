@@ -12,6 +12,7 @@
 
 mod duplicates;
 pub mod explain;
+pub mod knn;
 mod labels;
 mod neighbours;
 mod softmax;
@@ -45,7 +46,7 @@ pub struct AuditConfig {
     pub dup_ratio: f32,
     /// Robust z-score (median/MAD) of the distance to the nearest class centre that makes an outlier.
     pub outlier_z: f32,
-    /// Seed of the fold assignment.
+    /// Seed of the fold assignment and, above [`knn::EXACT_MAX`] images, of the neighbour search.
     pub seed: u64,
 }
 
@@ -274,10 +275,18 @@ pub fn audit_images(
     let doubts = find_label_issues(proba.view(), set);
     let found = doubts.len();
     let (thumbs, note) = pixels(set, images);
+    // one neighbour search in features serves both the near-duplicate and the label check
+    let near = knn::top_neighbours(
+        set.x.view(),
+        &vec![true; n],
+        KNN.max(duplicates::NEIGHBOUR),
+        cfg.seed,
+    );
     let (near_duplicates, duplicate_check) =
-        near_duplicates(set, thumbs.as_ref(), cfg.dup_ratio, note);
+        near_duplicates(set, &near, thumbs.as_ref(), cfg.dup_ratio, note, cfg.seed);
     let t = labels::thresholds(proba.view(), &set.labels);
-    let Verdict { errors, hard } = split_doubts(proba.view(), &t, set, doubts, &near_duplicates);
+    let Verdict { errors, hard } =
+        split_doubts(proba.view(), &t, set, &near, doubts, &near_duplicates);
     let label_check = LabelCheck::assess(oof_accuracy, &set.labels, k, found)
         .with_split(errors.len(), hard.len());
     let mut label_issues = errors;

@@ -215,6 +215,36 @@ fn an_interrupted_incremental_extract_resumes_and_the_old_cache_stays_readable()
     assert_same_cache(&cache, &scratch);
 }
 
+/// The `N` of an extract's "(N new or changed images)".
+fn new_or_changed(out: &str) -> u64 {
+    let (head, _) = out
+        .split_once(" new or changed images)")
+        .unwrap_or_else(|| panic!("no new-image count in {out}"));
+    head.rsplit('(').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn each_shard_worker_counts_only_the_new_images_of_its_own_chunks() {
+    let t = tempfile::tempdir().unwrap();
+    let (data, cache) = (t.path().join("d"), t.path().join("c"));
+    common::copy_tree(&common::root().join(TREE), &data);
+    extract(&data, &cache, &["--passes", "2"]);
+    changed_copy(
+        &data.join("train/bird/bird_0.jpg"),
+        &data.join("train/bird/bird_new.jpg"),
+    );
+    changed_copy(
+        &data.join("valid/cat/cat_v0.jpg"),
+        &data.join("valid/cat/cat_v0.jpg"),
+    );
+    let workers: Vec<u64> = ["0/3", "1/3", "2/3"]
+        .iter()
+        .map(|s| new_or_changed(&extract(&data, &cache, &["--passes", "2", "--shard", s])))
+        .collect();
+    // two new images in all, each counted by the one worker whose chunk holds it
+    assert_eq!(workers.iter().sum::<u64>(), 2, "{workers:?}");
+}
+
 #[test]
 fn local_shard_workers_build_an_incremental_cache() {
     let t = tempfile::tempdir().unwrap();

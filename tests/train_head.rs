@@ -288,6 +288,40 @@ fn logistic_head_uses_the_same_run_format() {
 }
 
 #[test]
+fn logistic_fits_stopped_at_the_cap_are_named_in_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let (cache, run) = (t.path().join("cache"), t.path().join("run"));
+    synthetic_cache(&cache, 2, 6, 48);
+    let out = ok(train_head(&[
+        "--features",
+        s(&cache),
+        "--out",
+        s(&run),
+        "--head",
+        "logistic",
+        "--c-grid",
+        "1,1000",
+        "--logistic-max-iter",
+        "2",
+    ]));
+    assert!(
+        out.contains("warning: 2 of 2 logistic fits stopped at the cap of 2 L-BFGS iterations before converging (C = 1, 1000)"),
+        "{out}"
+    );
+    let full = ok(train_head(&[
+        "--features",
+        s(&cache),
+        "--out",
+        s(&t.path().join("run2")),
+        "--head",
+        "logistic",
+        "--c-grid",
+        "1",
+    ]));
+    assert!(!full.contains("logistic fits stopped at the cap"), "{full}");
+}
+
+#[test]
 fn notebook_preset_and_bad_flags() {
     let t = tempfile::tempdir().unwrap();
     let (cache, run) = (t.path().join("cache"), t.path().join("run"));

@@ -14,15 +14,14 @@
 //! photos of one kind taken the same way every image's nearest neighbours are close, so `r_i` is
 //! small and only real copies pass; on varied data `r_i` is large and a resized copy stands out.
 
+use super::knn::{top_neighbours, Near};
 use super::thumbnails::Thumbnails;
 use super::{ImageSet, NearDuplicate};
-use ndarray::{s, ArrayView2};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 /// The rank of the reference neighbour.
 pub const NEIGHBOUR: usize = 3;
-/// Rows per block of the all-pairs product (`B×N` floats at a time).
-const BLOCK: usize = 512;
 /// At most this many pairs are kept (the most outstanding).
 pub const MAX_PAIRS: usize = 1000;
 
@@ -57,8 +56,9 @@ struct Space<'a> {
 }
 
 impl<'a> Space<'a> {
-    fn new(x: ArrayView2<'a, f32>, usable: &'a [bool]) -> Self {
-        let near = top_neighbours(x, usable, NEIGHBOUR);
+    /// `near`: each row's nearest neighbours, at least [`NEIGHBOUR`] where there are as many.
+    fn new(x: ArrayView2<'a, f32>, usable: &'a [bool], mut near: Near) -> Self {
+        near.iter_mut().for_each(|n| n.truncate(NEIGHBOUR));
         let firsts: Vec<f32> = near.iter().filter_map(|n| n.first().map(|p| p.1)).collect();
         let refs: Vec<f32> = near.iter().filter_map(|n| reference(n)).collect();
         Space {
@@ -95,43 +95,24 @@ fn reference(near: &[(usize, f32)]) -> Option<f32> {
     near.last().map(|p| dist(p.1))
 }
 
-/// The `k` most similar usable other rows of every usable row, most similar first.
-pub fn top_neighbours(x: ArrayView2<f32>, usable: &[bool], k: usize) -> Vec<Vec<(usize, f32)>> {
-    let n = x.nrows();
-    let mut out: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n];
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        let sims = x.slice(s![start..end, ..]).dot(&x.t()); // [B,N]
-        for (r, row) in sims.rows().into_iter().enumerate() {
-            let i = start + r;
-            if !usable[i] {
-                continue;
-            }
-            let top = &mut out[i];
-            for (j, &c) in row.iter().enumerate() {
-                if j == i || !usable[j] || (top.len() == k && c <= top[k - 1].1) {
-                    continue;
-                }
-                let at = top.partition_point(|p: &(usize, f32)| p.1 >= c);
-                top.insert(at, (j, c));
-                top.truncate(k);
-            }
-        }
-    }
-    out
-}
-
 /// The near-duplicate pairs, most outstanding (lowest ratio) first, and how they were judged.
+/// `feature_near`: every image's nearest images in features (at least [`NEIGHBOUR`]; see
+/// [`top_neighbours`], which also searches the thumbnails here with `seed`).
 pub fn near_duplicates(
     set: &ImageSet,
+    feature_near: &Near,
     thumbs: Option<&Thumbnails>,
     ratio: f32,
     pixel_note: String,
+    seed: u64,
 ) -> (Vec<NearDuplicate>, DuplicateCheck) {
     let n = set.x.nrows();
     let all = vec![true; n];
-    let feat = Space::new(set.x.view(), &all);
-    let pix = thumbs.map(|t| Space::new(t.x.view(), &t.ok));
+    let feat = Space::new(set.x.view(), &all, feature_near.clone());
+    let pix = thumbs.map(|t| {
+        let near = top_neighbours(t.x.view(), &t.ok, NEIGHBOUR, seed);
+        Space::new(t.x.view(), &t.ok, near)
+    });
     let mut cands: Vec<(usize, usize)> = Vec::new();
     for space in std::iter::once(&feat).chain(pix.as_ref()) {
         for (i, near) in space.near.iter().enumerate() {
@@ -238,11 +219,16 @@ mod tests {
         }
     }
 
+    fn dups(set: &ImageSet) -> (Vec<NearDuplicate>, DuplicateCheck) {
+        let near = top_neighbours(set.x.view(), &vec![true; set.x.nrows()], NEIGHBOUR, 0);
+        near_duplicates(set, &near, None, 0.5, String::new(), 0)
+    }
+
     #[test]
     fn a_tight_cluster_without_copies_has_no_near_duplicates() {
         let set = cluster(28, &[]);
         // every pair's cosine is above 0.99: a fixed threshold would flag them all
-        let (pairs, check) = near_duplicates(&set, None, 0.5, String::new());
+        let (pairs, check) = dups(&set);
         assert!(check.feature_median_nn > 0.99, "{check:?}");
         assert!(pairs.is_empty(), "{pairs:?}");
     }
@@ -250,7 +236,7 @@ mod tests {
     #[test]
     fn copies_in_a_tight_cluster_are_found_and_cross_split() {
         let set = cluster(28, &[(3, 0.0), (10, 0.001)]);
-        let (pairs, _) = near_duplicates(&set, None, 0.5, String::new());
+        let (pairs, _) = dups(&set);
         let found: Vec<(&str, &str)> = pairs.iter().map(|p| (p.a.as_str(), p.b.as_str())).collect();
         assert_eq!(
             found,
@@ -262,13 +248,5 @@ mod tests {
         assert!(pairs
             .iter()
             .all(|p| p.cross_split && p.evidence == "features"));
-    }
-
-    #[test]
-    fn top_neighbours_skip_unusable_rows_and_keep_the_best_k() {
-        let x = ndarray::array![[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.99, 0.01]];
-        let near = top_neighbours(x.view(), &[true, true, true, false], 2);
-        assert_eq!(near[0].iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2]);
-        assert!(near[3].is_empty());
     }
 }

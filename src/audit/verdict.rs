@@ -18,7 +18,7 @@
 //! of its class help the model more than relabelling.
 //! Shapes: `N` images, `K` classes.
 
-use super::duplicates::top_neighbours;
+use super::knn::Near;
 use super::labels::argmax;
 use super::{ImageSet, LabelIssue, NearDuplicate};
 use ndarray::ArrayView2;
@@ -44,16 +44,18 @@ pub struct Verdict {
 
 /// Splits the confident-learning `doubts` (see [`super::find_label_issues`]) of `set` by the
 /// evidence above; `proba` is `[N,K]` out of fold, `t` the per-class mean self-confidence, `dups`
-/// the near-duplicate pairs. An image that is no doubt but has a near-duplicate under another class
+/// the near-duplicate pairs, `near` every image's nearest images in features (at least [`KNN`];
+/// see [`super::knn::top_neighbours`]). An image that is no doubt but has a near-duplicate under another class
 /// the model prefers is a label error too.
 pub fn split_doubts<'a>(
     proba: ArrayView2<'a, f32>,
     t: &[f32],
     set: &'a ImageSet,
+    near: &Near,
     doubts: Vec<LabelIssue>,
     dups: &[NearDuplicate],
 ) -> Verdict {
-    let ev = Evidence::new(proba, set);
+    let ev = Evidence::new(proba, set, near);
     let mut v = Verdict::default();
     let mut taken = vec![false; set.labels.len()];
     for (i, j) in conflicts(set, dups) {
@@ -124,12 +126,14 @@ struct Evidence<'a> {
 }
 
 impl<'a> Evidence<'a> {
-    fn new(proba: ArrayView2<'a, f32>, set: &'a ImageSet) -> Self {
-        let usable = vec![true; set.labels.len()];
+    fn new(proba: ArrayView2<'a, f32>, set: &'a ImageSet, near: &Near) -> Self {
         Evidence {
             proba,
             set,
-            near: top_neighbours(set.x.view(), &usable, KNN),
+            near: near
+                .iter()
+                .map(|n| n[..n.len().min(KNN)].to_vec())
+                .collect(),
             pred: proba
                 .rows()
                 .into_iter()
@@ -210,7 +214,15 @@ mod tests {
 
     fn verdict(set: &ImageSet, p: &Array2<f32>, dups: &[NearDuplicate]) -> Verdict {
         let t = thresholds(p.view(), &set.labels);
-        split_doubts(p.view(), &t, set, find_label_issues(p.view(), set), dups)
+        let near = crate::audit::knn::exact(set.x.view(), &vec![true; set.x.nrows()], KNN);
+        split_doubts(
+            p.view(),
+            &t,
+            set,
+            &near,
+            find_label_issues(p.view(), set),
+            dups,
+        )
     }
 
     #[test]

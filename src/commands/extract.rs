@@ -267,7 +267,7 @@ pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
         model: &args.backbone.model,
         data: &args.data,
         stats: &stats,
-        new_images: reuse.new_images(&spec),
+        new_images: reuse.new_images(&spec, &jobs),
         secs,
     };
     let complete = finalize::finalize(&args.out, &spec, &key, &made)?;

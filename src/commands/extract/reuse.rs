@@ -177,11 +177,18 @@ impl ReuseIndex {
         self.rows.get(&(*family, content.to_owned())).copied()
     }
 
-    /// Images of the spec's splits that no earlier cache has seen: new or changed files.
-    pub fn new_images(&self, spec: &CacheSpec) -> u64 {
-        spec.splits
-            .iter()
-            .flat_map(|p| &p.images)
+    /// Images of the chunks `jobs` (this process's share; the side plan's chunks, which repeat
+    /// train's images, left out) that no earlier cache has seen: new or changed files.
+    pub fn new_images(&self, spec: &CacheSpec, jobs: &[super::plan::ChunkJob]) -> u64 {
+        let size = spec.chunk_size.max(1);
+        jobs.iter()
+            .map(|j| spec.plan_at(j.split))
+            .zip(jobs)
+            .filter(|(p, _)| spec.split(&p.name).is_some())
+            .flat_map(|(p, j)| {
+                let start = (j.chunk as usize).saturating_mul(size).min(p.images.len());
+                &p.images[start..(start + size).min(p.images.len())]
+            })
             .filter(|i| !self.seen.contains(&i.blake3))
             .count() as u64
     }

@@ -104,6 +104,9 @@ pub fn train_selected(
     let seconds = start.elapsed().as_secs_f64();
     let history = print_trials(&chosen);
     crate::say!("{}", chosen.explain());
+    if let Some(w) = capped_fits(&chosen.trials, opts.logistic.max_iterations) {
+        crate::say!("{w}");
+    }
     if !chosen.refit_converged {
         crate::say!(
             "warning: the refit hit the cap of {} L-BFGS iterations; raise --logistic-max-iter",
@@ -157,4 +160,23 @@ pub fn train_selected(
         out.join(ckpt::HEAD_FILE).display()
     );
     Ok(())
+}
+
+/// A warning naming the logistic fits of `trials` that stopped at the iteration cap `cap`
+/// (their scores may understate those C), or `None` when every one converged.
+pub fn capped_fits(trials: &[select::Trial], cap: u64) -> Option<String> {
+    let logistic: Vec<&select::Trial> = trials.iter().filter(|t| t.head == "logistic").collect();
+    let capped: Vec<String> = logistic
+        .iter()
+        .filter(|t| !t.converged)
+        .map(|t| t.setting.to_string())
+        .collect();
+    (!capped.is_empty()).then(|| {
+        format!(
+            "warning: {} of {} logistic fits stopped at the cap of {cap} L-BFGS iterations before converging (C = {}); their scores may understate those C: raise --logistic-max-iter",
+            capped.len(),
+            logistic.len(),
+            capped.join(", ")
+        )
+    })
 }

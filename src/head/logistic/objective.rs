@@ -7,6 +7,12 @@
 //! optional per-row factor scales each row (`1/‖x_i‖` for L2-normalised features) inside the
 //! products: `z_i = s_i·(W·x_i) + b` and `∂/∂W = Σ_i s_i·(p_i − y_i)·x_iᵀ`. No copy of the
 //! features is made, whatever their size.
+//!
+//! With `centre` (the mean `μ` of the scaled rows) the bias is taken about it: `z_i = s_i·(W·x_i)
+//! − W·μ + b'`, i.e. the model sees centred rows. That is the same family of models (`b = b' −
+//! W·μ`) with the same penalty (on `W` only), so the same optimum; but the solver no longer has to
+//! move `W` and `b` together along the rows' mean, which for features of one sign (after a ReLU)
+//! is the worst-conditioned direction of the problem.
 
 use crate::head::matmul::gemm;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
@@ -19,6 +25,8 @@ const ROWS: usize = 8192;
 pub struct Objective<'a, 'v> {
     pub blocks: &'a [ArrayView2<'v, f32>],
     pub scale: Option<&'a [f32]>,
+    /// `μ` `[D]` (see the module), or `None` for a plain bias.
+    pub centre: Option<&'a [f32]>,
     pub y: &'a [u32],
     pub k: usize,
     pub alpha: f64,
@@ -38,6 +46,22 @@ pub fn inverse_norms(blocks: &[ArrayView2<f32>]) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+/// The mean `[D]` of the rows of the blocks, each times its factor in `scale` (all ones when
+/// `None`).
+pub fn scaled_mean(blocks: &[ArrayView2<f32>], scale: Option<&[f32]>) -> Vec<f32> {
+    let d = blocks.first().map_or(0, |b| b.ncols());
+    let mut sum = vec![0.0f64; d];
+    let mut i = 0;
+    for b in blocks {
+        for r in b.rows() {
+            let s = scale.map_or(1.0, |s| s[i]) as f64;
+            sum.iter_mut().zip(r).for_each(|(m, &v)| *m += s * v as f64);
+            i += 1;
+        }
+    }
+    sum.iter().map(|&m| (m / i.max(1) as f64) as f32).collect()
 }
 
 impl Objective<'_, '_> {
@@ -103,6 +127,11 @@ impl Objective<'_, '_> {
         let (mut gw, mut gb) = self.split_mut(grad);
         gw.fill(0.0);
         gb.fill(0.0);
+        // the bias every row sees: b, or b' − W·μ about the centre
+        let b = match self.centre {
+            Some(mu) => &b - &w.dot(&ArrayView1::from(mu)),
+            None => b.to_owned(),
+        };
         let mut nll = 0.0f64;
         let mut z = Array2::<f32>::zeros((ROWS.min(n), self.k));
         let mut first = 0; // index of the block's first row among all rows
@@ -141,6 +170,13 @@ impl Objective<'_, '_> {
             }
             first += block.nrows();
         }
+        if let Some(mu) = self.centre {
+            // ∂/∂W of −W·μ in every row's logits: −(Σ_i (P − Y)_i)·μᵀ
+            let mu = ArrayView1::from(mu);
+            for (mut g, &gbk) in gw.rows_mut().into_iter().zip(gb.iter()) {
+                g.scaled_add(-gbk, &mu);
+            }
+        }
         let inv_n = 1.0 / n.max(1) as f64;
         let alpha = self.alpha as f32;
         let mut w2 = 0.0f64;
@@ -175,6 +211,7 @@ mod tests {
         let obj = Objective {
             blocks: &blocks,
             scale: Some(&scale),
+            centre: None,
             y: &y,
             k,
             alpha: 0.7,
@@ -214,6 +251,59 @@ mod tests {
             let up = obj.eval(&t, &mut scratch);
             t[j] -= 2.0 * eps;
             let down = obj.eval(&t, &mut scratch);
+            let numeric = (up - down) / (2.0 * eps as f64);
+            assert!(
+                (numeric - g[j] as f64).abs() < 1e-4 + 1e-3 * numeric.abs(),
+                "parameter {j}: numeric {numeric} analytic {}",
+                g[j]
+            );
+        }
+    }
+
+    /// About a centre: the gradient matches finite differences, and `(W, b')` scores as the plain
+    /// objective at `(W, b' − W·μ)` (the same model).
+    #[test]
+    fn the_centred_objective_is_the_plain_one_reparametrised() {
+        let mut rng = crate::seed::rng(5, &[b"logistic-centre"]);
+        let (n, d, k) = (50, 5, 3);
+        let x = Array2::from_shape_simple_fn((n, d), || rng.gen_range(0.0f32..2.0));
+        let y: Vec<u32> = (0..n).map(|_| rng.gen_range(0..k as u32)).collect();
+        let blocks = [x.view()];
+        let scale = inverse_norms(&blocks);
+        let mu = scaled_mean(&blocks, Some(&scale));
+        let centred = Objective {
+            blocks: &blocks,
+            scale: Some(&scale),
+            centre: Some(&mu),
+            y: &y,
+            k,
+            alpha: 0.3,
+        };
+        let plain = Objective {
+            centre: None,
+            ..centred
+        };
+        let theta: Vec<f32> = (0..centred.len())
+            .map(|_| rng.gen_range(-0.5f32..0.5))
+            .collect();
+        let mut g = vec![0.0; centred.len()];
+        let value = centred.eval(&theta, &mut g);
+        let mut moved = theta.clone();
+        let (w, b) = centred.split(&theta);
+        let wmu = w.dot(&ArrayView1::from(&mu[..]));
+        for c in 0..k {
+            moved[k * d + c] = b[c] - wmu[c];
+        }
+        let mut scratch = vec![0.0; centred.len()];
+        let same = plain.eval(&moved, &mut scratch);
+        assert!((value - same).abs() < 1e-5, "{value} vs {same}");
+        for j in 0..centred.len() {
+            let eps = 1e-2f32;
+            let mut t = theta.clone();
+            t[j] += eps;
+            let up = centred.eval(&t, &mut scratch);
+            t[j] -= 2.0 * eps;
+            let down = centred.eval(&t, &mut scratch);
             let numeric = (up - down) / (2.0 * eps as f64);
             assert!(
                 (numeric - g[j] as f64).abs() < 1e-4 + 1e-3 * numeric.abs(),
