@@ -12,7 +12,7 @@ use anyhow::{ensure, Context};
 use clap::Parser;
 use ndarray::Array2;
 use pipeline::cache::shard::FeatureDtype;
-use pipeline::preprocess::views::ViewSet;
+use pipeline::features::views::ViewSet;
 use rand::Rng;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -57,7 +57,7 @@ pub struct CachedImage {
 }
 
 /// One split of the cache: `passes` rows of each image. Rows `0..views.len()` are the
-/// deterministic views named in `views` (see [`crate::preprocess::views`]); the rest, on an
+/// deterministic views named in `views` (see [`crate::features::views`]); the rest, on an
 /// `augmented` split, are random augmented passes `0, 1, …`. A cache without `views` (older
 /// builds) has only augmented passes on train and the eval view on the other splits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

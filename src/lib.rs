@@ -22,6 +22,7 @@ pub mod backbone;
 pub mod cache;
 pub mod checkpoint;
 pub mod dataset;
+pub mod features;
 pub mod file_check;
 pub mod head;
 pub mod image_io;

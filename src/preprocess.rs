@@ -11,9 +11,7 @@
 use crate::backbone::sidecar::{ChannelOrder, Layout, Normalization, Sidecar};
 
 pub mod augment;
-pub mod dense;
 mod normalize;
-pub mod views;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, IntoImageView, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
@@ -156,14 +154,47 @@ pub fn eval_into(
     cfg: &PreprocessConfig,
     out: &mut [f32],
 ) -> Result<(), PreprocessError> {
-    crop_into(img, cfg, views::Pos::Centre, out)
+    crop_into(img, cfg, Pos::Centre, out)
+}
+
+/// Where a crop window sits in the resized image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pos {
+    Centre,
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Pos {
+    /// Crop windows `(x, y)` in a `nw`×`nh` resized image; a side shorter than `crop` is padded
+    /// as the centre crop pads it.
+    pub(crate) fn windows(self, nw: u32, nh: u32, crop: u32) -> (Window, Window) {
+        let axis = |size: u32, far: Option<bool>| match far {
+            Some(far) if crop <= size => Window {
+                dst_off: 0,
+                src_start: if far { size - crop } else { 0 },
+                len: crop,
+            },
+            _ => Window::center(size, crop),
+        };
+        let (fx, fy) = match self {
+            Pos::Centre => (None, None),
+            Pos::TopLeft => (Some(false), Some(false)),
+            Pos::TopRight => (Some(true), Some(false)),
+            Pos::BottomLeft => (Some(false), Some(true)),
+            Pos::BottomRight => (Some(true), Some(true)),
+        };
+        (axis(nw, fx), axis(nh, fy))
+    }
 }
 
 /// [`eval_into`] with the crop window at `pos` (centre or a corner, as torchvision's `FiveCrop`).
 pub(crate) fn crop_into(
     img: &RgbImage,
     cfg: &PreprocessConfig,
-    pos: views::Pos,
+    pos: Pos,
     out: &mut [f32],
 ) -> Result<(), PreprocessError> {
     cfg.check_out(out)?;

@@ -6,7 +6,7 @@ mod common;
 use common::{assert_clean_failure, json, pipeline, s, stdout_of};
 use ndarray::Array2;
 use pipeline::cache::write_synthetic_views;
-use pipeline::preprocess::views::ViewSet;
+use pipeline::features::views::ViewSet;
 use rand::Rng;
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@ use pipeline::head::fit::FitConfig;
 use pipeline::head::logistic::LogisticConfig;
 use pipeline::head::sampler::PassMode;
 use pipeline::head::select::{select, HeadChoice, SelectOptions};
-use pipeline::preprocess::views::ViewSet;
+use pipeline::features::views::ViewSet;
 use rand::Rng;
 use std::path::Path;
 

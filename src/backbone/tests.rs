@@ -273,8 +273,8 @@ fn backbone_can_move_to_another_thread() {
 /// every crop offset of a 24×32 input (x ∈ {0, 8, 16}, y ∈ {0, 4, 8}) is a multiple of 4.
 #[test]
 fn dense_windows_equal_the_crops_features_on_an_unpadded_backbone() {
-    use crate::preprocess::dense::{dense_input, rows, MapGrid};
-    use crate::preprocess::views::{view_into, ViewSet};
+    use crate::features::dense::{dense_input, rows, MapGrid};
+    use crate::features::views::{view_into, ViewSet};
     use crate::preprocess::PreprocessConfig;
     let mut b = Backbone::open(args(fixture("tiny_gap.onnx"))).unwrap();
     assert_eq!(b.enable_dense().unwrap(), 4);

@@ -10,7 +10,7 @@ use crate::head::preset::Preset;
 use crate::head::sampler::PassMode;
 use crate::head::select::HeadChoice;
 use crate::onnx_build::compose::InputKind;
-use crate::preprocess::views::ViewSet;
+use crate::features::views::ViewSet;
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
 

@@ -15,7 +15,7 @@ use crate::head::logistic::LogisticConfig;
 use crate::head::preset::{self, Preset};
 use crate::head::select::{self, HeadChoice, SelectOptions, DEFAULT_C_GRID};
 use crate::metrics;
-use crate::preprocess::views::ViewSet;
+use crate::features::views::ViewSet;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;

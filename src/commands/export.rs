@@ -162,49 +162,16 @@ fn dense_window(model: &Path) -> Result<i64> {
     Ok(bb.enable_dense()? as i64)
 }
 
-/// The run's test-time views as the graph builds them: crop windows and the whole-image view,
-/// and dense views (which the graph combines with the whole-image view only).
+/// The run's test-time views as the graph builds them (see
+/// [`crate::onnx_build::compose::views::graph_views`]).
 fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
-    use crate::onnx_build::compose::views::Anchor;
-    use crate::preprocess::views::{Geometry, Pos, View as RunView};
-    let anchors = |p: Pos| match p {
-        Pos::Centre => (Anchor::Centre, Anchor::Centre),
-        Pos::TopLeft => (Anchor::Start, Anchor::Start),
-        Pos::TopRight => (Anchor::Start, Anchor::End),
-        Pos::BottomLeft => (Anchor::End, Anchor::Start),
-        Pos::BottomRight => (Anchor::End, Anchor::End),
-    };
-    let mut dense = Vec::new();
-    let mut crops = Vec::new();
-    for name in run.input.view_names() {
-        let v = RunView::parse(&name).with_context(|| {
-            format!(
-                "run {} averages an unknown view `{name}`",
-                run.dir.display()
-            )
-        })?;
-        match v.geometry {
-            Geometry::DenseWindow(p) => dense.push(DenseView {
-                at: Some(anchors(p)),
-                flip: v.flip,
-            }),
-            Geometry::DenseGlobal => dense.push(DenseView {
-                at: None,
-                flip: v.flip,
-            }),
-            Geometry::Whole => crops.push(View::whole(v.flip)),
-            Geometry::Crop(p) => {
-                let (y, x) = anchors(p);
-                crops.push(View {
-                    y,
-                    x,
-                    flip: v.flip,
-                    whole: false,
-                })
-            }
-        }
-    }
-    Ok((crops, dense))
+    let views = crate::features::views::parse_views(&run.input.view_names()).map_err(|name| {
+        anyhow::anyhow!(
+            "run {} averages an unknown view `{name}`",
+            run.dir.display()
+        )
+    })?;
+    Ok(crate::onnx_build::compose::views::graph_views(&views))
 }
 
 fn short(h: &str) -> &str {

@@ -2,27 +2,15 @@
 //! passes of train, one eval pass of valid/test — resumable, shardable, and incremental: rows an
 //! earlier cache in the directory holds (same image content, same view) are reused, not recomputed.
 
-mod chunk_write;
-mod dense_batch;
-mod dir;
-mod engine;
-mod finalize;
-pub mod partial;
-pub mod plan;
-mod reuse;
-
-use crate::backbone::Backbone;
 use crate::cache::shard::FeatureDtype;
 use crate::cache::{self, CacheSpec, Manifest};
 use crate::commands::backbone_args::BackboneArgs;
-use crate::preprocess::augment::AugmentConfig;
-use crate::preprocess::views::ViewSet;
-use crate::preprocess::PreprocessConfig;
-use anyhow::{bail, Context, Result};
-use dir::prepare_dir;
-use plan::{ShardSel, SpecInputs};
+use crate::features::extract::engine::EngineStats;
+pub use crate::features::extract::ExtractReport;
+use crate::features::extract::{plan::ShardSel, ExtractOptions, Extracted};
+use crate::features::views::ViewSet;
+use anyhow::Result;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Arguments of `pipeline extract`.
 #[derive(Debug, Clone, clap::Args)]
@@ -72,44 +60,24 @@ pub struct ExtractArgs {
     pub strict: bool,
 }
 
-/// What `run_extract` did, for the summary of `pipeline run`.
-#[derive(Debug, Clone)]
-pub struct ExtractReport {
-    pub dir: PathBuf,
-    pub key: String,
-    pub provider: String,
-    /// Views computed by the backbone in this call.
-    pub views: u64,
-    /// Views copied from earlier caches in this call.
-    pub reused_views: u64,
-    pub views_per_sec: f64,
-    /// The cache was already complete and current: nothing was done.
-    pub reused: bool,
-    pub complete: bool,
-}
-
-/// The engine's view of the backbone.
-struct BackboneForward<'a>(&'a mut Backbone);
-
-impl engine::Forward for BackboneForward<'_> {
-    fn features(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
-        Ok(self.0.run(input, n)?)
+impl From<&ExtractArgs> for ExtractOptions {
+    fn from(a: &ExtractArgs) -> ExtractOptions {
+        ExtractOptions {
+            backbone: (&a.backbone).into(),
+            data: a.data.clone(),
+            out: a.out.clone(),
+            passes: a.passes,
+            views: a.views,
+            batch: a.batch,
+            seed: a.seed,
+            dtype: a.dtype,
+            shard: a.shard,
+            chunk_size: a.chunk_size,
+            workers: a.workers,
+            force: a.force,
+            strict: a.strict,
+        }
     }
-    fn maps(
-        &mut self,
-        input: &[f32],
-        n: usize,
-        h: usize,
-        w: usize,
-    ) -> Result<crate::backbone::dense::Maps> {
-        Ok(self.0.run_maps(input, n, h, w)?)
-    }
-}
-
-/// Whether the requested views include dense ones (they need the backbone's map session).
-fn spec_has_dense(args: &ExtractArgs) -> bool {
-    args.views
-        .is_some_and(|v| v.views().iter().any(|v| v.is_dense()))
 }
 
 /// Runs `pipeline extract`.
@@ -117,197 +85,18 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     run_extract(&args).map(|_| ())
 }
 
-fn validate(args: &ExtractArgs) -> Result<()> {
-    if args.passes > 1000 {
-        bail!("--passes must be between 0 and 1000, got {}", args.passes);
-    }
-    if args.passes == 0 && args.views.is_none() {
-        bail!("--passes 0 leaves train without features: give --views (e.g. --views ten-crop) or at least one pass");
-    }
-    if !(1..=4096).contains(&args.batch) {
-        bail!("--batch must be between 1 and 4096, got {}", args.batch);
-    }
-    if args.workers == Some(0) || args.chunk_size == Some(0) {
-        bail!("--workers and --chunk-size must be at least 1");
-    }
-    Ok(())
-}
-
-/// Extracts (or reuses) the cache and returns what happened.
+/// Extracts (or reuses) the cache, prints what was done and returns it.
 pub fn run_extract(args: &ExtractArgs) -> Result<ExtractReport> {
-    validate(args)?;
-    if crate::dataset::is_inside(&args.out, &args.data) {
-        bail!(
-            "--out {} is inside --data {}: the cache would be read back as images; choose an --out outside the data tree",
-            args.out.display(),
-            args.data.display()
-        );
+    let (report, done) = crate::features::extract::extract(&args.into())?;
+    if let Some(Extracted {
+        stats,
+        new_images,
+        spec,
+    }) = done
+    {
+        print_summary(&report, &stats, new_images, &spec, args)?;
     }
-    if !crate::dataset::is_split_tree(&args.data) {
-        bail!(
-            "{} is not a split tree (expected {0}/train/<class>/...); run `pipeline split RAW --out {0}` first",
-            args.data.display()
-        );
-    }
-    let tree = crate::dataset::scan_split_tree(&args.data)?;
-    let mut bb = Backbone::open(&args.backbone)?;
-    let pre = PreprocessConfig::from_sidecar(&bb.sidecar);
-    let aug = AugmentConfig::default();
-    let spec = plan::build_spec(
-        &tree,
-        SpecInputs {
-            backbone_hash: &bb.model_hash,
-            sidecar: serde_json::to_value(&bb.sidecar)?,
-            preprocess: serde_json::to_value(&pre)?,
-            augment: serde_json::to_value(&aug)?,
-            seed: args.seed,
-            passes: args.passes,
-            views: args.views.map_or_else(Vec::new, ViewSet::names),
-            dtype: args.dtype,
-            feature_dim: bb.feature_dim(),
-            chunk_size: args.chunk_size,
-        },
-    );
-    let key = spec.key();
-    let _lock = crate::lock::lock_dir(&args.out, args.shard.is_some())?;
-    if args.shard.is_none() {
-        // Only a sole writer may remove temporaries; --shard workers may be writing theirs.
-        crate::atomic::remove_stale_temps(&args.out.join(cache::SHARDS));
-        crate::atomic::remove_stale_temps(&args.out.join(partial::PARTIAL));
-    }
-    if let Some(report) = prepare_dir(&args.out, &spec, &key, args.force, &bb.provider)? {
-        return Ok(report);
-    }
-    let jobs = if args.force {
-        plan::all_chunks(&spec)
-            .into_iter()
-            .filter(|(g, _)| args.shard.is_none_or(|s| g % s.count == s.index))
-            .map(|(_, j)| j)
-            .collect()
-    } else {
-        plan::pending(&args.out, &spec, &key, args.shard)
-    };
-    let reuse = if args.force || jobs.is_empty() {
-        reuse::ReuseIndex::default()
-    } else {
-        reuse::ReuseIndex::build(&args.out, &key).with_partial(&args.out, &spec, &key)
-    };
-    if reuse.partial_rows > 0 {
-        eprintln!(
-            "reusing {} views the interrupted extract kept in {}",
-            crate::output::thousands(reuse.partial_rows),
-            args.out.join(partial::PARTIAL).display()
-        );
-    }
-    let families = reuse::families(&spec);
-    let dense_window = if spec_has_dense(args) && !jobs.is_empty() {
-        Some(bb.enable_dense()?)
-    } else {
-        None
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.workers.unwrap_or(0))
-        .build()
-        .context("starting the decode threads")?;
-    let cfg = engine::EngineCfg {
-        data_root: &args.data,
-        cache_dir: &args.out,
-        key: &key,
-        pre: &pre,
-        aug: &aug,
-        batch: args.batch,
-        strict: args.strict,
-        pool: &pool,
-        reuse: &reuse,
-        families: &families,
-        dense_window,
-    };
-    // What each chunk reuses and computes, looked up once: for the bar's totals and the engine.
-    let work: Vec<engine::Work> = jobs
-        .iter()
-        .map(|&j| (j, engine::needs(&cfg, &spec, j)))
-        .collect();
-    let (mut to_compute, mut to_reuse) = (0u64, 0u64);
-    for (_, have, want) in work.iter().flat_map(|(_, n)| n) {
-        to_compute += want.len() as u64;
-        to_reuse += have.len() as u64;
-    }
-    let pb = crate::progress::bar(to_compute, "extract", "views");
-    let mut reused_so_far = 0;
-    let t0 = Instant::now();
-    let sigint = crate::interrupt::catch();
-    let stats = engine::run(
-        &cfg,
-        &spec,
-        &work,
-        &mut BackboneForward(&mut bb),
-        &mut |computed, reused| {
-            pb.inc(computed);
-            if reused > 0 {
-                reused_so_far += reused;
-                pb.set_message(format!(
-                    "(+ {} of {} reused)",
-                    crate::output::thousands(reused_so_far),
-                    crate::output::thousands(to_reuse)
-                ));
-            }
-        },
-    );
-    drop(sigint);
-    pb.finish_and_clear();
-    let stats = stats.map_err(|e| match e.downcast::<engine::Stopped>() {
-        Ok(s) => interrupted(&spec, &args.out, to_compute, s.computed).into(),
-        Err(e) => e,
-    })?;
-    let secs = t0.elapsed().as_secs_f64();
-    let rate = stats.views as f64 / secs.max(1e-9);
-    let made = finalize::Made {
-        provider: &bb.provider,
-        precision: &bb.precision,
-        model: &args.backbone.model,
-        data: &args.data,
-        stats: &stats,
-        new_images: reuse.new_images(&spec, &jobs),
-        secs,
-    };
-    let complete = finalize::finalize(&args.out, &spec, &key, &made)?;
-    let report = ExtractReport {
-        dir: args.out.clone(),
-        key: key.clone(),
-        provider: bb.provider.clone(),
-        views: stats.views,
-        reused_views: stats.reused,
-        views_per_sec: rate,
-        reused: false,
-        complete,
-    };
-    print_summary(&report, &stats, made.new_images, &spec, args)?;
     Ok(report)
-}
-
-/// What an extract stopped by Ctrl-C kept, and the command that resumes it: `left` of the
-/// `to_compute` views this call had to compute remain.
-fn interrupted(
-    spec: &CacheSpec,
-    dir: &Path,
-    to_compute: u64,
-    computed: u64,
-) -> crate::interrupt::Interrupted {
-    let total: u64 = spec
-        .plans()
-        .map(|p| p.images.len() as u64 * p.passes as u64)
-        .sum();
-    let left = to_compute.saturating_sub(computed);
-    let t = crate::output::thousands;
-    crate::interrupt::Interrupted(format!(
-        "interrupted: {} of {} views are kept in {} ({} computed by this extract); to resume, run the same command again: {} (it computes at most the other {})",
-        t(total.saturating_sub(left)),
-        t(total),
-        dir.display(),
-        t(computed),
-        crate::interrupt::this_command(),
-        t(left)
-    ))
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -323,7 +112,7 @@ fn dir_size(dir: &Path) -> u64 {
 
 fn print_summary(
     r: &ExtractReport,
-    stats: &engine::EngineStats,
+    stats: &EngineStats,
     new_images: u64,
     spec: &CacheSpec,
     args: &ExtractArgs,

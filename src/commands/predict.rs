@@ -5,14 +5,14 @@
 
 mod classifier;
 mod flag;
-mod views;
+use crate::features::mean as views;
 
 use crate::backbone::{Backbone, BackboneOptions, Device};
 use crate::checkpoint::TrainedRun;
 use crate::dataset::files::collect_files;
 use crate::metrics::csv_record;
-use crate::preprocess::{self, PreprocessConfig};
-use anyhow::{bail, Context, Result};
+use crate::preprocess::PreprocessConfig;
+use anyhow::{bail, Result};
 use flag::Flag;
 use rayon::prelude::*;
 use std::io::Write;
@@ -144,19 +144,13 @@ fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// The views the run averages per image (computed on the fly, as extract computes them).
-fn run_views(run: &TrainedRun) -> Result<Vec<preprocess::views::View>> {
-    run.input
-        .view_names()
-        .iter()
-        .map(|n| {
-            preprocess::views::View::parse(n).with_context(|| {
-                format!(
-                    "run {} averages an unknown view `{n}`; retrain it with this build",
-                    run.dir.display()
-                )
-            })
-        })
-        .collect()
+fn run_views(run: &TrainedRun) -> Result<Vec<crate::features::views::View>> {
+    crate::features::views::parse_views(&run.input.view_names()).map_err(|n| {
+        anyhow::anyhow!(
+            "run {} averages an unknown view `{n}`; retrain it with this build",
+            run.dir.display()
+        )
+    })
 }
 
 /// Runs `pipeline predict`.

@@ -16,7 +16,7 @@ use crate::commands::split::{Mode, SplitConfig, SplitFile, SplitManifest};
 use crate::commands::train_head::TrainArgs;
 use crate::head::preset::Preset;
 use crate::head::select::HeadChoice;
-use crate::preprocess::views::ViewSet;
+use crate::features::views::ViewSet;
 use anyhow::{Context, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

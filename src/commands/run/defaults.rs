@@ -5,7 +5,7 @@ use super::RunArgs;
 use crate::backbone::Device;
 use crate::install::store::{ModelArg, DEFAULT_NAME};
 use crate::install::Layout;
-use crate::preprocess::views::ViewSet;
+use crate::features::views::ViewSet;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Dense views in the graph, as `crate::preprocess::dense` computes them: the image resized to
+//! Dense views in the graph, as `crate::features::dense` computes them: the image resized to
 //! shorter side `resize_shorter` (longer side capped at `MAX_ASPECT` times it, centre kept) and,
 //! when a view is flipped, its mirror go through the map body as one batch; each view is a window of `k × k`
 //! cells at `round(x · k / crop)` (ties to even, clamped inside the map) or the whole map,
@@ -6,7 +6,7 @@
 
 use super::{attr_int, views, Graph};
 use crate::onnx_build::compose::views::Anchor;
-use crate::preprocess::dense::MAX_ASPECT;
+use crate::features::dense::MAX_ASPECT;
 
 /// One dense view: the window of the crop at anchors `(y, x)`, or (`None`) the global mean;
 /// from the mirror's map when `flip`.

@@ -1,6 +1,6 @@
 use super::*;
 use crate::backbone::sidecar::Layout;
-use crate::preprocess::views::ViewSet;
+use crate::features::views::ViewSet;
 
 fn cfg(layout: Layout) -> PreprocessConfig {
     PreprocessConfig {

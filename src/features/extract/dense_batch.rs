@@ -1,10 +1,10 @@
 //! Dense rows in the extract engine: whole-image inputs grouped by size into backbone calls
 //! (each image with its mirror when a view is flipped), and the rows pooled from their maps (see
-//! [`crate::preprocess::dense`]).
+//! [`crate::features::dense`]).
 
 use super::engine::{EngineCfg, Forward};
-use crate::preprocess::dense::{self, DenseInput, MapGrid};
-use crate::preprocess::views::View;
+use crate::features::dense::{self, DenseInput, MapGrid};
+use crate::features::views::View;
 use anyhow::{bail, Result};
 
 /// An image's index, its dense `(pass, view)` rows and its dense input.

@@ -14,7 +14,7 @@ use super::reuse::{ReuseIndex, RowRef};
 use crate::backbone::dense::Maps;
 use crate::cache::{CacheSpec, RowKind, SplitPlan};
 use crate::preprocess::augment::{self, AugmentConfig};
-use crate::preprocess::views::{self, View};
+use crate::features::views::{self, View};
 use crate::preprocess::PreprocessConfig;
 use anyhow::{bail, Result};
 use crossbeam_channel::{bounded, Sender};
@@ -91,7 +91,7 @@ pub type Need = (u32, Vec<(u32, RowRef)>, Vec<u32>);
 struct Prepared {
     crops: Vec<u32>,
     crop_data: Vec<f32>,
-    dense: Option<(Vec<(u32, View)>, crate::preprocess::dense::DenseInput)>,
+    dense: Option<(Vec<(u32, View)>, crate::features::dense::DenseInput)>,
 }
 
 impl Prepared {
@@ -171,8 +171,8 @@ fn views_of(
     }
     if !dense_rows.is_empty() {
         let views: Vec<View> = dense_rows.iter().map(|r| r.1).collect();
-        let mirrored = crate::preprocess::dense::needs_mirror(&views);
-        let input = crate::preprocess::dense::dense_input(&img, cfg.pre, mirrored)
+        let mirrored = crate::features::dense::needs_mirror(&views);
+        let input = crate::features::dense::dense_input(&img, cfg.pre, mirrored)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         p.dense = Some((dense_rows, input));
     }
@@ -206,9 +206,14 @@ fn produce(cfg: &EngineCfg, spec: &CacheSpec, work: &[Work], tx: Sender<Msg>) {
         // Groups of images whose views fill about one backbone call (a dense image counts as
         // its two inputs).
         let cost = |want: &[u32]| {
-            let dense = want
+            let wanted: Vec<View> = want
                 .iter()
-                .any(|&p| matches!(plan.row(p), RowKind::View(n) if View::parse(&n).is_some_and(|v| v.is_dense())));
+                .filter_map(|&p| match plan.row(p) {
+                    RowKind::View(n) => View::parse(&n),
+                    RowKind::Augmented(_) => None,
+                })
+                .collect();
+            let dense = views::any_dense(&wanted);
             want.len().min(if dense { 2 } else { usize::MAX })
         };
         let mut groups: Vec<&[(u32, &[u32])]> = Vec::new();

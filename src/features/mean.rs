@@ -4,8 +4,8 @@
 //! head sees each image's mean over its views.
 
 use crate::backbone::Backbone;
-use crate::preprocess::dense::{self, DenseInput, MapGrid};
-use crate::preprocess::views::{self, View};
+use crate::features::dense::{self, DenseInput, MapGrid};
+use crate::features::views::{self, View};
 use crate::preprocess::{PreprocessConfig, PreprocessError};
 use anyhow::{bail, Result};
 use image::RgbImage;
@@ -30,7 +30,7 @@ pub fn prepare(
     for (v, out) in crop_views.iter().zip(crops.chunks_exact_mut(len)) {
         views::view_into(img, pre, **v, out)?;
     }
-    let dense = if views.iter().any(View::is_dense) {
+    let dense = if views::any_dense(views) {
         Some(dense::dense_input(img, pre, dense::needs_mirror(views))?)
     } else {
         None

@@ -11,7 +11,7 @@
 //! padded convolutions they are close (median cosine 0.965 on Tux Paint).
 
 use super::views::{Geometry, Pos, View};
-use super::{
+use crate::preprocess::{
     resize_err, resized_size, window_options, with_scratch, Normalizer, PreprocessConfig,
     PreprocessError, Window,
 };

@@ -10,9 +10,10 @@
 //! `dense+whole` adds the exact whole-image view and its flip to them (two more passes);
 //! `dense+whole-noflip` adds the exact whole-image view alone (one more pass).
 
-use super::{
-    resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError, Window,
+use crate::preprocess::{
+    resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError,
 };
+pub use crate::preprocess::Pos;
 use crate::backbone::sidecar::Layout;
 use fast_image_resize::images::ImageRef;
 use fast_image_resize::PixelType;
@@ -111,39 +112,6 @@ impl ViewSet {
     }
 }
 
-/// Where a crop window sits in the resized image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pos {
-    Centre,
-    TopLeft,
-    TopRight,
-    BottomLeft,
-    BottomRight,
-}
-
-impl Pos {
-    /// Crop windows `(x, y)` in a `nw`×`nh` resized image; a side shorter than `crop` is padded
-    /// as the centre crop pads it.
-    pub(crate) fn windows(self, nw: u32, nh: u32, crop: u32) -> (Window, Window) {
-        let axis = |size: u32, far: Option<bool>| match far {
-            Some(far) if crop <= size => Window {
-                dst_off: 0,
-                src_start: if far { size - crop } else { 0 },
-                len: crop,
-            },
-            _ => Window::center(size, crop),
-        };
-        let (fx, fy) = match self {
-            Pos::Centre => (None, None),
-            Pos::TopLeft => (Some(false), Some(false)),
-            Pos::TopRight => (Some(true), Some(false)),
-            Pos::BottomLeft => (Some(false), Some(true)),
-            Pos::BottomRight => (Some(true), Some(true)),
-        };
-        (axis(nw, fx), axis(nh, fy))
-    }
-}
-
 /// The geometry of a view before its optional flip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Geometry {
@@ -229,6 +197,21 @@ impl View {
     }
 }
 
+/// Whether any of `views` is dense, so that its rows come from the backbone's feature maps (the
+/// one answer extract, predict and the export graph ask).
+pub fn any_dense(views: &[View]) -> bool {
+    views.iter().any(View::is_dense)
+}
+
+/// The views a cache plan or a trained run names, parsed once; `Err` holds the first unknown
+/// name.
+pub fn parse_views(names: &[String]) -> Result<Vec<View>, String> {
+    names
+        .iter()
+        .map(|n| View::parse(n).ok_or_else(|| n.clone()))
+        .collect()
+}
+
 /// Writes `view` of `img` into `out` (`cfg.tensor_len()` floats); the centre view is exactly
 /// [`super::eval_into`].
 pub fn view_into(
@@ -238,7 +221,7 @@ pub fn view_into(
     out: &mut [f32],
 ) -> Result<(), PreprocessError> {
     match view.geometry {
-        Geometry::Crop(pos) => super::crop_into(img, cfg, pos, out)?,
+        Geometry::Crop(pos) => crate::preprocess::crop_into(img, cfg, pos, out)?,
         Geometry::Whole => whole_into(img, cfg, out)?,
         Geometry::DenseWindow(_) | Geometry::DenseGlobal => {
             return Err(PreprocessError::InvalidConfig(format!(
