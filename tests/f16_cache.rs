@@ -8,12 +8,12 @@ use half::f16;
 use ndarray::Array2;
 use pipeline::cache::shard::FeatureDtype;
 use pipeline::cache::{write_synthetic_as, FeatureCache};
+use pipeline::features::views::ViewSet;
 use pipeline::head::adam::AdamConfig;
 use pipeline::head::fit::FitConfig;
 use pipeline::head::logistic::LogisticConfig;
 use pipeline::head::sampler::PassMode;
 use pipeline::head::select::{select, HeadChoice, SelectOptions};
-use pipeline::features::views::ViewSet;
 use rand::Rng;
 use std::path::Path;
 

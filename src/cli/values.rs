@@ -5,12 +5,12 @@ use crate::backbone::sidecar::Precision;
 use crate::backbone::Device;
 use crate::cache::shard::FeatureDtype;
 use crate::checkpoint::HeadKind;
+use crate::features::views::ViewSet;
 use crate::head::class_weights::ClassWeights;
 use crate::head::preset::Preset;
 use crate::head::sampler::PassMode;
 use crate::head::select::HeadChoice;
 use crate::onnx_build::compose::InputKind;
-use crate::features::views::ViewSet;
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
 

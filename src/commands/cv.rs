@@ -9,13 +9,13 @@ mod pool;
 mod resplit;
 
 use crate::cache::FeatureCache;
+use crate::features::views::ViewSet;
 use crate::head::adam::AdamConfig;
 use crate::head::fit::{balanced_weights, ClassWeights, FitConfig};
 use crate::head::logistic::LogisticConfig;
 use crate::head::preset::{self, Preset};
 use crate::head::select::{self, HeadChoice, SelectOptions, DEFAULT_C_GRID};
 use crate::metrics;
-use crate::features::views::ViewSet;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;

@@ -297,4 +297,3 @@ fn interrupted(
         t(left)
     ))
 }
-

@@ -10,11 +10,11 @@
 //! `dense+whole` adds the exact whole-image view and its flip to them (two more passes);
 //! `dense+whole-noflip` adds the exact whole-image view alone (one more pass).
 
+use crate::backbone::sidecar::Layout;
+pub use crate::preprocess::Pos;
 use crate::preprocess::{
     resize_err, resize_options, with_scratch, Normalizer, PreprocessConfig, PreprocessError,
 };
-pub use crate::preprocess::Pos;
-use crate::backbone::sidecar::Layout;
 use fast_image_resize::images::ImageRef;
 use fast_image_resize::PixelType;
 use image::RgbImage;

@@ -3,9 +3,9 @@
 
 use super::RunArgs;
 use crate::backbone::Device;
+use crate::features::views::ViewSet;
 use crate::install::store::{ModelArg, DEFAULT_NAME};
 use crate::install::Layout;
-use crate::features::views::ViewSet;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -5,8 +5,8 @@
 //! averaged per channel.
 
 use super::{attr_int, views, Graph};
-use crate::onnx_build::compose::views::Anchor;
 use crate::features::dense::MAX_ASPECT;
+use crate::onnx_build::compose::views::Anchor;
 
 /// One dense view: the window of the crop at anchors `(y, x)`, or (`None`) the global mean;
 /// from the mirror's map when `flip`.

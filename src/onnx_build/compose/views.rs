@@ -225,4 +225,3 @@ pub fn graph_views(views: &[RunView]) -> (Vec<View>, Vec<DenseView>) {
     }
     (crops, dense)
 }
-
