@@ -10,6 +10,7 @@
 //! the offsets are multiples of the stride (tested on such a fixture backbone); with VGG-16's
 //! padded convolutions they are close (median cosine 0.965 on Tux Paint).
 
+pub use super::views::needs_mirror;
 use super::views::{Geometry, Pos, View};
 use crate::preprocess::{
     resize_err, resized_size, window_options, with_scratch, Normalizer, PreprocessConfig,
@@ -40,11 +41,6 @@ impl DenseInput {
     pub fn planes(&self) -> usize {
         1 + usize::from(self.mirrored)
     }
-}
-
-/// Whether any of `views` is pooled from the mirror's map (else the mirror pass is not run).
-pub fn needs_mirror(views: &[View]) -> bool {
-    views.iter().any(|v| v.is_dense() && v.flip)
 }
 
 /// Resizes `img` as the eval transform does (without its crop) and writes it, then its mirror

@@ -103,7 +103,7 @@ impl ViewSet {
         let views = self.views();
         let exact = views.iter().filter(|v| !v.is_dense()).count();
         let plain = views.iter().any(View::is_dense);
-        exact + usize::from(plain) + usize::from(super::dense::needs_mirror(&views))
+        exact + usize::from(plain) + usize::from(needs_mirror(&views))
     }
 
     /// The names of [`ViewSet::views`], as recorded in caches and run configs.
@@ -142,6 +142,11 @@ const DENSE_GEOMETRIES: [Geometry; 6] = [
     Geometry::DenseWindow(Pos::BottomRight),
     Geometry::DenseGlobal,
 ];
+
+/// Whether any of `views` is pooled from the mirror's map (else the mirror pass is not run).
+pub fn needs_mirror(views: &[View]) -> bool {
+    views.iter().any(|v| v.is_dense() && v.flip)
+}
 
 /// One deterministic view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
