@@ -163,7 +163,7 @@ fn dense_window(model: &Path) -> Result<i64> {
 }
 
 /// The run's test-time views as the graph builds them (see
-/// [`crate::onnx_build::compose::views::graph_views`]).
+/// [`crate::onnx_build::compose::dense::graph_views`]).
 fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
     let views = crate::features::views::parse_views(&run.input.view_names()).map_err(|name| {
         anyhow::anyhow!(
@@ -171,7 +171,7 @@ fn run_views(run: &TrainedRun) -> Result<(Vec<View>, Vec<DenseView>)> {
             run.dir.display()
         )
     })?;
-    Ok(crate::onnx_build::compose::views::graph_views(&views))
+    Ok(crate::onnx_build::compose::dense::graph_views(&views))
 }
 
 fn short(h: &str) -> &str {

@@ -6,7 +6,8 @@
 
 use super::{attr_int, views, Graph};
 use crate::features::dense::MAX_ASPECT;
-use crate::onnx_build::compose::views::Anchor;
+use crate::features::views::{Geometry, Pos, View as RunView};
+use crate::onnx_build::compose::views::{Anchor, View};
 
 /// One dense view: the window of the crop at anchors `(y, x)`, or (`None`) the global mean;
 /// from the mirror's map when `flip`.
@@ -125,4 +126,42 @@ pub(super) fn pool(g: &mut Graph, map: &str, hw: &str, crop: i64, spec: &DenseSp
     }
     let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
     g.op("Concat", &refs, vec![attr_int("axis", 0)])
+}
+
+/// A run's test-time views (the features part's [`RunView`]s) as the graph builds them: crop
+/// windows and the whole-image view, and dense views (which the graph combines with the
+/// whole-image view only).
+pub fn graph_views(views: &[RunView]) -> (Vec<View>, Vec<DenseView>) {
+    let anchors = |p: Pos| match p {
+        Pos::Centre => (Anchor::Centre, Anchor::Centre),
+        Pos::TopLeft => (Anchor::Start, Anchor::Start),
+        Pos::TopRight => (Anchor::Start, Anchor::End),
+        Pos::BottomLeft => (Anchor::End, Anchor::Start),
+        Pos::BottomRight => (Anchor::End, Anchor::End),
+    };
+    let mut dense = Vec::new();
+    let mut crops = Vec::new();
+    for v in views {
+        match v.geometry {
+            Geometry::DenseWindow(p) => dense.push(DenseView {
+                at: Some(anchors(p)),
+                flip: v.flip,
+            }),
+            Geometry::DenseGlobal => dense.push(DenseView {
+                at: None,
+                flip: v.flip,
+            }),
+            Geometry::Whole => crops.push(View::whole(v.flip)),
+            Geometry::Crop(p) => {
+                let (y, x) = anchors(p);
+                crops.push(View {
+                    y,
+                    x,
+                    flip: v.flip,
+                    whole: false,
+                })
+            }
+        }
+    }
+    (crops, dense)
 }

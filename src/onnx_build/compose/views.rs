@@ -6,9 +6,7 @@
 //! `TenCrop` is the four corners and the centre, each with its flip (see [`View::ten_crop`]).
 //! Features of an image's views are averaged (`ReduceMean` over the view axis) before the head.
 
-use super::dense::DenseView;
 use super::Graph;
-use crate::features::views::{Geometry, Pos, View as RunView};
 
 /// Where a window sits along one axis of the resized image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,42 +184,4 @@ pub(super) fn crops(
         out.push(c);
     }
     out
-}
-
-/// A run's test-time views (the features part's [`RunView`]s) as the graph builds them: crop
-/// windows and the whole-image view, and dense views (which the graph combines with the
-/// whole-image view only).
-pub fn graph_views(views: &[RunView]) -> (Vec<View>, Vec<DenseView>) {
-    let anchors = |p: Pos| match p {
-        Pos::Centre => (Anchor::Centre, Anchor::Centre),
-        Pos::TopLeft => (Anchor::Start, Anchor::Start),
-        Pos::TopRight => (Anchor::Start, Anchor::End),
-        Pos::BottomLeft => (Anchor::End, Anchor::Start),
-        Pos::BottomRight => (Anchor::End, Anchor::End),
-    };
-    let mut dense = Vec::new();
-    let mut crops = Vec::new();
-    for v in views {
-        match v.geometry {
-            Geometry::DenseWindow(p) => dense.push(DenseView {
-                at: Some(anchors(p)),
-                flip: v.flip,
-            }),
-            Geometry::DenseGlobal => dense.push(DenseView {
-                at: None,
-                flip: v.flip,
-            }),
-            Geometry::Whole => crops.push(View::whole(v.flip)),
-            Geometry::Crop(p) => {
-                let (y, x) = anchors(p);
-                crops.push(View {
-                    y,
-                    x,
-                    flip: v.flip,
-                    whole: false,
-                })
-            }
-        }
-    }
-    (crops, dense)
 }
