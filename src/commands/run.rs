@@ -49,8 +49,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub passes: u32,
     /// Deterministic views cached for every image and averaged per image at eval time
-    /// [default: dense (12 views from 2 backbone passes an image) when the backbone's features
-    /// are a global average pool, else ten-crop+whole (12 exact crops, 12 passes)].
+    /// [default: dense-noflip+whole (8 views from 3 backbone passes an image) when the backbone's
+    /// features are a global average pool, else ten-crop+whole (12 exact crops, 12 passes)].
     #[arg(long, value_enum)]
     pub views: Option<ViewSet>,
     /// Images per backbone call.

@@ -102,8 +102,7 @@ impl ViewSet {
     pub fn backbone_passes(self) -> usize {
         let views = self.views();
         let exact = views.iter().filter(|v| !v.is_dense()).count();
-        let plain = views.iter().any(View::is_dense);
-        exact + usize::from(plain) + usize::from(needs_mirror(&views))
+        exact + usize::from(any_dense(&views)) + usize::from(needs_mirror(&views))
     }
 
     /// The names of [`ViewSet::views`], as recorded in caches and run configs.
